@@ -1,0 +1,78 @@
+"""Civic reports API: anonymous geotagged reports for Kosovo's municipalities."""
+
+import logging
+import secrets
+from pathlib import Path
+
+from flask import Flask, request, send_from_directory
+
+from civic_api import cli, database, errors, i18n, settings
+from civic_api.extensions import init_api
+
+API_DESCRIPTION = """\
+Anonymous, geotagged reports from citizens' phones (Walk Freely: sexual harassment;
+E-Komuna: municipal problems) for Kosovo's municipalities, in Albanian (sq), Serbian (sr)
+and English (en). Pick the language with `?lang=` or `Accept-Language`.
+
+Every error has the same JSON shape: `{code, status, message, errors?}`, where `errors`
+holds field-level messages by location (`json`, `query`, `headers`).
+"""
+
+
+def create_app(config: dict | None = None) -> Flask:
+    """Build the application; `config` overrides the defaults and the environment."""
+    app = Flask(__name__, instance_relative_config=True)
+    app.config.update(settings.DEFAULTS)
+    app.config["API_DESCRIPTION"] = API_DESCRIPTION
+    app.config.update(settings.from_environment())
+    app.config.update(config or {})
+    app.json.sort_keys = False
+    if not app.config["SECRET_KEY"]:
+        app.config["SECRET_KEY"] = _instance_secret(Path(app.instance_path))
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+
+    database.init_app(app)
+    i18n.init_app(app)
+    api = init_api(app)
+    errors.init_app(app, api)
+    from civic_api.categories.routes import blp as categories
+    from civic_api.municipalities.routes import blp as municipalities
+    from civic_api.reports.routes import blp as reports
+
+    for blueprint in (categories, municipalities, reports):
+        api.register_blueprint(blueprint)
+    _serve_swagger_ui(app)
+    app.before_request(_require_json_body)
+    cli.init_app(app)
+    return app
+
+
+def _instance_secret(instance: Path) -> str:
+    """A per-installation secret kept in the instance folder, for development."""
+    path = instance / "secret_key"
+    if not path.exists():
+        instance.mkdir(parents=True, exist_ok=True)
+        path.touch(mode=0o600)
+        path.write_text(secrets.token_hex(32))
+    return path.read_text().strip()
+
+
+def _require_json_body():
+    """Bodies must be JSON; anything else is a 415 before any parsing happens."""
+    if request.method in {"POST", "PUT", "PATCH"} and (
+        request.content_length or request.headers.get("Transfer-Encoding")
+    ):
+        if not request.is_json:
+            from flask_smorest import abort
+
+            abort(415, message="The request body must be JSON (Content-Type: application/json).")
+
+
+def _serve_swagger_ui(app: Flask) -> None:
+    import swagger_ui_bundle
+
+    directory = swagger_ui_bundle.swagger_ui_path
+
+    @app.get("/docs/static/<path:filename>")
+    def swagger_ui_static(filename):
+        return send_from_directory(directory, filename, max_age=86400)

@@ -1,0 +1,37 @@
+"""Public category (Open311 service) endpoints."""
+
+from flask.views import MethodView
+from flask_smorest import Blueprint
+
+from civic_api.categories import service
+from civic_api.categories.schemas import CategoryQueryArgsSchema, CategorySchema
+from civic_api.errors import NotFound
+
+blp = Blueprint(
+    "categories",
+    __name__,
+    url_prefix="/v1/categories",
+    description="What can be reported, with the questions each category asks.",
+)
+
+
+@blp.route("")
+class CategoriesView(MethodView):
+    @blp.arguments(CategoryQueryArgsSchema, location="query")
+    @blp.response(200, CategorySchema(many=True))
+    def get(self, args):
+        """List active categories, localised"""
+        return service.list_categories(group=args.get("group"))
+
+
+@blp.route("/<code>")
+class CategoryByCodeView(MethodView):
+    @blp.arguments(CategoryQueryArgsSchema, location="query")
+    @blp.response(200, CategorySchema)
+    @blp.alt_response(404, description="No active category has this code")
+    def get(self, args, code):
+        """Get one active category"""
+        category = service.get_category(code)
+        if category is None:
+            raise NotFound(f"No active category has the code {code!r}.")
+        return category

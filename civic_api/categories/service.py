@@ -1,0 +1,148 @@
+"""Category look-ups, profile seeding and validation of citizens' attribute answers."""
+
+import math
+import re
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import select
+
+from civic_api.categories.models import Category, CategoryAttribute, CategoryGroup
+from civic_api.database import session
+
+STRING_MAX = 255
+TEXT_MAX = 4000
+# NUL cannot be stored by PostgreSQL; other control characters have no place in plain text.
+FORBIDDEN_CHARACTERS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
+def list_categories(group: str | None = None) -> list[Category]:
+    """Active categories, ordered by group then code."""
+    query = (
+        select(Category)
+        .join(Category.group)
+        .where(Category.active)
+        .order_by(CategoryGroup.code, Category.code)
+    )
+    if group:
+        query = query.where(CategoryGroup.code == group)
+    return list(session.scalars(query))
+
+
+def get_category(code: str, active_only: bool = True) -> Category | None:
+    query = select(Category).where(Category.code == code)
+    if active_only:
+        query = query.where(Category.active)
+    return session.scalars(query).first()
+
+
+def validate_answers(
+    definitions: list[CategoryAttribute], answers: dict[str, Any]
+) -> tuple[dict[str, Any], dict[str, list[str]]]:
+    """Check answers against a category's Open311 attribute definitions.
+
+    Returns (clean answers, errors by attribute code). Unanswered optional attributes are
+    left out; datetimes are normalised to UTC ISO 8601.
+    """
+    by_code = {d.code: d for d in definitions}
+    clean: dict[str, Any] = {}
+    errors: dict[str, list[str]] = {}
+    for code in answers:
+        if code not in by_code:
+            errors[code] = ["This category has no such attribute."]
+    for definition in definitions:
+        value = answers.get(definition.code)
+        if value is None or value == "" or value == []:
+            if definition.required:
+                errors[definition.code] = ["An answer is required."]
+            continue
+        try:
+            clean[definition.code] = _check(definition, value)
+        except ValueError as exc:
+            errors[definition.code] = [str(exc)]
+    return clean, errors
+
+
+def _check(definition: CategoryAttribute, value: Any) -> Any:
+    keys = [v["key"] for v in definition.values]
+    match definition.datatype:
+        case "string" | "text":
+            limit = STRING_MAX if definition.datatype == "string" else TEXT_MAX
+            if not isinstance(value, str):
+                raise ValueError("Must be text.")
+            value = value.strip()
+            if FORBIDDEN_CHARACTERS.search(value):
+                raise ValueError("Must not contain control characters.")
+            if len(value) > limit:
+                raise ValueError(f"Must be at most {limit} characters long.")
+            return value
+        case "number":
+            if isinstance(value, bool) or not isinstance(value, int | float):
+                raise ValueError("Must be a number.")
+            if not math.isfinite(value):
+                raise ValueError("Must be a finite number.")
+            return value
+        case "datetime":
+            if not isinstance(value, str):
+                raise ValueError("Must be an ISO 8601 date-time string.")
+            try:
+                parsed = datetime.fromisoformat(value)
+            except ValueError:
+                raise ValueError("Must be an ISO 8601 date-time string.") from None
+            if parsed.tzinfo is None:
+                raise ValueError("Must include a UTC offset, e.g. 2026-05-01T18:30:00+02:00.")
+            return parsed.astimezone(UTC).isoformat()
+        case "singlevaluelist":
+            if not isinstance(value, str) or value not in keys:
+                raise ValueError(f"Must be one of: {', '.join(keys)}.")
+            return value
+        case "multivaluelist":
+            if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+                raise ValueError("Must be a list of keys.")
+            unknown = [v for v in value if v not in keys]
+            if unknown:
+                raise ValueError(f"Unknown keys {unknown}; allowed: {', '.join(keys)}.")
+            if len(set(value)) != len(value):
+                raise ValueError("Must not repeat a key.")
+            return value
+    raise ValueError(f"Unsupported datatype {definition.datatype}.")
+
+
+def seed_profile(profile: dict) -> list[str]:
+    """Insert or update a deployment profile's groups, categories and attributes; return codes."""
+    groups = {}
+    for spec in profile["groups"]:
+        group = session.scalars(select(CategoryGroup).filter_by(code=spec["code"])).first()
+        group = group or CategoryGroup(code=spec["code"])
+        group.name = spec["name"]
+        session.add(group)
+        groups[spec["code"]] = group
+    codes = []
+    for spec in profile["categories"]:
+        category = get_category(spec["code"], active_only=False) or Category(code=spec["code"])
+        category.group = groups[spec["group"]]
+        category.name = spec["name"]
+        category.description = spec["description"]
+        category.keywords = spec["keywords"]
+        category.sensitive = spec["sensitive"]
+        category.response_target_hours = spec["response_target_hours"]
+        category.active = True
+        wanted = {code: profile["attributes"][code] for code in spec["attributes"]}
+        existing = {a.code: a for a in category.attributes}
+        category.attributes = [
+            _attribute(existing.get(code) or CategoryAttribute(code=code), definition)
+            for code, definition in wanted.items()
+        ]
+        session.add(category)
+        codes.append(spec["code"])
+    session.flush()
+    return codes
+
+
+def _attribute(attribute: CategoryAttribute, definition: dict) -> CategoryAttribute:
+    attribute.datatype = definition["datatype"]
+    attribute.required = definition["required"]
+    attribute.order = definition["order"]
+    attribute.description = definition["description"]
+    attribute.values = definition["values"]
+    return attribute

@@ -1,0 +1,138 @@
+"""Command-line tools: `flask db`, `flask seed` and `flask municipalities`."""
+
+from pathlib import Path
+
+import click
+from alembic import command
+from alembic.config import Config
+from flask import current_app
+from flask.cli import AppGroup
+from sqlalchemy import func, select
+
+from civic_api.database import session
+
+ROOT = Path(__file__).resolve().parent.parent
+BUNDLED_BOUNDARIES = Path(__file__).parent / "seed" / "data" / "kosovo-municipalities.geojson"
+
+db_cli = AppGroup("db", help="Database migrations (Alembic).")
+seed_cli = AppGroup("seed", help="Seed deployment profiles, boundaries and demo data.")
+municipalities_cli = AppGroup("municipalities", help="Municipality boundaries.")
+
+
+def alembic_config(url: str) -> Config:
+    config = Config(str(ROOT / "alembic.ini"))
+    config.attributes["url"] = url
+    return config
+
+
+@db_cli.command("upgrade")
+@click.argument("revision", default="head")
+def db_upgrade(revision):
+    """Apply migrations up to REVISION (default: head)."""
+    command.upgrade(alembic_config(current_app.config["DATABASE_URL"]), revision)
+
+
+@db_cli.command("downgrade")
+@click.argument("revision")
+def db_downgrade(revision):
+    """Revert migrations down to REVISION."""
+    command.downgrade(alembic_config(current_app.config["DATABASE_URL"]), revision)
+
+
+@db_cli.command("current")
+def db_current():
+    """Show the applied revision."""
+    command.current(alembic_config(current_app.config["DATABASE_URL"]))
+
+
+def _seed_profile(name: str) -> None:
+    from civic_api.categories.service import seed_profile
+    from civic_api.seed.profiles import PROFILES
+
+    codes = seed_profile(PROFILES[name])
+    session.commit()
+    click.echo(f"{name}: {len(codes)} categories")
+
+
+@seed_cli.command("walk-freely")
+def seed_walk_freely():
+    """Harassment categories and questions (Walk Freely)."""
+    _seed_profile("walk-freely")
+
+
+@seed_cli.command("e-komuna")
+def seed_e_komuna():
+    """Municipal problem categories and questions (E-Komuna)."""
+    _seed_profile("e-komuna")
+
+
+@seed_cli.command("municipalities")
+def seed_municipalities():
+    """Kosovo's 38 municipalities (boundaries © OpenStreetMap contributors, geoBoundaries)."""
+    _import(str(BUNDLED_BOUNDARIES), "name", None, True)
+
+
+@seed_cli.command("demo-reports")
+@click.option("--count", default=10_000, show_default=True, type=click.IntRange(min=1))
+@click.option("--seed", "random_seed", default=0, show_default=True, help="Random seed.")
+@click.option("--days", default=365, show_default=True, type=click.IntRange(min=1))
+def seed_demo_reports(count, random_seed, days):
+    """Synthetic reports clustered around town centres (bulk COPY)."""
+    from civic_api.seed.demo_reports import insert_demo_reports
+
+    with current_app.extensions["engine"].begin() as connection:
+        with click.progressbar(length=count, label="demo reports") as bar:
+            inserted = insert_demo_reports(
+                connection, count, seed=random_seed, days=days, progress=bar.update
+            )
+    click.echo(f"inserted {inserted} demo reports")
+
+
+@seed_cli.command("demo")
+@click.option("--reports", default=20_000, show_default=True, type=click.IntRange(min=0))
+@click.pass_context
+def seed_demo(ctx, reports):
+    """Everything for a demo: municipalities, both profiles, and demo reports if there are none."""
+    from civic_api.reports.models import Report
+
+    ctx.invoke(seed_municipalities)
+    ctx.invoke(seed_walk_freely)
+    ctx.invoke(seed_e_komuna)
+    existing = session.scalar(select(func.count()).select_from(Report))
+    if existing == 0 and reports:
+        ctx.invoke(seed_demo_reports, count=reports)
+    else:
+        click.echo(f"{existing} reports already present; no demo reports added")
+
+
+def _import(path, name_property, slug_property, repair):
+    from civic_api.municipalities.service import import_boundaries
+    from geo.boundaries import InvalidBoundary
+
+    try:
+        slugs = import_boundaries(path, name_property, slug_property, repair)
+    except (InvalidBoundary, OSError) as exc:
+        session.rollback()
+        raise click.ClickException(str(exc)) from None
+    session.commit()
+    click.echo(f"{len(slugs)} municipalities imported")
+
+
+@municipalities_cli.command("import")
+@click.argument("path", type=click.Path(exists=True, dir_okay=False))
+@click.option("--name-property", default="name", show_default=True)
+@click.option("--slug-property", default=None, help="Property holding the slug (else derived).")
+@click.option(
+    "--repair/--no-repair",
+    default=True,
+    show_default=True,
+    help="Repair invalid geometry (GEOS MakeValid) or refuse it.",
+)
+def municipalities_import(path, name_property, slug_property, repair):
+    """Insert or update municipalities from a GeoJSON FeatureCollection (EPSG:4326)."""
+    _import(path, name_property, slug_property, repair)
+
+
+def init_app(app) -> None:
+    for group in (db_cli, seed_cli, municipalities_cli):
+        app.cli.add_command(group)

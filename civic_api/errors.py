@@ -1,0 +1,56 @@
+"""Domain errors carry their HTTP status; the mapping to JSON happens here, at the edge."""
+
+import logging
+
+from flask_smorest import abort
+from werkzeug.exceptions import HTTPException, InternalServerError
+
+logger = logging.getLogger(__name__)
+
+
+class DomainError(Exception):
+    """An error a client can act on. `errors` is {location: {field: [messages]}}."""
+
+    status = 422
+
+    def __init__(self, message: str, errors: dict | None = None, status: int | None = None):
+        super().__init__(message)
+        self.message = message
+        self.errors = errors
+        if status is not None:
+            self.status = status
+
+
+class InvalidInput(DomainError):
+    """422: the request is well-formed but its content is not acceptable."""
+
+    @classmethod
+    def field(cls, field: str, message: str, location: str = "json") -> "InvalidInput":
+        return cls(message, {location: {field: [message]}})
+
+
+class NotFound(DomainError):
+    status = 404
+
+
+def init_app(app, api) -> None:
+    """Render domain errors and unexpected exceptions in flask-smorest's error shape."""
+
+    def handle_domain_error(error: DomainError):
+        kwargs = {"message": error.message}
+        if error.errors:
+            kwargs["errors"] = error.errors
+        try:
+            abort(error.status, **kwargs)
+        except HTTPException as http_error:
+            return api.handle_http_exception(http_error)
+
+    def handle_unexpected(error: Exception):
+        # The engine hides SQL parameters, so report text never reaches the log.
+        logger.exception("unhandled %s", type(error).__name__)
+        return api.handle_http_exception(
+            InternalServerError(description="An unexpected error occurred; it has been logged.")
+        )
+
+    app.register_error_handler(DomainError, handle_domain_error)
+    app.register_error_handler(Exception, handle_unexpected)

@@ -1,0 +1,141 @@
+"""Municipality look-ups: listing, point-in-polygon assignment and boundary import."""
+
+import logging
+import re
+import unicodedata
+
+from geoalchemy2.shape import from_shape
+from shapely.geometry import Point
+from sqlalchemy import func, select
+from sqlalchemy.dialects.postgresql import insert
+
+from civic_api.database import session
+from civic_api.municipalities.models import Municipality
+from civic_api.seed import gazetteer
+from geo import boundaries, points
+
+logger = logging.getLogger(__name__)
+
+
+def list_municipalities(with_boundary: bool = False, slug: str | None = None) -> list[dict]:
+    """Municipalities (all, or the one with `slug`) with their bounding box, and their
+    GeoJSON boundary when asked."""
+    columns = [
+        Municipality,
+        func.ST_XMin(Municipality.boundary).label("west"),
+        func.ST_YMin(Municipality.boundary).label("south"),
+        func.ST_XMax(Municipality.boundary).label("east"),
+        func.ST_YMax(Municipality.boundary).label("north"),
+    ]
+    if with_boundary:
+        columns.append(func.ST_AsGeoJSON(Municipality.boundary, 6).label("geojson"))
+    query = select(*columns).order_by(Municipality.slug)
+    if slug is not None:
+        query = query.where(Municipality.slug == slug)
+    return [_as_dict(row) for row in session.execute(query)]
+
+
+def get_municipality(slug: str, with_boundary: bool = False) -> dict | None:
+    found = list_municipalities(with_boundary, slug=slug)
+    return found[0] if found else None
+
+
+def _as_dict(row) -> dict:
+    m = row.Municipality
+    out = {
+        "slug": m.slug,
+        "name": m.name,
+        "names": m.name,
+        "population": m.population,
+        "timezone": m.timezone,
+        "bbox": [round(row.west, 6), round(row.south, 6), round(row.east, 6), round(row.north, 6)],
+    }
+    if "geojson" in row._fields:
+        out["boundary"] = row.geojson
+    return out
+
+
+def municipality_at(point: Point, snap_metres: float = 0) -> Municipality | None:
+    """The municipality responsible for a point.
+
+    A point inside or on the boundary of a municipality belongs to it. A point on a border
+    shared by several belongs to the one whose slug sorts first, so the choice never depends
+    on insertion order. A point outside all of them but within `snap_metres` of one (GPS
+    drift, simplified boundaries) belongs to the nearest.
+    """
+    inside = session.scalars(
+        select(Municipality)
+        .where(points.covers(Municipality.boundary, point))
+        .order_by(Municipality.slug)
+        .limit(1)
+    ).first()
+    if inside is not None or snap_metres <= 0:
+        return inside
+    return session.scalars(
+        select(Municipality)
+        .where(points.within_metres(Municipality.boundary, point, snap_metres))
+        .order_by(points.distance_metres(Municipality.boundary, point), Municipality.slug)
+        .limit(1)
+    ).first()
+
+
+def slugify(text: str) -> str:
+    ascii_text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
+    return re.sub(r"[^a-z0-9]+", "-", ascii_text.lower()).strip("-")
+
+
+def import_boundaries(
+    path: str,
+    name_property: str = "name",
+    slug_property: str | None = None,
+    repair: bool = True,
+) -> list[str]:
+    """Insert or update municipalities from a GeoJSON file; return the slugs written.
+
+    Names in sq/sr/en and population come from the built-in gazetteer when the feature's
+    name is known to it; otherwise the feature's name is used for all three languages.
+    The whole file is validated before anything is written.
+    """
+    rows = []
+    for number, (props, geom) in enumerate(boundaries.read_features(path), start=1):
+        source_name = props.get(name_property)
+        if not isinstance(source_name, str) or not source_name.strip():
+            raise boundaries.InvalidBoundary(
+                f"feature {number} has no text property {name_property!r}"
+            )
+        try:
+            area = boundaries.to_multipolygon(geom, repair=repair)
+        except boundaries.InvalidBoundary as exc:
+            raise boundaries.InvalidBoundary(f"feature {number} ({source_name}): {exc}") from exc
+        known = gazetteer.by_source_name(source_name)
+        slug = props.get(slug_property) if slug_property else None
+        slug = slug or (known["slug"] if known else slugify(source_name))
+        name = known["name"] if known else {loc: source_name.strip() for loc in ("sq", "sr", "en")}
+        rows.append(
+            {
+                "slug": slug,
+                "name": name,
+                "population": known["population"] if known else None,
+                "boundary": from_shape(area, srid=points.WGS84),
+            }
+        )
+    slugs = [r["slug"] for r in rows]
+    duplicated = sorted({s for s in slugs if slugs.count(s) > 1})
+    if duplicated:
+        raise boundaries.InvalidBoundary(f"several features map to the slug(s) {duplicated}")
+    if rows:
+        statement = insert(Municipality).values(rows)
+        session.execute(
+            statement.on_conflict_do_update(
+                index_elements=[Municipality.slug],
+                set_={
+                    "name": statement.excluded.name,
+                    "boundary": statement.excluded.boundary,
+                    "population": func.coalesce(
+                        statement.excluded.population, Municipality.population
+                    ),
+                },
+            )
+        )
+    logger.info("imported %d municipalities from %s", len(rows), path)
+    return slugs

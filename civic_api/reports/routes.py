@@ -1,0 +1,106 @@
+"""Anonymous report submission and follow-up."""
+
+import uuid
+from datetime import timedelta
+
+from flask import current_app, jsonify, request, url_for
+from flask.views import MethodView
+from flask_smorest import Blueprint
+
+from civic_api.database import session
+from civic_api.errors import NotFound
+from civic_api.i18n import current_locale
+from civic_api.reports import idempotency, service
+from civic_api.reports.schemas import (
+    FollowUpHeadersSchema,
+    IdempotencyHeadersSchema,
+    ReportCreatedSchema,
+    ReportCreateSchema,
+    ReportStatusSchema,
+)
+
+blp = Blueprint(
+    "reports",
+    __name__,
+    url_prefix="/v1/reports",
+    description="Anonymous geotagged reports. No account; nothing identifying is stored.",
+)
+
+REPORT_EXAMPLE = {
+    "category": "commenting",
+    "location": {"lat": 42.6629, "lon": 21.1655},
+    "accuracy_m": 12,
+    "occurred_at": "2026-11-20T18:45:00+01:00",
+    "description": "Two men shouted comments at me near the bus stop.",
+    "attributes": {"perpetrator_gender": "group", "place_type": "street"},
+    "locale": "sq",
+}
+
+
+@blp.route("")
+class ReportsView(MethodView):
+    @blp.arguments(IdempotencyHeadersSchema, location="headers")
+    @blp.arguments(ReportCreateSchema, example=REPORT_EXAMPLE)
+    @blp.response(201, ReportCreatedSchema)
+    @blp.alt_response(
+        422, description="Invalid report, or Idempotency-Key reused with another body"
+    )
+    def post(self, headers, data):
+        """Submit an anonymous report"""
+        secret = current_app.config["SECRET_KEY"].encode()
+        key = headers.get("idempotency_key")
+        if key:
+            ttl = timedelta(hours=current_app.config["IDEMPOTENCY_TTL_HOURS"])
+            fingerprint = idempotency.fingerprint(secret, request.get_json())
+            replay = idempotency.claim(secret, key, fingerprint, ttl)
+            if replay is not None:
+                session.rollback()
+                return created(replay, {"Idempotent-Replayed": "true"})
+        report, token = service.create_report(
+            locale=data.pop("locale", None) or current_locale(),
+            snap_metres=current_app.config["MUNICIPALITY_SNAP_METRES"],
+            **data,
+        )
+        body = ReportCreatedSchema().dump(
+            {
+                "id": report.id,
+                "follow_up_token": token,
+                "status": report.status,
+                "municipality": report.municipality,
+                "submitted_at": report.submitted_at,
+            }
+        )
+        if key:
+            idempotency.complete(secret, key, report.id, body)
+        session.commit()
+        return created(body)
+
+
+def created(body: dict, headers: dict | None = None):
+    # Already dumped: the same bytes serve the first response and its replays.
+    response = jsonify(body)
+    response.status_code = 201
+    response.headers["Location"] = url_for("reports.ReportByIdView", report_id=body["id"])
+    response.headers.update(headers or {})
+    return response
+
+
+@blp.route("/<uuid:report_id>")
+class ReportByIdView(MethodView):
+    @blp.arguments(FollowUpHeadersSchema, location="headers")
+    @blp.response(200, ReportStatusSchema)
+    @blp.alt_response(404, description="Unknown report, or a missing or wrong token")
+    def get(self, headers, report_id: uuid.UUID):
+        """Read a report's status and public timeline with its follow-up token"""
+        report = service.report_for_token(report_id, headers.get("follow_up_token"))
+        if report is None:
+            raise NotFound("No report matches this id and follow-up token.")
+        return {
+            "id": report.id,
+            "status": report.status,
+            "category": report.category,
+            "municipality": report.municipality,
+            "occurred_at": report.occurred_at,
+            "submitted_at": report.submitted_at,
+            "timeline": service.timeline(report),
+        }

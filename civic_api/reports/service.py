@@ -1,0 +1,79 @@
+"""Report submission and the reporter's follow-up view."""
+
+import hashlib
+import hmac
+import secrets
+import uuid
+from datetime import UTC, datetime
+
+from shapely.geometry import Point
+
+from civic_api.categories import service as categories
+from civic_api.database import session
+from civic_api.errors import InvalidInput
+from civic_api.municipalities.service import municipality_at
+from civic_api.reports.models import Report
+from geo.points import as_sql
+
+
+def token_hash(token: str) -> bytes:
+    # The token has 256 random bits, so a fast hash cannot be brute-forced.
+    return hashlib.sha256(token.encode()).digest()
+
+
+def create_report(
+    *,
+    category: str,
+    location: Point,
+    locale: str,
+    attributes: dict,
+    snap_metres: float,
+    occurred_at: datetime | None = None,
+    accuracy_m: float | None = None,
+    description: str | None = None,
+) -> tuple[Report, str]:
+    """Validate and store an anonymous report; return it with its one-time follow-up token."""
+    found = categories.get_category(category)
+    if found is None:
+        raise InvalidInput.field("category", f"No active category has the code {category!r}.")
+    answers, errors = categories.validate_answers(found.attributes, attributes)
+    if errors:
+        raise InvalidInput("Some attribute answers are invalid.", {"json": {"attributes": errors}})
+    municipality = municipality_at(location, snap_metres)
+    if municipality is None:
+        raise InvalidInput.field(
+            "location", "This location is outside every municipality served by this service."
+        )
+    now = datetime.now(UTC)
+    token = secrets.token_urlsafe(32)
+    report = Report(
+        id=uuid.uuid4(),
+        category=found,
+        municipality=municipality,
+        location=as_sql(location),
+        accuracy_m=accuracy_m,
+        occurred_at=occurred_at or now,
+        submitted_at=now,
+        description=description,
+        attributes=answers,
+        status="submitted",
+        locale=locale,
+        follow_up_token_hash=token_hash(token),
+    )
+    session.add(report)
+    session.flush()
+    return report, token
+
+
+def report_for_token(report_id: uuid.UUID, token: str | None) -> Report | None:
+    """The report, if `token` is its follow-up token; None for an unknown id or a wrong token."""
+    report = session.get(Report, report_id)
+    expected = report.follow_up_token_hash if report else token_hash(secrets.token_urlsafe(32))
+    if not hmac.compare_digest(expected, token_hash(token or "")) or report is None:
+        return None
+    return report
+
+
+def timeline(report: Report) -> list[dict]:
+    """The public history of a report, oldest first."""
+    return [{"at": report.submitted_at, "type": "submitted", "status": "submitted"}]

@@ -1,0 +1,44 @@
+"""Configuration defaults, overridden from the environment (CIVIC_<NAME>, or plain DATABASE_URL)."""
+
+import json
+import os
+
+DEFAULTS: dict = {
+    "DATABASE_URL": None,
+    # Used to seal idempotent replies; set CIVIC_SECRET_KEY in production.
+    "SECRET_KEY": None,
+    # Reports: how far back occurred_at may lie, and how much clock skew is forgiven.
+    "REPORT_MAX_AGE_DAYS": 365,
+    "REPORT_FUTURE_TOLERANCE_SECONDS": 300,
+    # A point this close to a municipality (simplified boundaries, GPS drift) is assigned to it.
+    "MUNICIPALITY_SNAP_METRES": 250,
+    "IDEMPOTENCY_TTL_HOURS": 24,
+    "MAX_CONTENT_LENGTH": 256 * 1024,
+    "API_TITLE": "Civic reports API",
+    "API_VERSION": "v1",
+    "OPENAPI_VERSION": "3.0.3",
+    "OPENAPI_URL_PREFIX": "/",
+    "OPENAPI_JSON_PATH": "openapi.json",
+    "OPENAPI_SWAGGER_UI_PATH": "/docs",
+    # Served from the swagger-ui-bundle package: no CDN at run time.
+    "OPENAPI_SWAGGER_UI_URL": "/docs/static/",
+}
+
+
+def _parse(value: str):
+    """Environment values are JSON when they parse as JSON (numbers, booleans), else strings."""
+    try:
+        return json.loads(value)
+    except ValueError:
+        return value
+
+
+def from_environment(environ=os.environ) -> dict:
+    """Return the settings that the environment overrides."""
+    found = {}
+    for key in DEFAULTS:
+        if f"CIVIC_{key}" in environ:
+            found[key] = _parse(environ[f"CIVIC_{key}"])
+    if "DATABASE_URL" in environ:
+        found["DATABASE_URL"] = environ["DATABASE_URL"]
+    return found

@@ -1,0 +1,1 @@
+"""Geographic helpers: boundaries, point locations and synthetic sample data."""

@@ -1,0 +1,45 @@
+"""Point values and the SQL expressions that locate a point against stored geometries."""
+
+import math
+
+from geoalchemy2 import Geography
+from geoalchemy2.shape import from_shape
+from shapely.geometry import Point
+from sqlalchemy import ColumnElement, cast, func
+
+WGS84 = 4326
+
+
+class InvalidCoordinates(ValueError):
+    """Coordinates that are not a finite WGS84 longitude/latitude pair."""
+
+
+def lonlat_point(lon: float, lat: float) -> Point:
+    """Return a WGS84 point, refusing NaN, infinities and out-of-range values."""
+    if not (math.isfinite(lon) and math.isfinite(lat)):
+        raise InvalidCoordinates("Coordinates must be finite numbers.")
+    if not -90.0 <= lat <= 90.0:
+        raise InvalidCoordinates("Latitude must be between -90 and 90.")
+    if not -180.0 <= lon <= 180.0:
+        raise InvalidCoordinates("Longitude must be between -180 and 180.")
+    return Point(lon, lat)
+
+
+def as_sql(point: Point) -> ColumnElement:
+    """A geometry literal for a WGS84 point."""
+    return from_shape(point, srid=WGS84)
+
+
+def covers(area: ColumnElement, point: Point) -> ColumnElement[bool]:
+    """True where `area` contains the point or has it on its boundary."""
+    return func.ST_Covers(area, as_sql(point))
+
+
+def distance_metres(geom: ColumnElement, point: Point) -> ColumnElement[float]:
+    """Geodesic distance in metres between a WGS84 geometry column and a point."""
+    return func.ST_Distance(cast(geom, Geography), cast(as_sql(point), Geography))
+
+
+def within_metres(geom: ColumnElement, point: Point, metres: float) -> ColumnElement[bool]:
+    """True where a WGS84 geometry lies within `metres` of the point (geodesic, index-assisted)."""
+    return func.ST_DWithin(cast(geom, Geography), cast(as_sql(point), Geography), metres)

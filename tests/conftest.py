@@ -1,0 +1,105 @@
+"""Test fixtures: one migrated PostGIS database per session, one rolled-back transaction per test."""
+
+import os
+import subprocess
+from pathlib import Path
+
+import pytest
+from sqlalchemy import text
+from sqlalchemy.engine import make_url
+
+from civic_api import create_app
+from civic_api.cli import alembic_config
+from civic_api.database import make_engine, session
+
+ROOT = Path(__file__).resolve().parent.parent
+TEST_SECRET = "test-secret-not-for-production"
+
+
+def server_url() -> str:
+    """DATABASE_URL, or the local development cluster's URL (started if needed)."""
+    if os.environ.get("DATABASE_URL"):
+        return os.environ["DATABASE_URL"]
+    subprocess.run([ROOT / "scripts" / "devdb", "start"], check=True)
+    return subprocess.run(
+        [ROOT / "scripts" / "devdb", "url"], check=True, capture_output=True, text=True
+    ).stdout.strip()
+
+
+def create_database(name: str) -> str:
+    """(Re)create an empty database next to DATABASE_URL's and return its URL."""
+    base = make_url(server_url())
+    admin = make_engine(base.set(database="postgres").render_as_string(False))
+    with admin.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+        connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        connection.execute(text(f'CREATE DATABASE "{name}"'))
+    admin.dispose()
+    return base.set(database=name).render_as_string(hide_password=False)
+
+
+def drop_database(url: str) -> None:
+    parsed = make_url(url)
+    admin = make_engine(parsed.set(database="postgres").render_as_string(False))
+    with admin.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+        connection.execute(text(f'DROP DATABASE IF EXISTS "{parsed.database}" WITH (FORCE)'))
+    admin.dispose()
+
+
+@pytest.fixture(scope="session")
+def database_url():
+    """A fresh database migrated to head with Alembic, with municipalities and both profiles."""
+    name = make_url(server_url()).database + "_test"
+    url = create_database(name)
+    from alembic import command
+
+    command.upgrade(alembic_config(url), "head")
+    yield url
+    drop_database(url)
+
+
+@pytest.fixture(scope="session")
+def app(database_url):
+    app = create_app({"DATABASE_URL": database_url, "TESTING": True, "SECRET_KEY": TEST_SECRET})
+    runner = app.test_cli_runner()
+    for command in (["seed", "municipalities"], ["seed", "walk-freely"], ["seed", "e-komuna"]):
+        result = runner.invoke(args=command)
+        assert result.exit_code == 0, result.output
+    yield app
+    app.extensions["engine"].dispose()
+
+
+@pytest.fixture(autouse=True)
+def db(request):
+    """Run each test in a transaction that is rolled back; commits become savepoints."""
+    if "app" not in request.fixturenames:
+        yield None
+        return
+    engine = request.getfixturevalue("app").extensions["engine"]
+    connection = engine.connect()
+    transaction = connection.begin()
+    session.remove()
+    session.configure(bind=connection, join_transaction_mode="create_savepoint")
+    yield session
+    session.remove()
+    transaction.rollback()
+    connection.close()
+    session.configure(bind=engine)
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+PRISHTINA = {"lat": 42.6629, "lon": 21.1655}
+
+
+@pytest.fixture
+def submit(client):
+    """POST a report (valid by default; keyword arguments override fields)."""
+
+    def submit(headers=None, **fields):
+        body = {"category": "commenting", "location": PRISHTINA} | fields
+        return client.post("/v1/reports", json=body, headers=headers or {})
+
+    return submit
