@@ -35,6 +35,18 @@ class QueryArgsSchema(Schema):
         unknown = ma.EXCLUDE
 
 
+class StrictFloat(ma.fields.Float):
+    """A JSON number: no numeric strings, no booleans, no NaN or infinities."""
+
+    def __init__(self, **kwargs):
+        super().__init__(allow_nan=False, **kwargs)
+
+    def _validated(self, value):
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise self.make_error("invalid")
+        return super()._validated(value)
+
+
 class Translated(ma.fields.Field):
     """Dumps a {"sq", "sr", "en"} dict as the text in the request's negotiated language."""
 
@@ -45,4 +57,5 @@ class Translated(ma.fields.Field):
 def init_api(app) -> Api:
     api = Api(app, spec_kwargs={"info": {"description": app.config.get("API_DESCRIPTION", "")}})
     api.register_field(Translated, "string", None)
+    api.register_field(StrictFloat, "number", None)
     return api

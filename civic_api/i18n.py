@@ -12,9 +12,23 @@ def current_locale() -> str:
     if "locale" not in g:
         lang = request.args.get("lang", "").lower()
         if lang not in LOCALES:
-            lang = request.accept_languages.best_match(LOCALES) or DEFAULT_LOCALE
+            lang = _from_accept_language()
         g.locale = lang
     return g.locale
+
+
+# Speakers of the closely related BCMS languages read Serbian (Latin) more easily than English.
+RELATED = {"bs": "sr", "hr": "sr", "sh": "sr", "cnr": "sr"}
+
+
+def _from_accept_language() -> str:
+    # Match on the primary subtag, in the client's order of preference (sr-Latn-RS → sr).
+    for value, quality in request.accept_languages:
+        primary = value.replace("_", "-").split("-")[0].lower()
+        primary = RELATED.get(primary, primary)
+        if quality > 0 and primary in LOCALES:
+            return primary
+    return DEFAULT_LOCALE
 
 
 def translate(translations: dict, locale: str | None = None) -> str:

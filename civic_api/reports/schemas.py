@@ -7,7 +7,7 @@ from flask import current_app
 
 from civic_api.categories.schemas import CategoryRefSchema
 from civic_api.categories.service import FORBIDDEN_CHARACTERS
-from civic_api.extensions import Schema
+from civic_api.extensions import Schema, StrictFloat
 from civic_api.models import LOCALES
 from civic_api.municipalities.schemas import MunicipalityRefSchema
 from civic_api.reports.models import DESCRIPTION_MAX, STATUSES
@@ -78,8 +78,7 @@ class ReportCreateSchema(Schema):
         required=True, metadata={"description": "A category code", "example": "commenting"}
     )
     location = Location(required=True, metadata=LOCATION_DOC)
-    accuracy_m = ma.fields.Float(
-        allow_nan=False,
+    accuracy_m = StrictFloat(
         validate=ma.validate.Range(min=0, max=10_000),
         metadata={"description": "Horizontal accuracy of the location, metres", "example": 15},
     )

@@ -1,0 +1,335 @@
+"""Citizen report submission, validation, follow-up and idempotency."""
+
+import hashlib
+import json
+import uuid
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from conftest import PRISHTINA
+from sqlalchemy import func, select, text
+
+from civic_api.reports.models import IdempotencyRecord, Report
+
+
+def count_reports(db) -> int:
+    return db.scalar(select(func.count()).select_from(Report))
+
+
+def test_submit_returns_id_token_municipality(submit, db):
+    before = datetime.now(UTC)
+    r = submit(
+        category="whistling",
+        accuracy_m=8.5,
+        description="  Two men whistled at me.  ",
+        attributes={"perpetrator_gender": "group", "place_type": "street"},
+        locale="sq",
+    )
+    assert r.status_code == 201, r.json
+    body = r.json
+    assert list(body) == ["id", "follow_up_token", "status", "municipality", "submitted_at"]
+    assert body["status"] == "submitted"
+    assert body["municipality"] == {"slug": "prishtina", "name": "Prishtina"}
+    assert r.headers["Location"] == f"/v1/reports/{body['id']}"
+    report = db.get(Report, uuid.UUID(body["id"]))
+    assert report.category.code == "whistling"
+    assert report.description == "Two men whistled at me."
+    assert report.attributes == {"perpetrator_gender": "group", "place_type": "street"}
+    assert report.locale == "sq"
+    assert report.accuracy_m == 8.5
+    assert before <= report.submitted_at == datetime.fromisoformat(body["submitted_at"])
+    assert report.occurred_at == report.submitted_at
+    lon, lat = db.execute(
+        select(func.ST_X(Report.location), func.ST_Y(Report.location)).where(Report.id == report.id)
+    ).one()
+    assert (lon, lat) == (PRISHTINA["lon"], PRISHTINA["lat"])
+
+
+def test_token_has_256_bits_and_only_its_hash_is_stored(submit, db):
+    body = submit().json
+    token = body["follow_up_token"]
+    assert len(token) == 43  # 32 random bytes, base64url without padding
+    report = db.get(Report, uuid.UUID(body["id"]))
+    assert report.follow_up_token_hash == hashlib.sha256(token.encode()).digest()
+    dump = db.execute(text("SELECT row_to_json(r)::text FROM report r")).scalars().all()
+    assert not any(token in row for row in dump)
+
+
+def test_geojson_point_and_locale_from_accept_language(client):
+    r = client.post(
+        "/v1/reports",
+        json={
+            "category": "waste",
+            "location": {"type": "Point", "coordinates": [20.7397, 42.2139]},
+        },
+        headers={"Accept-Language": "sr-Latn;q=0.9, en;q=0.5"},
+    )
+    assert r.status_code == 201, r.json
+    assert r.json["municipality"] == {"slug": "prizren", "name": "Prizren"}
+    assert r.headers["Content-Language"] == "sr"
+
+
+def test_follow_up_reads_status_and_timeline(client, submit):
+    created = submit(occurred_at="2026-11-01T18:30:00+01:00").json
+    r = client.get(
+        f"/v1/reports/{created['id']}?lang=sq",
+        headers={"Follow-Up-Token": created["follow_up_token"]},
+    )
+    assert r.status_code == 200
+    assert r.json == {
+        "id": created["id"],
+        "status": "submitted",
+        "category": {"code": "commenting", "name": r.json["category"]["name"]},
+        "municipality": {"slug": "prishtina", "name": "Prishtinë"},
+        "occurred_at": "2026-11-01T17:30:00+00:00",
+        "submitted_at": created["submitted_at"],
+        "timeline": [{"at": created["submitted_at"], "type": "submitted", "status": "submitted"}],
+    }
+    assert r.json["category"]["name"] != "Commenting"  # Albanian, not English
+
+
+@pytest.mark.parametrize("token", [None, "", "wrong", "x" * 43])
+def test_wrong_or_missing_token_looks_like_unknown_id(client, submit, token):
+    created = submit().json
+    headers = {} if token is None else {"Follow-Up-Token": token}
+    wrong = client.get(f"/v1/reports/{created['id']}", headers=headers)
+    unknown = client.get(
+        f"/v1/reports/{uuid.uuid4()}", headers={"Follow-Up-Token": created["follow_up_token"]}
+    )
+    assert wrong.status_code == unknown.status_code == 404
+    assert (
+        wrong.json
+        == unknown.json
+        == {
+            "code": 404,
+            "status": "Not Found",
+            "message": "No report matches this id and follow-up token.",
+        }
+    )
+
+
+def test_token_of_one_report_does_not_open_another(client, submit):
+    first, second = submit().json, submit().json
+    r = client.get(
+        f"/v1/reports/{second['id']}", headers={"Follow-Up-Token": first["follow_up_token"]}
+    )
+    assert r.status_code == 404
+
+
+def test_malformed_report_id_is_404(client):
+    assert client.get("/v1/reports/not-a-uuid").status_code == 404
+
+
+NOW = datetime.now(UTC)
+
+
+@pytest.mark.parametrize(
+    "fields, field, message",
+    [
+        ({"category": None}, "category", "Field may not be null."),
+        ({"category": "no_such"}, "category", "No active category has the code 'no_such'."),
+        ({"location": None}, "location", "Field may not be null."),
+        (
+            {"location": [21.1, 42.6]},
+            "location",
+            "Must be an object {lat, lon} or a GeoJSON Point.",
+        ),
+        ({"location": {"lat": 42.6}}, "location", "Must have exactly the keys lat and lon."),
+        ({"location": {"lat": "42.6", "lon": 21.1}}, "location", "Coordinates must be numbers."),
+        ({"location": {"lat": True, "lon": 21.1}}, "location", "Coordinates must be numbers."),
+        (
+            {"location": {"lat": 91, "lon": 21.1}},
+            "location",
+            "Latitude must be between -90 and 90.",
+        ),
+        (
+            {"location": {"lat": 42, "lon": 181}},
+            "location",
+            "Longitude must be between -180 and 180.",
+        ),
+        (
+            {"location": {"type": "LineString", "coordinates": [[21, 42], [21.1, 42.1]]}},
+            "location",
+            'A GeoJSON location must be {"type": "Point", "coordinates": [lon, lat]}.',
+        ),
+        (
+            {"location": {"lat": 44.8176, "lon": 20.4633}},
+            "location",
+            "This location is outside every municipality served by this service.",
+        ),
+        (
+            {"accuracy_m": -1},
+            "accuracy_m",
+            "Must be greater than or equal to 0 and less than or equal to 10000.",
+        ),
+        ({"accuracy_m": "12"}, "accuracy_m", "Not a valid number."),
+        ({"description": "x" * 4001}, "description", "Longer than maximum length 4000."),
+        (
+            {"description": "nul \x00 byte"},
+            "description",
+            "Must be plain text without control characters.",
+        ),
+        ({"locale": "de"}, "locale", "Must be one of: sq, sr, en."),
+        ({"occurred_at": "yesterday"}, "occurred_at", "Not a valid datetime."),
+        (
+            {"occurred_at": "2026-11-20T18:45:00"},
+            "occurred_at",
+            "Must include a UTC offset, e.g. 2026-11-20T18:45:00+01:00.",
+        ),
+        (
+            {"occurred_at": (NOW + timedelta(hours=1)).isoformat()},
+            "occurred_at",
+            "Must not be in the future.",
+        ),
+        (
+            {"occurred_at": (NOW - timedelta(days=366)).isoformat()},
+            "occurred_at",
+            "Must be within the last 365 days.",
+        ),
+        ({"attributes": ["street"]}, "attributes", "Not a valid mapping type."),
+        ({"surprise": 1}, "surprise", "Unknown field."),
+        ({"ip": "203.0.113.9"}, "ip", "Unknown field."),
+    ],
+)
+def test_invalid_fields_are_422_with_field_messages(submit, db, fields, field, message):
+    r = submit(**fields)
+    assert r.status_code == 422, r.json
+    assert r.json["code"] == 422
+    assert r.json["status"] == "Unprocessable Entity"
+    assert list(r.json["errors"]["json"]) == [field]
+    if message:
+        assert r.json["errors"]["json"][field] == [message]
+    assert count_reports(db) == 0
+
+
+def test_occurred_at_just_inside_the_limits_is_accepted(submit):
+    assert submit(occurred_at=(NOW + timedelta(seconds=60)).isoformat()).status_code == 201
+    assert submit(occurred_at=(NOW - timedelta(days=364)).isoformat()).status_code == 201
+
+
+@pytest.mark.parametrize("literal", ["NaN", "Infinity", "-Infinity", "1e400"])
+def test_non_finite_coordinates_in_raw_json_are_422(client, db, literal):
+    raw = '{"category": "commenting", "location": {"lat": LAT, "lon": 21.16}}'.replace(
+        "LAT", literal
+    )
+    r = client.post("/v1/reports", data=raw, content_type="application/json")
+    assert r.status_code == 422, r.json
+    assert list(r.json["errors"]["json"]) == ["location"]
+    assert count_reports(db) == 0
+
+
+def test_attribute_answers_are_checked_against_the_category(submit, db):
+    r = submit(
+        category="water_sewage",
+        attributes={"severity": "apocalyptic", "colour": "brown"},
+    )
+    assert r.status_code == 422
+    assert r.json["errors"]["json"]["attributes"] == {
+        "colour": ["This category has no such attribute."],
+        "water_issue": ["An answer is required."],
+        "severity": ["Must be one of: low, medium, high, dangerous."],
+    }
+    ok = submit(category="water_sewage", attributes={"water_issue": "leak", "severity": "high"})
+    assert ok.status_code == 201
+
+
+def test_idempotent_retry_returns_first_response_and_creates_nothing(submit, db):
+    key = {"Idempotency-Key": str(uuid.uuid4())}
+    first = submit(headers=key, description="retry me")
+    again = submit(headers=key, description="retry me")
+    assert first.status_code == again.status_code == 201
+    assert again.json == first.json
+    assert again.headers["Idempotent-Replayed"] == "true"
+    assert again.headers["Location"] == first.headers["Location"]
+    assert count_reports(db) == 1
+
+
+def test_idempotency_key_with_another_body_is_422(submit, db):
+    key = {"Idempotency-Key": str(uuid.uuid4())}
+    assert submit(headers=key, description="one").status_code == 201
+    r = submit(headers=key, description="two")
+    assert r.status_code == 422
+    assert r.json["errors"] == {
+        "headers": {
+            "Idempotency-Key": [
+                "This Idempotency-Key was already used with a different request body."
+            ]
+        }
+    }
+    assert count_reports(db) == 1
+
+
+def test_idempotency_record_keeps_neither_key_nor_token(submit, db):
+    key = str(uuid.uuid4())
+    body = submit(headers={"Idempotency-Key": key}).json
+    record = db.scalars(select(IdempotencyRecord)).one()
+    stored = b"".join([record.key_hash, record.request_hash, record.sealed_response])
+    assert key.encode() not in stored
+    assert body["follow_up_token"].encode() not in stored
+    assert str(record.report_id) == body["id"]
+
+
+def test_failed_request_does_not_burn_the_key(submit, db):
+    key = {"Idempotency-Key": str(uuid.uuid4())}
+    assert submit(headers=key, category="no_such").status_code == 422
+    assert submit(headers=key).status_code == 201
+
+
+def test_expired_idempotency_key_starts_afresh(app, submit, db):
+    key = {"Idempotency-Key": str(uuid.uuid4())}
+    first = submit(headers=key).json
+    db.execute(text("UPDATE idempotency_record SET created_at = now() - interval '25 hours'"))
+    second = submit(headers=key).json
+    assert second["id"] != first["id"]
+    assert count_reports(db) == 2
+
+
+@pytest.mark.parametrize("key", ["short", "has space in the key ....", "ä" * 20, "k" * 256])
+def test_malformed_idempotency_key_is_422(submit, db, key):
+    r = submit(headers={"Idempotency-Key": key})
+    assert r.status_code == 422
+    assert list(r.json["errors"]["headers"]) == ["Idempotency-Key"]
+    assert count_reports(db) == 0
+
+
+def test_error_shapes_for_400_404_405_413_415(client):
+    bad_json = client.post("/v1/reports", data="{oops", content_type="application/json")
+    assert bad_json.status_code == 400
+    assert bad_json.json == {
+        "code": 400,
+        "status": "Bad Request",
+        "errors": {"json": ["Invalid JSON body."]},
+        "message": "The request could not be parsed; see errors.",
+    }
+    form = client.post("/v1/reports", data={"category": "commenting"})
+    assert form.status_code == 415
+    assert form.json["message"] == (
+        "The request body must be JSON (Content-Type: application/json)."
+    )
+    too_big = client.post(
+        "/v1/reports",
+        data=json.dumps({"description": "x" * 300_000}),
+        content_type="application/json",
+    )
+    assert too_big.status_code == 413
+    assert set(too_big.json) == {"code", "status", "message"}
+    assert client.get("/v1/nothing-here").json["code"] == 404
+    assert client.put("/v1/reports").json["code"] == 405
+    for r in (bad_json, form, too_big):
+        assert r.content_type == "application/json"
+
+
+def test_unexpected_errors_are_json_without_internals(app, client, monkeypatch):
+    from civic_api.reports import service
+
+    def explode(*args, **kwargs):
+        raise RuntimeError("secret internal detail")
+
+    monkeypatch.setattr(service, "create_report", explode)
+    r = client.post("/v1/reports", json={"category": "commenting", "location": PRISHTINA})
+    assert r.status_code == 500
+    assert r.json == {
+        "code": 500,
+        "status": "Internal Server Error",
+        "message": "An unexpected error occurred; it has been logged.",
+    }
