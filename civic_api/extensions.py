@@ -47,6 +47,10 @@ class StrictFloat(ma.fields.Float):
         return super()._validated(value)
 
 
+class LanguageArgsSchema(QueryArgsSchema):
+    lang = ma.fields.String(metadata={"description": "sq, sr or en (overrides Accept-Language)"})
+
+
 class Translated(ma.fields.Field):
     """Dumps a {"sq", "sr", "en"} dict as the text in the request's negotiated language."""
 

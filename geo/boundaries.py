@@ -21,7 +21,7 @@ def read_features(path: str | Path) -> Iterator[tuple[dict[str, Any], BaseGeomet
             doc = json.load(fh)
         except json.JSONDecodeError as exc:
             raise InvalidBoundary(f"{path} is not valid JSON: {exc}") from exc
-    if doc.get("type") != "FeatureCollection":
+    if not isinstance(doc, dict) or doc.get("type") != "FeatureCollection":
         raise InvalidBoundary(f"{path} is not a GeoJSON FeatureCollection")
     for number, feature in enumerate(doc.get("features") or [], start=1):
         if not feature.get("geometry"):
@@ -42,6 +42,7 @@ def to_multipolygon(geom: BaseGeometry, repair: bool = True) -> MultiPolygon:
     """
     if geom.is_empty:
         raise InvalidBoundary("the geometry is empty")
+    geom = shapely.force_2d(geom)  # elevations mean nothing for a boundary
     minx, miny, maxx, maxy = geom.bounds
     if not (-180 <= minx <= maxx <= 180 and -90 <= miny <= maxy <= 90):
         raise InvalidBoundary("coordinates are not WGS84 longitude/latitude (EPSG:4326)")

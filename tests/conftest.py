@@ -69,12 +69,9 @@ def app(database_url):
 
 
 @pytest.fixture(autouse=True)
-def db(request):
+def db(app):
     """Run each test in a transaction that is rolled back; commits become savepoints."""
-    if "app" not in request.fixturenames:
-        yield None
-        return
-    engine = request.getfixturevalue("app").extensions["engine"]
+    engine = app.extensions["engine"]
     connection = engine.connect()
     transaction = connection.begin()
     session.remove()

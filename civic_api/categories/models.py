@@ -79,4 +79,4 @@ class CategoryAttribute(Base):
     # The prompt shown to the citizen, translated.
     description: Mapped[dict] = mapped_column(Translations)
     # [{"key": ..., "name": {"sq": ..., "sr": ..., "en": ...}}] for the list datatypes.
-    values: Mapped[list] = mapped_column(JSONB, server_default="[]")
+    values: Mapped[list] = mapped_column(JSONB, default=list, server_default="[]")

@@ -6,6 +6,7 @@ from flask_smorest import Blueprint
 from civic_api.categories import service
 from civic_api.categories.schemas import CategoryQueryArgsSchema, CategorySchema
 from civic_api.errors import NotFound
+from civic_api.extensions import LanguageArgsSchema
 
 blp = Blueprint(
     "categories",
@@ -26,7 +27,7 @@ class CategoriesView(MethodView):
 
 @blp.route("/<code>")
 class CategoryByCodeView(MethodView):
-    @blp.arguments(CategoryQueryArgsSchema, location="query")
+    @blp.arguments(LanguageArgsSchema, location="query")
     @blp.response(200, CategorySchema)
     @blp.alt_response(404, description="No active category has this code")
     def get(self, args, code):

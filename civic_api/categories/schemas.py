@@ -2,11 +2,10 @@
 
 import marshmallow as ma
 
-from civic_api.extensions import QueryArgsSchema, Schema, Translated
+from civic_api.extensions import LanguageArgsSchema, Schema, Translated
 
 
-class CategoryQueryArgsSchema(QueryArgsSchema):
-    lang = ma.fields.String(metadata={"description": "sq, sr or en (overrides Accept-Language)"})
+class CategoryQueryArgsSchema(LanguageArgsSchema):
     group = ma.fields.String(metadata={"description": "Only this group's categories"})
 
 

@@ -52,6 +52,8 @@ def validate_answers(
             errors[code] = ["This category has no such attribute."]
     for definition in definitions:
         value = answers.get(definition.code)
+        if isinstance(value, str):
+            value = value.strip()
         if value is None or value == "" or value == []:
             if definition.required:
                 errors[definition.code] = ["An answer is required."]
@@ -79,7 +81,11 @@ def _check(definition: CategoryAttribute, value: Any) -> Any:
         case "number":
             if isinstance(value, bool) or not isinstance(value, int | float):
                 raise ValueError("Must be a number.")
-            if not math.isfinite(value):
+            try:
+                finite = math.isfinite(value)
+            except OverflowError:  # an integer too large for a float
+                finite = False
+            if not finite:
                 raise ValueError("Must be a finite number.")
             return value
         case "datetime":

@@ -4,11 +4,10 @@ import json
 
 import marshmallow as ma
 
-from civic_api.extensions import QueryArgsSchema, Schema, Translated
+from civic_api.extensions import LanguageArgsSchema, Schema, Translated
 
 
-class MunicipalityQueryArgsSchema(QueryArgsSchema):
-    lang = ma.fields.String(metadata={"description": "sq, sr or en (overrides Accept-Language)"})
+class MunicipalityQueryArgsSchema(LanguageArgsSchema):
     boundary = ma.fields.Boolean(
         load_default=False, metadata={"description": "Include the GeoJSON boundary"}
     )

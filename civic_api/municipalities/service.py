@@ -16,6 +16,8 @@ from geo import boundaries, points
 
 logger = logging.getLogger(__name__)
 
+SLUG_FORMAT = re.compile(r"[a-z0-9]+(-[a-z0-9]+)*")
+
 
 def list_municipalities(with_boundary: bool = False, slug: str | None = None) -> list[dict]:
     """Municipalities (all, or the one with `slug`) with their bounding box, and their
@@ -110,6 +112,11 @@ def import_boundaries(
         known = gazetteer.by_source_name(source_name)
         slug = props.get(slug_property) if slug_property else None
         slug = slug or (known["slug"] if known else slugify(source_name))
+        if not isinstance(slug, str) or not SLUG_FORMAT.fullmatch(slug):
+            raise boundaries.InvalidBoundary(
+                f"feature {number} ({source_name}): {slug!r} is not a slug "
+                "(lowercase ASCII letters and digits separated by single hyphens)"
+            )
         name = known["name"] if known else {loc: source_name.strip() for loc in ("sq", "sr", "en")}
         rows.append(
             {

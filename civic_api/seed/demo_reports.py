@@ -3,6 +3,7 @@
 import io
 import json
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
@@ -247,13 +248,21 @@ def insert_demo_reports(
     )
     rng.shuffle(municipality_of_row)
 
+    chunks = [municipality_of_row[i : i + CHUNK_ROWS] for i in range(0, count, CHUNK_ROWS)]
     cursor = connection.connection.driver_connection.cursor()
+    # One worker generates the next chunk (in order, so the output stays deterministic)
+    # while the server ingests the current one; psycopg2 releases the GIL during COPY.
     try:
-        for start in range(0, count, CHUNK_ROWS):
-            chunk = municipality_of_row[start : start + CHUNK_ROWS]
-            cursor.copy_expert(COPY_SQL, io.BytesIO(plan.chunk(chunk)), size=1 << 20)
-            if progress is not None:
-                progress(len(chunk))
+        with ThreadPoolExecutor(max_workers=1) as worker:
+            pending = worker.submit(plan.chunk, chunks[0])
+            for index, chunk in enumerate(chunks):
+                data = pending.result()
+                if index + 1 < len(chunks):
+                    pending = worker.submit(plan.chunk, chunks[index + 1])
+                cursor.copy_expert(COPY_SQL, io.BytesIO(data), size=1 << 20)
+                del data
+                if progress is not None:
+                    progress(len(chunk))
     finally:
         cursor.close()
     return count
@@ -556,7 +565,10 @@ class _Plan:
         if a.datatype == "datetime":
             noticed = self.today_ordinal - day - rng.integers(0, 31, k)
             dates = np.datetime_as_string(noticed.astype("datetime64[D]"))
-            return np.array([_json_fragment(a.code, d) for d in dates.tolist()], object)
+            # The API stores datetime answers as UTC ISO 8601; so do demo answers.
+            return np.array(
+                [_json_fragment(a.code, f"{d}T12:00:00+00:00") for d in dates.tolist()], object
+            )
         if a.datatype in ("string", "text"):
             return np.full(k, _json_fragment(a.code, "demo"), dtype=object)
         return None

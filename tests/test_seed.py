@@ -1,0 +1,114 @@
+"""Deployment profiles and synthetic demo reports."""
+
+from datetime import UTC, datetime
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import func, select, text
+
+from civic_api.categories.models import Category
+from civic_api.categories.service import validate_answers
+from civic_api.reports.models import STATUSES, Report
+from civic_api.seed.demo_reports import insert_demo_reports
+from civic_api.seed.profiles import PROFILES
+
+NOW = datetime(2026, 11, 1, 12, tzinfo=UTC)
+
+
+def test_profiles_are_seeded_with_all_languages(db):
+    codes = set(db.scalars(select(Category.code)))
+    for profile in PROFILES.values():
+        assert {c["code"] for c in profile["categories"]} <= codes
+    harassment = db.scalars(
+        select(Category).where(
+            Category.code.in_([c["code"] for c in PROFILES["walk-freely"]["categories"]])
+        )
+    ).all()
+    assert len(harassment) == 12
+    assert all(c.sensitive for c in harassment)
+    assert [a.code for a in harassment[0].attributes] == [
+        "perpetrator_gender",
+        "perpetrator_relationship",
+        "place_type",
+    ]
+    misconduct = db.scalars(select(Category).filter_by(code="official_misconduct")).one()
+    assert misconduct.sensitive is True
+    assert db.scalars(select(Category).filter_by(code="waste")).one().sensitive is False
+
+
+def test_reseeding_a_profile_updates_in_place(app, db):
+    before = db.scalar(select(func.count()).select_from(Category))
+    result = app.test_cli_runner().invoke(args=["seed", "walk-freely"])
+    assert result.exit_code == 0, result.output
+    assert result.output.strip() == "walk-freely: 12 categories"
+    assert db.scalar(select(func.count()).select_from(Category)) == before
+
+
+def test_demo_reports_are_valid_and_inside_their_municipality(db):
+    progress = []
+    inserted = insert_demo_reports(db.connection(), 3000, seed=7, now=NOW, progress=progress.append)
+    assert inserted == 3000
+    assert sum(progress) == 3000
+    assert db.scalar(select(func.count()).select_from(Report)) == 3000
+    outside = db.execute(
+        text(
+            "SELECT count(*) FROM report r JOIN municipality m ON m.id = r.municipality_id "
+            "WHERE NOT ST_Covers(m.boundary, r.location)"
+        )
+    ).scalar()
+    assert outside == 0
+    reports = db.scalars(select(Report)).all()
+    for report in reports:
+        clean, errors = validate_answers(report.category.attributes, report.attributes)
+        assert errors == {}, (report.category.code, report.attributes)
+        assert clean == report.attributes
+        assert report.status in STATUSES
+        assert report.occurred_at <= report.submitted_at <= NOW
+        assert (NOW - report.occurred_at).days <= 366
+    # Bigger towns get more reports: Prishtina outnumbers tiny Partesh.
+    by_slug = dict(
+        db.execute(
+            text(
+                "SELECT m.slug, count(*) FROM report r JOIN municipality m "
+                "ON m.id = r.municipality_id GROUP BY m.slug"
+            )
+        ).all()
+    )
+    assert by_slug["prishtina"] > 10 * by_slug.get("partesh", 0)
+
+
+def test_harassment_reports_cluster_in_the_evening(db):
+    insert_demo_reports(db.connection(), 4000, seed=3, now=NOW)
+    belgrade = ZoneInfo("Europe/Belgrade")
+
+    def evening_share(sensitive: bool) -> float:
+        rows = db.scalars(
+            select(Report.occurred_at).join(Report.category).where(Category.sensitive == sensitive)
+        ).all()
+        return sum(17 <= t.astimezone(belgrade).hour <= 23 for t in rows) / len(rows)
+
+    assert evening_share(True) > evening_share(False) + 0.2
+
+
+def test_demo_reports_are_deterministic(db):
+    def snapshot():
+        return db.execute(
+            text(
+                "SELECT md5(string_agg(id::text || ST_AsText(location) || occurred_at::text "
+                "|| attributes::text || status, ',' ORDER BY id)) FROM report"
+            )
+        ).scalar()
+
+    insert_demo_reports(db.connection(), 500, seed=11, now=NOW)
+    first = snapshot()
+    db.execute(text("DELETE FROM report"))
+    insert_demo_reports(db.connection(), 500, seed=11, now=NOW)
+    assert snapshot() == first
+    db.execute(text("DELETE FROM report"))
+    insert_demo_reports(db.connection(), 500, seed=12, now=NOW)
+    assert snapshot() != first
+
+
+def test_seed_demo_reports_command(app, db):
+    result = app.test_cli_runner().invoke(args=["seed", "demo-reports", "--count", "250"])
+    assert result.exit_code == 0, result.output
+    assert "inserted 250 demo reports" in result.output
