@@ -29,7 +29,8 @@ def test_submit_returns_id_token_municipality(submit, db):
     body = r.json
     assert list(body) == ["id", "follow_up_token", "status", "municipality", "submitted_at"]
     assert body["status"] == "submitted"
-    assert body["municipality"] == {"slug": "prishtina", "name": "Prishtina"}
+    assert body["municipality"] == {"slug": "prishtina", "name": "Prishtinë"}
+    assert r.headers["Content-Language"] == "sq"  # answered in the reporter's language
     assert r.headers["Location"] == f"/v1/reports/{body['id']}"
     report = db.get(Report, uuid.UUID(body["id"]))
     assert report.category.code == "whistling"
@@ -333,3 +334,52 @@ def test_unexpected_errors_are_json_without_internals(app, client, monkeypatch):
         "status": "Internal Server Error",
         "message": "An unexpected error occurred; it has been logged.",
     }
+
+
+def test_concurrent_retries_create_one_report(app, db):
+    """Two simultaneous requests with one key: real commits, each in its own session."""
+    import threading
+
+    from civic_api.database import session
+
+    engine = app.extensions["engine"]
+    session.remove()
+    session.configure(bind=engine)  # each thread's scoped session commits for real
+    key = str(uuid.uuid4())
+    barrier = threading.Barrier(2)
+    results = []
+
+    def post():
+        with app.test_client() as client:
+            barrier.wait()
+            r = client.post(
+                "/v1/reports",
+                json={"category": "commenting", "location": PRISHTINA},
+                headers={"Idempotency-Key": key},
+            )
+            results.append((r.status_code, r.json))
+            session.remove()
+
+    threads = [threading.Thread(target=post) for _ in range(2)]
+    try:
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(timeout=30)
+        assert [status for status, _ in results] == [201, 201]
+        assert results[0][1] == results[1][1]
+        with engine.connect() as connection:
+            ids = (
+                connection.execute(
+                    text("SELECT id::text FROM report WHERE id = :id"), {"id": results[0][1]["id"]}
+                )
+                .scalars()
+                .all()
+            )
+            assert ids == [results[0][1]["id"]]
+            assert connection.execute(text("SELECT count(*) FROM idempotency_record")).scalar() == 1
+    finally:
+        with engine.begin() as connection:
+            for _, body in results:
+                connection.execute(text("DELETE FROM report WHERE id = :id"), {"id": body["id"]})
+        session.remove()

@@ -3,7 +3,7 @@
 import uuid
 from datetime import timedelta
 
-from flask import current_app, jsonify, request, url_for
+from flask import current_app, g, jsonify, request, url_for
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
@@ -56,6 +56,8 @@ class ReportsView(MethodView):
             if replay is not None:
                 session.rollback()
                 return created(replay, {"Idempotent-Replayed": "true"})
+        if data.get("locale"):
+            g.locale = data["locale"]  # answer in the reporter's chosen language
         report, token = service.create_report(
             locale=data.pop("locale", None) or current_locale(),
             snap_metres=current_app.config["MUNICIPALITY_SNAP_METRES"],
