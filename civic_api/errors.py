@@ -3,6 +3,7 @@
 import logging
 
 from flask_smorest import abort
+from sqlalchemy.exc import DBAPIError
 from werkzeug.exceptions import HTTPException, InternalServerError
 
 logger = logging.getLogger(__name__)
@@ -46,8 +47,17 @@ def init_app(app, api) -> None:
             return api.handle_http_exception(http_error)
 
     def handle_unexpected(error: Exception):
-        # The engine hides SQL parameters, so report text never reaches the log.
-        logger.exception("unhandled %s", type(error).__name__)
+        if isinstance(error, DBAPIError):
+            # PostgreSQL echoes row values (report text) in its messages: log only the codes.
+            diag = getattr(error.orig, "diag", None)
+            logger.error(
+                "database error %s (SQLSTATE %s, constraint %s)",
+                type(error.orig).__name__,
+                getattr(error.orig, "pgcode", None),
+                getattr(diag, "constraint_name", None),
+            )
+        else:
+            logger.exception("unhandled %s", type(error).__name__)
         return api.handle_http_exception(
             InternalServerError(description="An unexpected error occurred; it has been logged.")
         )

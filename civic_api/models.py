@@ -5,6 +5,7 @@ from sqlalchemy.dialects.postgresql import JSONB
 
 LOCALES = ("sq", "sr", "en")
 DEFAULT_LOCALE = "en"
+TEXT_MAX = 4000  # longest free text a citizen may send (description, text answers)
 
 Translations = JSONB  # {"sq": ..., "sr": ..., "en": ...}
 

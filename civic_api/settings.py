@@ -36,9 +36,11 @@ def _parse(value: str):
 def from_environment(environ=os.environ) -> dict:
     """Return the settings that the environment overrides."""
     found = {}
-    for key in DEFAULTS:
+    for key, default in DEFAULTS.items():
         if f"CIVIC_{key}" in environ:
-            found[key] = _parse(environ[f"CIVIC_{key}"])
+            value = environ[f"CIVIC_{key}"]
+            # Secrets and URLs stay text even when they look like numbers.
+            found[key] = value if default is None or isinstance(default, str) else _parse(value)
     if "DATABASE_URL" in environ:
         found["DATABASE_URL"] = environ["DATABASE_URL"]
     return found

@@ -19,11 +19,16 @@ def read_features(path: str | Path) -> Iterator[tuple[dict[str, Any], BaseGeomet
     with open(path, encoding="utf-8") as fh:
         try:
             doc = json.load(fh)
-        except json.JSONDecodeError as exc:
-            raise InvalidBoundary(f"{path} is not valid JSON: {exc}") from exc
+        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+            raise InvalidBoundary(f"{path} is not valid UTF-8 JSON: {exc}") from exc
     if not isinstance(doc, dict) or doc.get("type") != "FeatureCollection":
         raise InvalidBoundary(f"{path} is not a GeoJSON FeatureCollection")
-    for number, feature in enumerate(doc.get("features") or [], start=1):
+    features = doc.get("features")
+    if not isinstance(features, list):
+        raise InvalidBoundary(f"{path} has no list of features")
+    for number, feature in enumerate(features, start=1):
+        if not isinstance(feature, dict) or not isinstance(feature.get("properties") or {}, dict):
+            raise InvalidBoundary(f"feature {number} is not a GeoJSON Feature")
         if not feature.get("geometry"):
             raise InvalidBoundary(f"feature {number} has no geometry")
         try:
@@ -51,7 +56,11 @@ def to_multipolygon(geom: BaseGeometry, repair: bool = True) -> MultiPolygon:
             raise InvalidBoundary(f"invalid geometry: {shapely.is_valid_reason(geom)}")
         geom = shapely.make_valid(geom)
     polygons = [g for g in getattr(geom, "geoms", [geom]) if isinstance(g, Polygon | MultiPolygon)]
-    parts = [p for g in polygons for p in getattr(g, "geoms", [g]) if not p.is_empty]
-    if not parts:
+    if not polygons:
         raise InvalidBoundary(f"a {geom.geom_type} is not an area")
-    return MultiPolygon(parts)
+    # Union, not concatenation: parts that touch along an edge would make an invalid MultiPolygon.
+    area = shapely.union_all(polygons) if len(polygons) > 1 else polygons[0]
+    area = area if isinstance(area, MultiPolygon) else MultiPolygon([area])
+    if area.is_empty or not area.is_valid:
+        raise InvalidBoundary(f"invalid geometry: {shapely.is_valid_reason(area)}")
+    return area

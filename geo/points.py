@@ -41,5 +41,5 @@ def distance_metres(geom: ColumnElement, point: Point) -> ColumnElement[float]:
 
 
 def within_metres(geom: ColumnElement, point: Point, metres: float) -> ColumnElement[bool]:
-    """True where a WGS84 geometry lies within `metres` of the point (geodesic, index-assisted)."""
+    """True where a WGS84 geometry lies within `metres` of the point (geodesic distance)."""
     return func.ST_DWithin(cast(geom, Geography), cast(as_sql(point), Geography), metres)

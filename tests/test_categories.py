@@ -497,3 +497,34 @@ def test_blank_answer_to_required_text_is_missing():
         {},
         {"notes": ["An answer is required."]},
     )
+
+
+@pytest.mark.parametrize("path", ["/v1/categories/a%00b", "/v1/categories/UPPER"])
+def test_junk_category_codes_are_404(client, path):
+    assert client.get(path).status_code == 404
+
+
+def test_junk_group_filter_is_an_empty_list(client):
+    r = client.get("/v1/categories?group=a%00b")
+    assert (r.status_code, r.json) == (200, [])
+
+
+def test_nul_in_category_of_a_report_is_422(client):
+    r = client.post(
+        "/v1/reports",
+        json={"category": "a\u0000", "location": {"lat": 42.6629, "lon": 21.1655}},
+    )
+    assert r.status_code == 422
+    assert r.json["errors"]["json"]["category"] == ["No active category has the code 'a\\x00'."]
+
+
+@pytest.mark.parametrize("value", ["0001-01-01T00:00:00+01:00", "9999-12-31T23:59:59-01:00"])
+def test_datetime_answer_out_of_range_is_refused(value):
+    from civic_api.categories.models import CategoryAttribute
+    from civic_api.categories.service import validate_answers
+
+    attribute = CategoryAttribute(code="when", datatype="datetime", required=False, values=[])
+    assert validate_answers([attribute], {"when": value}) == (
+        {},
+        {"when": ["Must be a date-time between the years 1 and 9999."]},
+    )

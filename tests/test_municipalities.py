@@ -541,7 +541,7 @@ def test_file_that_is_not_json_is_refused(app, tmp_path):
     result = run_import(app, path)
     assert result.exit_code == 1
     assert result.output == (
-        f"Error: {path} is not valid JSON: Expecting value: line 1 column 1 (char 0)\n"
+        f"Error: {path} is not valid UTF-8 JSON: Expecting value: line 1 column 1 (char 0)\n"
     )
     assert count_municipalities() == 38
 
@@ -587,3 +587,73 @@ def test_import_of_3d_coordinates_stores_a_2d_boundary(app, tmp_path):
     assert result.exit_code == 0
     assert result.output == "1 municipalities imported\n"
     assert to_shape(stored("highland").boundary).equals(MultiPolygon([shape(square(0.0, 0.0))]))
+
+
+def test_collection_of_edge_sharing_polygons_is_unioned(app, tmp_path):
+    left = [[0.0, 0.0], [0.1, 0.0], [0.1, 0.1], [0.0, 0.1], [0.0, 0.0]]
+    right = [[0.1, 0.0], [0.2, 0.0], [0.2, 0.1], [0.1, 0.1], [0.1, 0.0]]
+    feature = {
+        "type": "Feature",
+        "properties": {"name": "Twin Town"},
+        "geometry": {
+            "type": "GeometryCollection",
+            "geometries": [
+                {"type": "Polygon", "coordinates": [left]},
+                {"type": "Polygon", "coordinates": [right]},
+            ],
+        },
+    }
+    result = run_import(app, write_geojson(tmp_path, feature))
+    assert result.exit_code == 0, result.output
+    valid, parts, area = session.execute(
+        select(
+            func.ST_IsValid(Municipality.boundary),
+            func.ST_NumGeometries(Municipality.boundary),
+            func.ST_Area(Municipality.boundary),
+        ).where(Municipality.slug == "twin-town")
+    ).one()
+    assert (valid, parts) == (True, 1)
+    assert area == pytest.approx(0.02)
+
+
+@pytest.mark.parametrize(
+    "document, message",
+    [
+        ({"type": "FeatureCollection", "features": [1]}, "feature 1 is not a GeoJSON Feature"),
+        ({"type": "FeatureCollection", "features": {"a": 1}}, "has no list of features"),
+        (
+            {
+                "type": "FeatureCollection",
+                "features": [{"type": "Feature", "properties": [1], "geometry": None}],
+            },
+            "feature 1 is not a GeoJSON Feature",
+        ),
+    ],
+)
+def test_malformed_feature_collections_are_refused(app, tmp_path, document, message):
+    path = tmp_path / "bad.geojson"
+    path.write_text(json.dumps(document))
+    result = run_import(app, path)
+    assert result.exit_code == 1
+    assert message in result.output
+    assert count_municipalities() == 38
+
+
+def test_name_with_nul_is_refused(app, tmp_path):
+    square = [[0.0, 0.0], [0.1, 0.0], [0.1, 0.1], [0.0, 0.1], [0.0, 0.0]]
+    feature = {
+        "type": "Feature",
+        "properties": {"name": "Bad\u0000Town"},
+        "geometry": {"type": "Polygon", "coordinates": [square]},
+    }
+    result = run_import(app, write_geojson(tmp_path, feature))
+    assert result.exit_code == 1
+    assert "has no text property 'name'" in result.output
+    assert count_municipalities() == 38
+
+
+@pytest.mark.parametrize("path", ["/v1/municipalities/a%00b", "/v1/municipalities/Not%20A%20Slug"])
+def test_junk_slugs_are_404(client, path):
+    r = client.get(path)
+    assert r.status_code == 404
+    assert r.json["code"] == 404

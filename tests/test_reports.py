@@ -383,3 +383,25 @@ def test_concurrent_retries_create_one_report(app, db):
             for _, body in results:
                 connection.execute(text("DELETE FROM report WHERE id = :id"), {"id": body["id"]})
         session.remove()
+
+
+def test_database_errors_are_logged_without_row_values(client, monkeypatch, caplog):
+    from sqlalchemy.exc import IntegrityError
+
+    from civic_api.reports import service
+
+    class FakeDriverError(Exception):
+        pgcode = "23514"
+
+    def violate(*args, **kwargs):
+        raise IntegrityError(
+            "INSERT INTO report ...",
+            {},
+            FakeDriverError("DETAIL: Failing row contains (..., my private description, ...)"),
+        )
+
+    monkeypatch.setattr(service, "create_report", violate)
+    r = client.post("/v1/reports", json={"category": "commenting", "location": PRISHTINA})
+    assert r.status_code == 500
+    assert "private description" not in caplog.text
+    assert "database error FakeDriverError (SQLSTATE 23514, constraint None)" in caplog.text

@@ -2,6 +2,7 @@
 
 import marshmallow as ma
 
+from civic_api.categories.models import DATATYPES
 from civic_api.extensions import LanguageArgsSchema, Schema, Translated
 
 
@@ -16,11 +17,7 @@ class AttributeValueSchema(Schema):
 
 class CategoryAttributeSchema(Schema):
     code = ma.fields.String(metadata={"example": "perpetrator_relationship"})
-    datatype = ma.fields.String(
-        metadata={
-            "enum": ["string", "number", "datetime", "text", "singlevaluelist", "multivaluelist"]
-        }
-    )
+    datatype = ma.fields.String(metadata={"enum": list(DATATYPES)})
     required = ma.fields.Boolean()
     order = ma.fields.Integer()
     description = Translated(

@@ -7,11 +7,11 @@ from typing import Any
 
 from sqlalchemy import select
 
-from civic_api.categories.models import Category, CategoryAttribute, CategoryGroup
+from civic_api.categories.models import CODE_FORMAT, Category, CategoryAttribute, CategoryGroup
 from civic_api.database import session
+from civic_api.models import TEXT_MAX
 
 STRING_MAX = 255
-TEXT_MAX = 4000
 # NUL cannot be stored by PostgreSQL; other control characters have no place in plain text.
 FORBIDDEN_CHARACTERS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
@@ -24,12 +24,16 @@ def list_categories(group: str | None = None) -> list[Category]:
         .where(Category.active)
         .order_by(CategoryGroup.code, Category.code)
     )
-    if group:
+    if group is not None:
+        if not re.fullmatch(CODE_FORMAT, group):
+            return []
         query = query.where(CategoryGroup.code == group)
     return list(session.scalars(query))
 
 
 def get_category(code: str, active_only: bool = True) -> Category | None:
+    if not re.fullmatch(CODE_FORMAT, code):
+        return None  # also keeps NUL and other junk away from the database
     query = select(Category).where(Category.code == code)
     if active_only:
         query = query.where(Category.active)
@@ -72,7 +76,6 @@ def _check(definition: CategoryAttribute, value: Any) -> Any:
             limit = STRING_MAX if definition.datatype == "string" else TEXT_MAX
             if not isinstance(value, str):
                 raise ValueError("Must be text.")
-            value = value.strip()
             if FORBIDDEN_CHARACTERS.search(value):
                 raise ValueError("Must not contain control characters.")
             if len(value) > limit:
@@ -97,7 +100,10 @@ def _check(definition: CategoryAttribute, value: Any) -> Any:
                 raise ValueError("Must be an ISO 8601 date-time string.") from None
             if parsed.tzinfo is None:
                 raise ValueError("Must include a UTC offset, e.g. 2026-05-01T18:30:00+02:00.")
-            return parsed.astimezone(UTC).isoformat()
+            try:
+                return parsed.astimezone(UTC).isoformat()
+            except OverflowError:  # e.g. 0001-01-01T00:00:00+01:00
+                raise ValueError("Must be a date-time between the years 1 and 9999.") from None
         case "singlevaluelist":
             if not isinstance(value, str) or value not in keys:
                 raise ValueError(f"Must be one of: {', '.join(keys)}.")

@@ -9,6 +9,7 @@ from shapely.geometry import Point
 from sqlalchemy import func, select
 from sqlalchemy.dialects.postgresql import insert
 
+from civic_api.categories.service import FORBIDDEN_CHARACTERS
 from civic_api.database import session
 from civic_api.municipalities.models import Municipality
 from civic_api.seed import gazetteer
@@ -32,6 +33,8 @@ def list_municipalities(with_boundary: bool = False, slug: str | None = None) ->
     if with_boundary:
         columns.append(func.ST_AsGeoJSON(Municipality.boundary, 6).label("geojson"))
     query = select(*columns).order_by(Municipality.slug)
+    if slug is not None and not SLUG_FORMAT.fullmatch(slug):
+        return []
     if slug is not None:
         query = query.where(Municipality.slug == slug)
     return [_as_dict(row) for row in session.execute(query)]
@@ -101,7 +104,11 @@ def import_boundaries(
     rows = []
     for number, (props, geom) in enumerate(boundaries.read_features(path), start=1):
         source_name = props.get(name_property)
-        if not isinstance(source_name, str) or not source_name.strip():
+        if (
+            not isinstance(source_name, str)
+            or not source_name.strip()
+            or FORBIDDEN_CHARACTERS.search(source_name)
+        ):
             raise boundaries.InvalidBoundary(
                 f"feature {number} has no text property {name_property!r}"
             )

@@ -36,9 +36,12 @@ def claim(secret: bytes, key: str, request_hash: bytes, ttl: timedelta) -> dict 
     Records older than `ttl` are purged on the way, so keys are kept no longer than that.
     """
     key_hash = _derive(secret, b"lookup", key)
-    session.execute(
-        delete(IdempotencyRecord).where(IdempotencyRecord.created_at < datetime.now(UTC) - ttl)
+    expired = (
+        select(IdempotencyRecord.key_hash)
+        .where(IdempotencyRecord.created_at < datetime.now(UTC) - ttl)
+        .with_for_update(skip_locked=True)  # concurrent purges never wait on each other
     )
+    session.execute(delete(IdempotencyRecord).where(IdempotencyRecord.key_hash.in_(expired)))
     inserted = session.execute(
         insert(IdempotencyRecord)
         .values(key_hash=key_hash, request_hash=request_hash)

@@ -19,11 +19,11 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from civic_api.categories.models import Category
 from civic_api.database import Base
-from civic_api.models import LOCALES
+from civic_api.models import LOCALES, TEXT_MAX
 from civic_api.municipalities.models import Municipality
 
 STATUSES = ("submitted", "acknowledged", "in_progress", "resolved", "rejected", "duplicate")
-DESCRIPTION_MAX = 4000
+DESCRIPTION_MAX = TEXT_MAX
 
 
 class Report(Base):
