@@ -405,3 +405,18 @@ def test_database_errors_are_logged_without_row_values(client, monkeypatch, capl
     assert r.status_code == 500
     assert "private description" not in caplog.text
     assert "database error FakeDriverError (SQLSTATE 23514, constraint None)" in caplog.text
+
+
+@pytest.mark.parametrize(
+    "coordinates, expected",
+    [
+        ([21.1655, 42.6629, "x"], 422),
+        ([21.1655, 42.6629, 1, 2], 422),
+        ([21.1655, 42.6629, 650.0], 201),
+    ],
+)
+def test_geojson_point_with_elevation(submit, coordinates, expected):
+    r = submit(location={"type": "Point", "coordinates": coordinates})
+    assert r.status_code == expected, r.json
+    if expected == 422:
+        assert r.json["errors"]["json"]["location"] == ["Coordinates must be two or three numbers."]

@@ -43,18 +43,15 @@ class Location(ma.fields.Field):
             raise ma.ValidationError("Must be an object {lat, lon} or a GeoJSON Point.")
         if "coordinates" in value or "type" in value:
             coords = value.get("coordinates")
-            if (
-                value.get("type") != "Point"
-                or not isinstance(coords, list)
-                or len(coords)
-                not in (
-                    2,
-                    3,
-                )
-            ):
+            # An optional third value (elevation) is allowed by GeoJSON and ignored.
+            if value.get("type") != "Point" or not isinstance(coords, list) or len(coords) < 2:
                 raise ma.ValidationError(
                     'A GeoJSON location must be {"type": "Point", "coordinates": [lon, lat]}.'
                 )
+            if len(coords) > 3 or any(
+                isinstance(c, bool) or not isinstance(c, int | float) for c in coords
+            ):
+                raise ma.ValidationError("Coordinates must be two or three numbers.")
             lon, lat = coords[0], coords[1]
         elif set(value) == {"lat", "lon"}:
             lat, lon = value["lat"], value["lon"]
