@@ -5,6 +5,7 @@ import secrets
 from pathlib import Path
 
 from flask import Flask, request, send_from_directory
+from flask_smorest import abort
 
 from civic_api import cli, database, errors, i18n, settings
 from civic_api.extensions import init_api
@@ -63,8 +64,6 @@ def _require_json_body():
         request.content_length or request.headers.get("Transfer-Encoding")
     ):
         if not request.is_json:
-            from flask_smorest import abort
-
             abort(415, message="The request body must be JSON (Content-Type: application/json).")
 
 

@@ -19,9 +19,10 @@ seed_cli = AppGroup("seed", help="Seed deployment profiles, boundaries and demo 
 municipalities_cli = AppGroup("municipalities", help="Municipality boundaries.")
 
 
-def alembic_config(url: str) -> Config:
+def alembic_config(url: str | None = None) -> Config:
+    """Alembic's configuration for `url` (default: the current app's database)."""
     config = Config(str(ROOT / "alembic.ini"))
-    config.attributes["url"] = url
+    config.attributes["url"] = url or current_app.config["DATABASE_URL"]
     return config
 
 
@@ -29,20 +30,20 @@ def alembic_config(url: str) -> Config:
 @click.argument("revision", default="head")
 def db_upgrade(revision):
     """Apply migrations up to REVISION (default: head)."""
-    command.upgrade(alembic_config(current_app.config["DATABASE_URL"]), revision)
+    command.upgrade(alembic_config(), revision)
 
 
 @db_cli.command("downgrade")
 @click.argument("revision")
 def db_downgrade(revision):
     """Revert migrations down to REVISION."""
-    command.downgrade(alembic_config(current_app.config["DATABASE_URL"]), revision)
+    command.downgrade(alembic_config(), revision)
 
 
 @db_cli.command("current")
 def db_current():
     """Show the applied revision."""
-    command.current(alembic_config(current_app.config["DATABASE_URL"]))
+    command.current(alembic_config())
 
 
 def _seed_profile(name: str) -> None:

@@ -18,8 +18,8 @@ class Api(flask_smorest.Api):
     def handle_http_exception(self, error: HTTPException):
         payload, code, headers = super().handle_http_exception(error)
         if "message" not in payload:
-            payload["message"] = DEFAULT_MESSAGES.get(code) if "errors" in payload else None
-            payload["message"] = payload["message"] or error.description
+            default = DEFAULT_MESSAGES.get(code) if "errors" in payload else None
+            payload["message"] = default or error.description
         return payload, code, headers
 
 
