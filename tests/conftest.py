@@ -1,6 +1,7 @@
 """Test fixtures: one migrated PostGIS database per session, one rolled-back transaction per test."""
 
 import os
+import re
 import subprocess
 from pathlib import Path
 
@@ -31,10 +32,32 @@ def create_database(name: str) -> str:
     base = make_url(server_url())
     admin = make_engine(base.set(database="postgres").render_as_string(False))
     with admin.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+        for stale in _abandoned_test_databases(connection, base.database):
+            connection.execute(text(f'DROP DATABASE IF EXISTS "{stale}" WITH (FORCE)'))
         connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         connection.execute(text(f'CREATE DATABASE "{name}"'))
     admin.dispose()
     return base.set(database=name).render_as_string(hide_password=False)
+
+
+def _abandoned_test_databases(connection, base: str) -> list[str]:
+    """Test databases left behind by killed runs (their process no longer exists)."""
+    names = connection.scalars(
+        text("SELECT datname FROM pg_database WHERE datname LIKE :pattern"),
+        {"pattern": f"{base}\\_test\\_%"},
+    )
+    owners = {n: re.match(rf"{re.escape(base)}_test_(\d+)", n) for n in names}
+    return [n for n, m in owners.items() if m and not _alive(int(m.group(1)))]
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        pass
+    return True
 
 
 def drop_database(url: str) -> None:
@@ -48,7 +71,8 @@ def drop_database(url: str) -> None:
 @pytest.fixture(scope="session")
 def database_url():
     """A fresh database migrated to head with Alembic, with municipalities and both profiles."""
-    name = make_url(server_url()).database + "_test"
+    # Per-process name: concurrent test runs against one cluster must not collide.
+    name = f"{make_url(server_url()).database}_test_{os.getpid()}"
     url = create_database(name)
     from alembic import command
 

@@ -1,6 +1,7 @@
 """Alembic migrations: a single head, a clean round trip, and agreement with the models."""
 
 import ast
+import os
 
 import pytest
 from alembic import command
@@ -61,7 +62,7 @@ def include_object(obj, name, type_, reflected, compare_to):
 
 @pytest.fixture(scope="module")
 def fresh_url():
-    url = create_database(make_url(server_url()).database + "_migrations")
+    url = create_database(f"{make_url(server_url()).database}_test_{os.getpid()}_migrations")
     yield url
     drop_database(url)
 
