@@ -39,8 +39,9 @@ def create_app(config: dict | None = None) -> Flask:
     from civic_api.categories.routes import blp as categories
     from civic_api.municipalities.routes import blp as municipalities
     from civic_api.reports.routes import blp as reports
+    from civic_api.staff.routes import blp as staff
 
-    for blueprint in (categories, municipalities, reports):
+    for blueprint in (categories, municipalities, reports, staff):
         api.register_blueprint(blueprint)
     _serve_swagger_ui(app)
     app.before_request(_require_json_body)

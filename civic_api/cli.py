@@ -17,6 +17,7 @@ BUNDLED_BOUNDARIES = Path(__file__).parent / "seed" / "data" / "kosovo-municipal
 db_cli = AppGroup("db", help="Database migrations (Alembic).")
 seed_cli = AppGroup("seed", help="Seed deployment profiles, boundaries and demo data.")
 municipalities_cli = AppGroup("municipalities", help="Municipality boundaries.")
+staff_cli = AppGroup("staff", help="Staff accounts.")
 
 
 def alembic_config(url: str | None = None) -> Config:
@@ -134,6 +135,70 @@ def municipalities_import(path, name_property, slug_property, repair):
     _import(path, name_property, slug_property, repair)
 
 
+@staff_cli.command("create")
+@click.option("--email", required=True)
+@click.option("--name", default=None, help="Display name (default: the email's local part).")
+@click.option(
+    "--role", required=True, type=click.Choice(["admin", "manager", "staff", "researcher"])
+)
+@click.option(
+    "--municipality", "municipalities", multiple=True, help="A municipality slug (repeatable)."
+)
+@click.password_option(help="The initial password (prompted for when omitted).")
+def staff_create(email, name, role, municipalities, password):
+    """Create a staff account."""
+    from civic_api.errors import DomainError
+    from civic_api.staff import service
+    from civic_api.staff.auth import policy
+
+    try:
+        staff = service.create_staff(
+            policy(),
+            None,
+            email=email,
+            name=name or email.split("@")[0],
+            role=role,
+            password=password,
+            municipalities=list(municipalities),
+        )
+    except DomainError as exc:
+        session.rollback()
+        details = "; ".join(
+            f"{name}: {' '.join(messages)}"
+            for fields in (exc.errors or {}).values()
+            for name, messages in fields.items()
+        )
+        raise click.ClickException(f"{exc.message} {details}".strip()) from None
+    session.commit()
+    click.echo(f"created {staff.role} {staff.email} (id {staff.id})")
+
+
+@staff_cli.command("deactivate")
+@click.argument("email")
+def staff_deactivate(email):
+    """Deactivate an account and revoke its tokens."""
+    from civic_api.audit import service as audit
+    from civic_api.staff import service
+    from civic_api.staff.models import StaffAccount
+
+    staff = session.scalar(
+        select(StaffAccount).where(StaffAccount.email == service.normalise_email(email))
+    )
+    if staff is None:
+        raise click.ClickException(f"No account has the email {email!r}.")
+    staff.active = False
+    service.revoke_all(staff.id, service.utcnow())
+    audit.record(
+        None,
+        "staff.deactivate",
+        "staff",
+        staff.id,
+        municipality_ids=[m.id for m in staff.municipalities],
+    )
+    session.commit()
+    click.echo(f"deactivated {staff.email}")
+
+
 def init_app(app) -> None:
-    for group in (db_cli, seed_cli, municipalities_cli):
+    for group in (db_cli, seed_cli, municipalities_cli, staff_cli):
         app.cli.add_command(group)

@@ -14,10 +14,21 @@ class DomainError(Exception):
 
     status = 422
 
-    def __init__(self, message: str, errors: dict | None = None, status: int | None = None):
+    def __init__(
+        self,
+        message: str,
+        errors: dict | None = None,
+        status: int | None = None,
+        *,
+        headers: dict | None = None,
+        details: dict | None = None,
+    ):
         super().__init__(message)
         self.message = message
         self.errors = errors
+        self.headers = headers
+        # Extra top-level members of the error body, e.g. the allowed status transitions.
+        self.details = details
         if status is not None:
             self.status = status
 
@@ -34,6 +45,31 @@ class NotFound(DomainError):
     status = 404
 
 
+class Unauthorized(DomainError):
+    """401: no valid credentials. Clients should sign in (again)."""
+
+    status = 401
+
+    def __init__(self, message: str = "Sign in first: send a valid bearer token."):
+        super().__init__(message, headers={"WWW-Authenticate": 'Bearer error="invalid_token"'})
+
+
+class Forbidden(DomainError):
+    status = 403
+
+
+class Conflict(DomainError):
+    status = 409
+
+
+class PreconditionFailed(DomainError):
+    status = 412
+
+
+class Locked(DomainError):
+    status = 423
+
+
 def init_app(app, api) -> None:
     """Render domain errors and unexpected exceptions in flask-smorest's error shape."""
 
@@ -41,10 +77,13 @@ def init_app(app, api) -> None:
         kwargs = {"message": error.message}
         if error.errors:
             kwargs["errors"] = error.errors
+        if error.headers:
+            kwargs["headers"] = error.headers
         try:
             abort(error.status, **kwargs)
         except HTTPException as http_error:
-            return api.handle_http_exception(http_error)
+            payload, status, headers = api.handle_http_exception(http_error)
+            return payload | (error.details or {}), status, headers
 
     def handle_unexpected(error: Exception):
         if isinstance(error, DBAPIError):

@@ -13,6 +13,22 @@ DEFAULTS: dict = {
     # A point this close to a municipality (simplified boundaries, GPS drift) is assigned to it.
     "MUNICIPALITY_SNAP_METRES": 250,
     "IDEMPOTENCY_TTL_HOURS": 24,
+    # Staff sign-in: short-lived access tokens, longer refresh tokens (rotated on every use).
+    "ACCESS_TOKEN_MINUTES": 15,
+    "REFRESH_TOKEN_DAYS": 14,
+    "PERSONAL_TOKEN_MAX_DAYS": 365,
+    # After this many failed logins for one email within the window, it is locked for a while.
+    "LOGIN_MAX_FAILURES": 5,
+    "LOGIN_FAILURE_WINDOW_MINUTES": 15,
+    "LOGIN_LOCKOUT_MINUTES": 15,
+    # Per client address, in memory only (never stored): flask-limiter syntax.
+    "LOGIN_RATE_LIMIT": "20 per minute",
+    "PASSWORD_MIN_LENGTH": 12,
+    # argon2id cost; lower it only for tests.
+    "PASSWORD_HASH_TIME_COST": 3,
+    "PASSWORD_HASH_MEMORY_KIB": 65536,
+    # How long after resolution the reporter may reopen a report.
+    "REOPEN_WINDOW_DAYS": 30,
     "MAX_CONTENT_LENGTH": 256 * 1024,
     "API_TITLE": "Civic reports API",
     "API_VERSION": "v1",

@@ -12,6 +12,9 @@ from sqlalchemy.engine import make_url
 from civic_api import create_app
 from civic_api.cli import alembic_config
 from civic_api.database import make_engine, session
+from civic_api.extensions import limiter
+from civic_api.staff import service as staff_service
+from civic_api.staff.auth import policy
 
 ROOT = Path(__file__).resolve().parent.parent
 TEST_SECRET = "test-secret-not-for-production"
@@ -83,7 +86,16 @@ def database_url():
 
 @pytest.fixture(scope="session")
 def app(database_url):
-    app = create_app({"DATABASE_URL": database_url, "TESTING": True, "SECRET_KEY": TEST_SECRET})
+    app = create_app(
+        {
+            "DATABASE_URL": database_url,
+            "TESTING": True,
+            "SECRET_KEY": TEST_SECRET,
+            # Cheap argon2 parameters: the suite creates many accounts.
+            "PASSWORD_HASH_TIME_COST": 1,
+            "PASSWORD_HASH_MEMORY_KIB": 64,
+        }
+    )
     runner = app.test_cli_runner()
     for command in (["seed", "municipalities"], ["seed", "walk-freely"], ["seed", "e-komuna"]):
         result = runner.invoke(args=command)
@@ -110,6 +122,59 @@ def db(app):
 @pytest.fixture
 def client(app):
     return app.test_client()
+
+
+@pytest.fixture(autouse=True)
+def _fresh_rate_limits(app):
+    limiter.reset()
+
+
+PASSWORD = "a long test password"
+
+
+@pytest.fixture
+def make_staff(app):
+    """Create a staff account (through the service, as `flask staff create` does)."""
+    counter = iter(range(1, 10_000))
+
+    def make(role="staff", municipalities=("prishtina",), email=None, password=PASSWORD):
+        if role in ("admin", "researcher") and municipalities == ("prishtina",):
+            municipalities = ()
+        with app.app_context():
+            staff = staff_service.create_staff(
+                policy(),
+                None,
+                email=email or f"{role}{next(counter)}@example.org",
+                name=f"Test {role}",
+                role=role,
+                password=password,
+                municipalities=list(municipalities),
+            )
+            session.commit()  # a savepoint release, inside the test's transaction
+            session.refresh(staff)
+        return staff
+
+    return make
+
+
+@pytest.fixture
+def staff_client(app, make_staff):
+    """A test client signed in as a new account: staff_client("manager", ["drenas"])."""
+
+    def make(role="staff", municipalities=("prishtina",)):
+        staff = make_staff(role, municipalities)
+        with app.app_context():
+            tokens = staff_service.issue_session(
+                policy(), session.merge(staff), staff_service.utcnow()
+            )
+            session.commit()
+        client = app.test_client()
+        client.environ_base["HTTP_AUTHORIZATION"] = f"Bearer {tokens.access_token}"
+        client.staff = staff
+        client.tokens = tokens
+        return client
+
+    return make
 
 
 PRISHTINA = {"lat": 42.6629, "lon": 21.1655}

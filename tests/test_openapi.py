@@ -73,7 +73,7 @@ def test_every_operation_has_summary_tags_and_a_2xx_schema(spec):
             missing.append((method, path, "summary"))
         if not operation.get("tags"):
             missing.append((method, path, "tags"))
-        if not with_schema:
+        if not with_schema and list(operation["responses"]).count("204") != len(successes):
             missing.append((method, path, "2xx schema"))
     assert missing == []
 

@@ -5,11 +5,13 @@ from datetime import datetime
 
 from geoalchemy2 import Geometry
 from sqlalchemy import (
+    BigInteger,
     CheckConstraint,
     DateTime,
     Float,
     ForeignKey,
     Index,
+    Integer,
     LargeBinary,
     Text,
     func,
@@ -22,7 +24,29 @@ from civic_api.database import Base
 from civic_api.models import LOCALES, TEXT_MAX
 from civic_api.municipalities.models import Municipality
 
-STATUSES = ("submitted", "acknowledged", "in_progress", "resolved", "rejected", "duplicate")
+STATUSES = (
+    "submitted",
+    "acknowledged",
+    "in_progress",
+    "resolved",
+    "rejected",
+    "duplicate",
+    "reopened",
+)
+OPEN_STATUSES = ("submitted", "acknowledged", "in_progress", "reopened")
+PRIORITIES = ("low", "normal", "high", "urgent")
+EVENT_TYPES = (
+    "status_changed",
+    "public_response",
+    "internal_note",
+    "reporter_comment",
+    "assigned",
+    "priority_changed",
+    "description_hidden",
+    "description_restored",
+)
+# What the reporter sees of the history; the rest is for staff only.
+PUBLIC_EVENT_TYPES = ("status_changed", "public_response", "reporter_comment")
 DESCRIPTION_MAX = TEXT_MAX
 
 
@@ -38,7 +62,17 @@ class Report(Base):
         ),
         CheckConstraint("accuracy_m >= 0", name="accuracy_positive"),
         CheckConstraint("jsonb_typeof(attributes) = 'object'", name="attributes_object"),
+        CheckConstraint(f"priority IN {PRIORITIES}", name="priority_known"),
+        CheckConstraint(
+            "(status = 'duplicate') = (duplicate_of_id IS NOT NULL)", name="duplicate_has_original"
+        ),
+        CheckConstraint("duplicate_of_id <> id", name="not_own_duplicate"),
         Index("ix_report_municipality_id_submitted_at", "municipality_id", "submitted_at"),
+        Index(
+            "ix_report_response_due_at_open",
+            "response_due_at",
+            postgresql_where="first_acknowledged_at IS NULL",
+        ),
     )
 
     id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True, default=uuid.uuid4)
@@ -57,8 +91,51 @@ class Report(Base):
     # SHA-256 of the follow-up token; the token itself is shown once and never stored.
     follow_up_token_hash: Mapped[bytes] = mapped_column(LargeBinary)
 
+    # Handling by staff.
+    priority: Mapped[str] = mapped_column(Text, server_default="normal")
+    assignee_id: Mapped[int | None] = mapped_column(ForeignKey("staff_account.id"), index=True)
+    # submitted_at + the category's response target when it was submitted.
+    response_due_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    duplicate_of_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("report.id"), index=True)
+    # Moderation: a hidden description is shown to admins only.
+    description_hidden_reason: Mapped[str | None] = mapped_column(Text)
+    # Kept for the indicators: the first acknowledgement, public response and resolution.
+    first_acknowledged_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    first_responded_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    first_resolved_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    resolved_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    version: Mapped[int] = mapped_column(Integer, server_default="1")
+    # Optimistic concurrency: every UPDATE checks and bumps the version (the ETag).
+    __mapper_args__ = {"version_id_col": version}
+
     category: Mapped[Category] = relationship(lazy="joined")
     municipality: Mapped[Municipality] = relationship(lazy="joined")
+
+
+class ReportEvent(Base):
+    """One step in a report's history: status changes, responses, notes, comments."""
+
+    __tablename__ = "report_event"
+    __table_args__ = (
+        CheckConstraint(f"type IN {EVENT_TYPES}", name="type_known"),
+        CheckConstraint(f"char_length(message) <= {TEXT_MAX}", name="message_length"),
+        Index("ix_report_event_report_id_id", "report_id", "id"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    report_id: Mapped[uuid.UUID] = mapped_column(
+        UUID(as_uuid=True), ForeignKey("report.id", ondelete="CASCADE")
+    )
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    type: Mapped[str] = mapped_column(Text)
+    # NULL with type reporter_comment: the anonymous reporter.
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("staff_account.id"))
+    from_status: Mapped[str | None] = mapped_column(Text)
+    to_status: Mapped[str | None] = mapped_column(Text)
+    message: Mapped[str | None] = mapped_column(Text)
+    # Type-specific details: assignee, priority, duplicate_of, template.
+    data: Mapped[dict] = mapped_column(JSONB, server_default="{}")
 
 
 class IdempotencyRecord(Base):

@@ -504,7 +504,10 @@ class _Plan:
             [age_days < acknowledge, age_days < start, age_days < resolve], [0, 1, 2], 3
         )
         decided_path = np.select(
-            [age_days < acknowledge, age_days < decide], [0, 1], np.where(outcome == 1, 4, 5)
+            # A duplicate needs an original report to point to: demo duplicates are rejected.
+            [age_days < acknowledge, age_days < decide],
+            [0, 1],
+            4,
         )
         stalled_path = np.where(age_days < acknowledge, 0, stalled_at)
         return np.select([outcome == 0, outcome == 3], [resolved_path, stalled_path], decided_path)
