@@ -4,6 +4,7 @@ import logging
 
 from flask_smorest import abort
 from sqlalchemy.exc import DBAPIError
+from sqlalchemy.orm.exc import StaleDataError
 from werkzeug.exceptions import HTTPException, InternalServerError
 
 logger = logging.getLogger(__name__)
@@ -101,5 +102,12 @@ def init_app(app, api) -> None:
             InternalServerError(description="An unexpected error occurred; it has been logged.")
         )
 
+    def handle_stale(error: StaleDataError):
+        # Another request changed the row between our read and our write.
+        return handle_domain_error(
+            PreconditionFailed("The resource changed meanwhile; reload it and try again.")
+        )
+
     app.register_error_handler(DomainError, handle_domain_error)
+    app.register_error_handler(StaleDataError, handle_stale)
     app.register_error_handler(Exception, handle_unexpected)

@@ -1,7 +1,7 @@
 """Anonymous report submission and follow-up."""
 
 import uuid
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 from flask import current_app, g, jsonify, request, url_for
 from flask.views import MethodView
@@ -12,11 +12,14 @@ from civic_api.errors import NotFound
 from civic_api.i18n import current_locale
 from civic_api.reports import idempotency, service
 from civic_api.reports.schemas import (
+    CommentCreateSchema,
     FollowUpHeadersSchema,
     IdempotencyHeadersSchema,
+    ReopenSchema,
     ReportCreatedSchema,
     ReportCreateSchema,
     ReportStatusSchema,
+    TimelineEntrySchema,
 )
 
 blp = Blueprint(
@@ -25,6 +28,9 @@ blp = Blueprint(
     url_prefix="/v1/reports",
     description="Anonymous geotagged reports. No account; nothing identifying is stored.",
 )
+
+# Comments a reporter may add to one report (abuse bound).
+COMMENT_LIMIT = 20
 
 REPORT_EXAMPLE = {
     "category": "commenting",
@@ -94,15 +100,62 @@ class ReportByIdView(MethodView):
     @blp.alt_response(404, description="Unknown report, or a missing or wrong token")
     def get(self, headers, report_id: uuid.UUID):
         """Read a report's status and public timeline with its follow-up token"""
-        report = service.report_for_token(report_id, headers.get("follow_up_token"))
-        if report is None:
-            raise NotFound("No report matches this id and follow-up token.")
+        return status_view(reporters_report(report_id, headers))
+
+
+def reporters_report(report_id: uuid.UUID, headers: dict):
+    report = service.report_for_token(report_id, headers.get("follow_up_token"))
+    if report is None:
+        raise NotFound("No report matches this id and follow-up token.")
+    return report
+
+
+def status_view(report) -> dict:
+    original = service.original_of(report)
+    window = timedelta(days=current_app.config["REOPEN_WINDOW_DAYS"])
+    return {
+        "id": report.id,
+        "status": report.status,
+        "duplicate_of": original,
+        "can_reopen_until": report.resolved_at + window if report.status == "resolved" else None,
+        "category": report.category,
+        "municipality": report.municipality,
+        "occurred_at": report.occurred_at,
+        "submitted_at": report.submitted_at,
+        "timeline": service.timeline(report),
+    }
+
+
+@blp.route("/<uuid:report_id>/comments")
+class ReportCommentsView(MethodView):
+    @blp.arguments(FollowUpHeadersSchema, location="headers")
+    @blp.arguments(CommentCreateSchema)
+    @blp.response(201, TimelineEntrySchema)
+    @blp.alt_response(404, description="Unknown report, or a missing or wrong token")
+    def post(self, headers, data, report_id):
+        """Add details to your report (staff see them in their timeline)"""
+        report = reporters_report(report_id, headers)
+        event = service.add_comment(report, data["message"], datetime.now(UTC), COMMENT_LIMIT)
+        session.commit()
         return {
-            "id": report.id,
+            "at": event.at,
+            "type": event.type,
             "status": report.status,
-            "category": report.category,
-            "municipality": report.municipality,
-            "occurred_at": report.occurred_at,
-            "submitted_at": report.submitted_at,
-            "timeline": service.timeline(report),
+            "message": event.message,
         }
+
+
+@blp.route("/<uuid:report_id>/reopen")
+class ReportReopenView(MethodView):
+    @blp.arguments(FollowUpHeadersSchema, location="headers")
+    @blp.arguments(ReopenSchema)
+    @blp.response(200, ReportStatusSchema)
+    @blp.alt_response(404, description="Unknown report, or a missing or wrong token")
+    @blp.alt_response(409, description="Not resolved, or resolved too long ago")
+    def post(self, headers, data, report_id):
+        """Reopen your resolved report if the problem is not solved"""
+        report = reporters_report(report_id, headers)
+        window = timedelta(days=current_app.config["REOPEN_WINDOW_DAYS"])
+        service.reopen(report, data.get("reason"), datetime.now(UTC), window)
+        session.commit()
+        return status_view(report)

@@ -164,16 +164,47 @@ class IdempotencyHeadersSchema(Schema):
 
 class TimelineEntrySchema(Schema):
     at = ma.fields.DateTime()
-    type = ma.fields.String(metadata={"example": "submitted"})
+    type = ma.fields.String(
+        metadata={
+            "enum": ["submitted", "status_changed", "public_response", "reporter_comment"],
+            "description": "public_response: a message from the municipality",
+        }
+    )
     status = ma.fields.String(metadata={"enum": list(STATUSES)})
     message = ma.fields.String(allow_none=True)
+
+
+class OriginalStatusSchema(Schema):
+    status = ma.fields.String(metadata={"enum": list(STATUSES)})
+    updated_at = ma.fields.DateTime()
 
 
 class ReportStatusSchema(Schema):
     id = ma.fields.UUID()
     status = ma.fields.String(metadata={"enum": list(STATUSES)})
+    duplicate_of = ma.fields.Nested(
+        OriginalStatusSchema,
+        allow_none=True,
+        metadata={"description": "For a duplicate: the status of the report it duplicates"},
+    )
+    can_reopen_until = ma.fields.DateTime(
+        allow_none=True, metadata={"description": "For a resolved report: the reopening deadline"}
+    )
     category = ma.fields.Nested(CategoryRefSchema)
     municipality = ma.fields.Nested(MunicipalityRefSchema)
     occurred_at = ma.fields.DateTime()
     submitted_at = ma.fields.DateTime()
     timeline = ma.fields.List(ma.fields.Nested(TimelineEntrySchema))
+
+
+class CommentCreateSchema(Schema):
+    message = ma.fields.String(
+        required=True, validate=[ma.validate.Length(min=1, max=DESCRIPTION_MAX), plain_text]
+    )
+
+
+class ReopenSchema(Schema):
+    reason = ma.fields.String(
+        validate=[ma.validate.Length(min=1, max=DESCRIPTION_MAX), plain_text],
+        metadata={"description": "Why it is not resolved"},
+    )

@@ -4,15 +4,16 @@ import hashlib
 import hmac
 import secrets
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from shapely.geometry import Point
+from sqlalchemy import func, select
 
 from civic_api.categories import service as categories
 from civic_api.database import session
-from civic_api.errors import InvalidInput
+from civic_api.errors import Conflict, InvalidInput
 from civic_api.municipalities.service import municipality_at
-from civic_api.reports.models import Report
+from civic_api.reports.models import PUBLIC_EVENT_TYPES, Report, ReportEvent
 from geo.points import as_sql
 
 
@@ -59,6 +60,9 @@ def create_report(
         status="submitted",
         locale=locale,
         follow_up_token_hash=token_hash(token),
+        response_due_at=now + timedelta(hours=found.response_target_hours)
+        if found.response_target_hours
+        else None,
     )
     session.add(report)
     session.flush()
@@ -76,5 +80,65 @@ def report_for_token(report_id: uuid.UUID, token: str | None) -> Report | None:
 
 
 def timeline(report: Report) -> list[dict]:
-    """The public history of a report, oldest first."""
-    return [{"at": report.submitted_at, "type": "submitted", "status": "submitted"}]
+    """The history the reporter sees, oldest first: no staff names, no internal notes."""
+    events = session.scalars(
+        select(ReportEvent)
+        .where(ReportEvent.report_id == report.id, ReportEvent.type.in_(PUBLIC_EVENT_TYPES))
+        .order_by(ReportEvent.id)
+    )
+    entries = [{"at": report.submitted_at, "type": "submitted", "status": "submitted"}]
+    status = "submitted"
+    for event in events:
+        status = event.to_status or status
+        entries.append(
+            {"at": event.at, "type": event.type, "status": status, "message": event.message}
+        )
+    return entries
+
+
+def original_of(report: Report) -> Report | None:
+    """For a duplicate, the report it duplicates: its reporter follows that one's status."""
+    return session.get(Report, report.duplicate_of_id) if report.duplicate_of_id else None
+
+
+def add_comment(report: Report, message: str, now: datetime, limit: int) -> ReportEvent:
+    """The reporter adds details; staff see it in their timeline."""
+    count = session.scalar(
+        select(func.count()).where(
+            ReportEvent.report_id == report.id, ReportEvent.type == "reporter_comment"
+        )
+    )
+    if count >= limit:
+        raise Conflict(f"A report can have at most {limit} comments from its reporter.")
+    event = ReportEvent(report_id=report.id, type="reporter_comment", at=now, message=message)
+    session.add(event)
+    report.updated_at = now
+    session.flush()
+    return event
+
+
+def reopen(report: Report, reason: str | None, now: datetime, window: timedelta) -> ReportEvent:
+    """The reporter says a resolved report is not resolved, within `window` of the resolution."""
+    if report.status != "resolved":
+        raise Conflict(
+            f"Only a resolved report can be reopened; this one is {report.status}.",
+            details={"current_status": report.status, "allowed": []},
+        )
+    if report.resolved_at + window < now:
+        raise Conflict(
+            f"A report can be reopened within {window.days} days of its resolution.",
+            details={"current_status": report.status, "allowed": []},
+        )
+    event = ReportEvent(
+        report_id=report.id,
+        type="status_changed",
+        at=now,
+        from_status="resolved",
+        to_status="reopened",
+        message=reason,
+    )
+    report.status = "reopened"
+    report.updated_at = now
+    session.add(event)
+    session.flush()
+    return event

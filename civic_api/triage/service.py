@@ -358,3 +358,55 @@ def timeline(report: Report, public_only: bool) -> list[ReportEvent]:
     if public_only:
         query = query.where(ReportEvent.type.in_(PUBLIC_EVENT_TYPES))
     return list(session.scalars(query))
+
+
+# Response templates
+
+
+def templates_query(category_code: str | None = None) -> Select:
+    query = select(ResponseTemplate).order_by(ResponseTemplate.name, ResponseTemplate.id)
+    if category_code is not None:
+        category = select(Category.id).where(Category.code == category_code).scalar_subquery()
+        query = query.where(
+            ResponseTemplate.active,
+            (ResponseTemplate.category_id.is_(None)) | (ResponseTemplate.category_id == category),
+        )
+    return query
+
+
+def template_snapshot(template: ResponseTemplate) -> dict:
+    return {
+        "name": template.name,
+        "category": template.category.code if template.category else None,
+        "body": template.body,
+        "active": template.active,
+    }
+
+
+def save_template(
+    principal: Principal, template: ResponseTemplate | None, data: dict
+) -> ResponseTemplate:
+    """Create (template None) or change a response template."""
+    before = template_snapshot(template) if template else None
+    template = template or ResponseTemplate()
+    if "category" in data:
+        code = data.pop("category")
+        category = None
+        if code is not None:
+            category = session.scalar(select(Category).where(Category.code == code))
+            if category is None:
+                raise InvalidInput.field("category", f"No category has the code {code!r}.")
+        template.category = category
+    for key, value in data.items():
+        setattr(template, key, value)
+    session.add(template)
+    session.flush()
+    audit.record(
+        principal.staff_id,
+        "template.create" if before is None else "template.update",
+        "response_template",
+        template.id,
+        before=before,
+        after=template_snapshot(template),
+    )
+    return template
