@@ -124,7 +124,8 @@ def password_problems(policy: AuthPolicy, password: str, email: str) -> list[str
         problems.append(f"Must be at least {policy.password_min_length} characters long.")
     if len(password) > 1024:
         problems.append("Must be at most 1024 characters long.")
-    if email and email.split("@")[0] in password.lower():
+    local = email.split("@")[0]
+    if len(local) >= 4 and local in password.lower():
         problems.append("Must not contain the email address.")
     if len(set(password)) < 5:
         problems.append("Must not repeat so few characters.")
@@ -393,7 +394,7 @@ def refresh(policy: AuthPolicy, token: str, now: datetime) -> TokenPair:
     row = session.scalar(
         select(StaffToken)
         .where(StaffToken.token_hash == token_hash(token), StaffToken.kind == "refresh")
-        .with_for_update()
+        .with_for_update(of=StaffToken)
     )
     if row is None or row.expires_at <= now or not row.staff.active:
         raise Unauthorized("This refresh token is not valid; sign in again.")
