@@ -4,7 +4,7 @@ import marshmallow as ma
 from webargs.fields import DelimitedList
 
 from civic_api.categories.schemas import CategoryRefSchema
-from civic_api.extensions import QueryArgsSchema, Schema, StrictFloat
+from civic_api.extensions import QueryArgsSchema, Schema
 from civic_api.models import LOCALES, TEXT_MAX
 from civic_api.municipalities.schemas import MunicipalityRefSchema
 from civic_api.reports.models import EVENT_TYPES, PRIORITIES, STATUSES
@@ -173,7 +173,7 @@ class ModerationSchema(Schema):
 
 
 class CandidateArgsSchema(QueryArgsSchema):
-    radius_m = StrictFloat(load_default=200, validate=ma.validate.Range(min=1, max=5000))
+    radius_m = ma.fields.Float(load_default=200, validate=ma.validate.Range(min=1, max=5000))
     days = ma.fields.Integer(load_default=14, validate=ma.validate.Range(min=1, max=365))
     limit = ma.fields.Integer(load_default=20, validate=ma.validate.Range(min=1, max=100))
 

@@ -50,10 +50,11 @@ def etag(report: Report) -> str:
 
 def overdue(now: datetime):
     """Still waiting for a first acknowledgement after the category's response target."""
-    return (
+    return func.coalesce(
         Report.first_acknowledged_at.is_(None)
         & Report.status.in_(OPEN_STATUSES)
-        & (Report.response_due_at < now)
+        & (Report.response_due_at < now),
+        False,
     )
 
 
