@@ -6,6 +6,7 @@ from pathlib import Path
 
 from flask import Flask, request, send_from_directory
 from flask_smorest import abort
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from civic_api import cli, database, errors, i18n, settings
 from civic_api.extensions import init_api
@@ -32,16 +33,38 @@ def create_app(config: dict | None = None) -> Flask:
         app.config["SECRET_KEY"] = _instance_secret(Path(app.instance_path))
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
 
+    if app.config["TRUSTED_PROXIES"]:
+        hops = app.config["TRUSTED_PROXIES"]
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops)
     database.init_app(app)
     i18n.init_app(app)
     api = init_api(app)
     errors.init_app(app, api)
+    from civic_api.announcements.routes import blp as announcements
+    from civic_api.audit.routes import blp as audit
+    from civic_api.categories.routes import admin_blp as categories_admin
     from civic_api.categories.routes import blp as categories
+    from civic_api.municipalities.routes import admin_blp as municipalities_admin
     from civic_api.municipalities.routes import blp as municipalities
+    from civic_api.push.admin_routes import blp as push_admin
+    from civic_api.push.routes import blp as devices
     from civic_api.reports.routes import blp as reports
     from civic_api.staff.routes import blp as staff
+    from civic_api.triage.routes import blp as triage
 
-    for blueprint in (categories, municipalities, reports, staff):
+    for blueprint in (
+        categories,
+        municipalities,
+        reports,
+        staff,
+        triage,
+        devices,
+        push_admin,
+        announcements,
+        audit,
+        categories_admin,
+        municipalities_admin,
+    ):
         api.register_blueprint(blueprint)
     _serve_swagger_ui(app)
     app.before_request(_require_json_body)

@@ -17,6 +17,7 @@ BUNDLED_BOUNDARIES = Path(__file__).parent / "seed" / "data" / "kosovo-municipal
 db_cli = AppGroup("db", help="Database migrations (Alembic).")
 seed_cli = AppGroup("seed", help="Seed deployment profiles, boundaries and demo data.")
 municipalities_cli = AppGroup("municipalities", help="Municipality boundaries.")
+notifications_cli = AppGroup("notifications", help="Push notifications through FCM.")
 staff_cli = AppGroup("staff", help="Staff accounts.")
 
 
@@ -82,24 +83,61 @@ def seed_demo_reports(count, random_seed, days):
     """Synthetic reports clustered around town centres (bulk COPY)."""
     from civic_api.seed.demo_reports import insert_demo_reports
 
-    with current_app.extensions["engine"].begin() as connection:
-        with click.progressbar(length=count, label="demo reports") as bar:
-            inserted = insert_demo_reports(
-                connection, count, seed=random_seed, days=days, progress=bar.update
-            )
+    with click.progressbar(length=count, label="demo reports") as bar:
+        inserted = insert_demo_reports(
+            session.connection(), count, seed=random_seed, days=days, progress=bar.update
+        )
+    session.commit()
     click.echo(f"inserted {inserted} demo reports")
+
+
+DEMO_STAFF = (
+    ("admin@demo.example", "admin", ()),
+    ("manager.prishtina@demo.example", "manager", ("prishtina",)),
+    ("staff.prishtina@demo.example", "staff", ("prishtina",)),
+    ("researcher@demo.example", "researcher", ()),
+)
+
+
+@seed_cli.command("demo-staff")
+def seed_demo_staff():
+    """Demo accounts for trying the admin API, if there are no accounts yet."""
+    import secrets
+
+    from civic_api.staff import service
+    from civic_api.staff.auth import policy
+    from civic_api.staff.models import StaffAccount
+
+    if session.scalar(select(func.count()).select_from(StaffAccount)):
+        click.echo("staff accounts already present; no demo accounts added")
+        return
+    password = secrets.token_urlsafe(12)
+    for email, role, places in DEMO_STAFF:
+        service.create_staff(
+            policy(),
+            None,
+            email=email,
+            name=f"Demo {role}",
+            role=role,
+            password=password,
+            municipalities=list(places),
+        )
+    session.commit()
+    emails = ", ".join(email for email, _, _ in DEMO_STAFF)
+    click.echo(f"demo accounts {emails} with the password {password} (shown once)")
 
 
 @seed_cli.command("demo")
 @click.option("--reports", default=20_000, show_default=True, type=click.IntRange(min=0))
 @click.pass_context
 def seed_demo(ctx, reports):
-    """Everything for a demo: municipalities, both profiles, and demo reports if there are none."""
+    """Everything for a demo: municipalities, both profiles, demo accounts and reports."""
     from civic_api.reports.models import Report
 
     ctx.invoke(seed_municipalities)
     ctx.invoke(seed_walk_freely)
     ctx.invoke(seed_e_komuna)
+    ctx.invoke(seed_demo_staff)
     existing = session.scalar(select(func.count()).select_from(Report))
     if existing == 0 and reports:
         ctx.invoke(seed_demo_reports, count=reports)
@@ -199,6 +237,16 @@ def staff_deactivate(email):
     click.echo(f"deactivated {staff.email}")
 
 
+@notifications_cli.command("worker")
+@click.option("--once", is_flag=True, help="Send everything that is due now, then exit.")
+@click.option("--batch-size", type=click.IntRange(1, 500), help="Default: PUSH_BATCH_SIZE.")
+def notifications_worker(once, batch_size):
+    """Fan out the outbox and send pushes; several workers may run at once."""
+    from civic_api.push.worker import run_worker
+
+    run_worker(current_app, once=once, batch_size=batch_size)
+
+
 def init_app(app) -> None:
-    for group in (db_cli, seed_cli, municipalities_cli, staff_cli):
+    for group in (db_cli, seed_cli, municipalities_cli, staff_cli, notifications_cli):
         app.cli.add_command(group)

@@ -77,6 +77,14 @@ def page_of(query, pagination_parameters) -> list:
     ).all()
 
 
+def plain_text(value: str) -> None:
+    """Validator: no NUL or other control characters (tabs and newlines are fine)."""
+    from civic_api.categories.service import FORBIDDEN_CHARACTERS
+
+    if FORBIDDEN_CHARACTERS.search(value):
+        raise ma.ValidationError("Must be plain text without control characters.")
+
+
 class Schema(ma.Schema):
     class Meta:
         ordered = True

@@ -13,6 +13,9 @@ DEFAULTS: dict = {
     # A point this close to a municipality (simplified boundaries, GPS drift) is assigned to it.
     "MUNICIPALITY_SNAP_METRES": 250,
     "IDEMPOTENCY_TTL_HOURS": 24,
+    # Optional per-address limit on report submissions, e.g. "30 per hour" (flask-limiter
+    # syntax; in memory only). Off by default: phones on mobile networks share addresses.
+    "REPORT_RATE_LIMIT": None,
     # Staff sign-in: short-lived access tokens, longer refresh tokens (rotated on every use).
     "ACCESS_TOKEN_MINUTES": 15,
     "REFRESH_TOKEN_DAYS": 14,
@@ -29,7 +32,25 @@ DEFAULTS: dict = {
     "PASSWORD_HASH_MEMORY_KIB": 65536,
     # How long after resolution the reporter may reopen a report.
     "REOPEN_WINDOW_DAYS": 30,
+    # Push notifications (docs/push.md). Without credentials the worker only logs messages.
+    # A service-account key file; else GOOGLE_APPLICATION_CREDENTIALS; else the log transport.
+    "PUSH_FCM_CREDENTIALS": None,
+    "PUSH_FCM_PROJECT_ID": None,  # default: the key file's project_id
+    "PUSH_FCM_BASE_URL": "https://fcm.googleapis.com",  # moved for tests and egress proxies
+    "PUSH_FCM_TIMEOUT_SECONDS": 10,
+    "PUSH_BATCH_SIZE": 500,  # messages per claim and per send_each call (at most 500)
+    # A claimed batch whose worker died is sent again after this; keep it well above the timeout.
+    "PUSH_LEASE_SECONDS": 60,
+    "PUSH_MAX_ATTEMPTS": 8,  # tries on 5xx / network errors before a message is dead
+    "PUSH_BACKOFF_BASE_SECONDS": 30,  # exponential backoff with jitter from here...
+    "PUSH_BACKOFF_MAX_SECONDS": 3600,  # ...up to this
+    "PUSH_THROTTLE_DEFAULT_SECONDS": 60,  # pause after a 429 without Retry-After
+    "PUSH_AUTH_PAUSE_SECONDS": 300,  # pause after 401 / THIRD_PARTY_AUTH_ERROR (and alert)
+    "PUSH_IDLE_SECONDS": 1.0,  # how often an idle worker looks for due messages
     "MAX_CONTENT_LENGTH": 256 * 1024,
+    # Reverse proxies in front of the app whose X-Forwarded-For/-Proto to trust (0: none).
+    # Rate limits key on the client address they report; it is never stored.
+    "TRUSTED_PROXIES": 0,
     "API_TITLE": "Civic reports API",
     "API_VERSION": "v1",
     "OPENAPI_VERSION": "3.0.3",

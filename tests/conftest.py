@@ -101,7 +101,14 @@ def app(database_url):
         result = runner.invoke(args=command)
         assert result.exit_code == 0, result.output
     yield app
+    # Tests roll back or clean up after themselves: rows left behind would leak into others.
+    with app.extensions["engine"].connect() as connection:
+        leftovers = {
+            table: connection.scalar(text(f"SELECT count(*) FROM {table}"))
+            for table in ("report", "staff_account", "announcement", "outbox_event", "audit_entry")
+        }
     app.extensions["engine"].dispose()
+    assert not any(leftovers.values()), f"committed rows left behind: {leftovers}"
 
 
 @pytest.fixture(autouse=True)

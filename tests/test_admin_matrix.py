@@ -89,6 +89,12 @@ MATRIX = {
         "national",
         {"name": "Renamed"},
     ),
+    ("PATCH", "/v1/admin/categories/<code>"): (
+        "catalog:write",
+        "national",
+        {"response_target_hours": 48},
+    ),
+    ("PATCH", "/v1/admin/municipalities/<slug>"): ("catalog:write", "national", {"population": 1}),
     ("GET", "/v1/admin/audit"): ("audit:read", "municipal", None),
     ("GET", "/v1/admin/announcements"): ("announcements:write", "municipal", None),
     ("POST", "/v1/admin/announcements"): (
@@ -108,6 +114,23 @@ MATRIX = {
     ),
     ("DELETE", "/v1/admin/announcements/<int:announcement_id>"): (
         "announcements:write",
+        "municipal",
+        None,
+    ),
+    # Push delivery (civic_api/push/admin_routes.py).
+    ("GET", "/v1/admin/announcements/<int:announcement_id>/deliveries"): (
+        "announcements:write",
+        "municipal",
+        None,
+    ),
+    ("POST", "/v1/admin/announcements/<int:announcement_id>/deliveries/requeue"): (
+        "announcements:write",
+        "municipal",
+        None,
+    ),
+    ("GET", "/v1/admin/reports/<uuid:report_id>/deliveries"): ("reports:read", "municipal", None),
+    ("POST", "/v1/admin/reports/<uuid:report_id>/deliveries/requeue"): (
+        "reports:write",
         "municipal",
         None,
     ),
@@ -174,6 +197,8 @@ def targets(submit, make_staff, staff_client, app):
         session.commit()
         template_id, announcement_id = template.id, announcement.id
     return {
+        "code": "public_lighting",
+        "slug": "prishtina",
         "announcement_id": announcement_id,
         "report_id": report["id"],
         "staff_id": colleague.id,

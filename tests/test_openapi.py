@@ -160,3 +160,23 @@ def test_swagger_ui_assets_are_served(client, filename, mimetype, marker):
 def test_missing_swagger_ui_asset_is_404(client):
     r = client.get("/docs/static/nope.js")
     assert r.status_code == 404
+
+
+def test_every_admin_operation_documents_bearer_auth(spec):
+    assert spec["components"]["securitySchemes"]["bearerAuth"] == {
+        "type": "http",
+        "scheme": "bearer",
+        "description": "A staff access token from POST /v1/admin/auth/login, "
+        "or a personal API token",
+    }
+    admin = {key: op for key, op in operations(spec).items() if key[0].startswith("/v1/admin/")}
+    assert len(admin) >= 30
+    public = {("/v1/admin/auth/login", "post"), ("/v1/admin/auth/refresh", "post")}
+    for key, operation in admin.items():
+        if key in public:
+            assert "security" not in operation, key
+            continue
+        assert operation.get("security") == [{"bearerAuth": []}], key
+        assert "401" in operation["responses"], key
+    citizen = [op for key, op in operations(spec).items() if not key[0].startswith("/v1/admin/")]
+    assert not any("security" in op for op in citizen)

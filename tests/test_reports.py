@@ -80,6 +80,8 @@ def test_follow_up_reads_status_and_timeline(client, submit):
     assert r.json == {
         "id": created["id"],
         "status": "submitted",
+        "duplicate_of": None,
+        "can_reopen_until": None,
         "category": {"code": "commenting", "name": r.json["category"]["name"]},
         "municipality": {"slug": "prishtina", "name": "Prishtinë"},
         "occurred_at": "2026-11-01T17:30:00+00:00",
@@ -420,3 +422,17 @@ def test_geojson_point_with_elevation(submit, coordinates, expected):
     assert r.status_code == expected, r.json
     if expected == 422:
         assert r.json["errors"]["json"]["location"] == ["Coordinates must be two or three numbers."]
+
+
+def test_optional_submission_rate_limit(app, submit, db):
+    app.config["REPORT_RATE_LIMIT"] = "2 per minute"
+    try:
+        statuses = [submit().status_code for _ in range(3)]
+        limited = submit()
+    finally:
+        app.config["REPORT_RATE_LIMIT"] = None
+    assert statuses == [201, 201, 429]
+    assert limited.json["code"] == 429
+    assert int(limited.headers["Retry-After"]) > 0
+    assert count_reports(db) == 2
+    assert submit().status_code == 201  # off again

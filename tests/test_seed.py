@@ -112,3 +112,21 @@ def test_seed_demo_reports_command(app, db):
     result = app.test_cli_runner().invoke(args=["seed", "demo-reports", "--count", "250"])
     assert result.exit_code == 0, result.output
     assert "inserted 250 demo reports" in result.output
+
+
+def test_demo_staff_accounts_sign_in_once_created(app, client, db):
+    runner = app.test_cli_runner()
+    result = runner.invoke(args=["seed", "demo-staff"])
+    assert result.exit_code == 0, result.output
+    password = result.output.split("with the password ")[1].split()[0]
+    signed_in = client.post(
+        "/v1/admin/auth/login",
+        json={"email": "manager.prishtina@demo.example", "password": password},
+    )
+    assert signed_in.status_code == 200
+    me = client.get(
+        "/v1/admin/me", headers={"Authorization": f"Bearer {signed_in.json['access_token']}"}
+    )
+    assert (me.json["role"], me.json["municipalities"]) == ("manager", ["prishtina"])
+    again = runner.invoke(args=["seed", "demo-staff"])
+    assert "no demo accounts added" in again.output

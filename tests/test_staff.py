@@ -311,3 +311,70 @@ def test_cli_creates_and_deactivates_accounts(app):
             select(StaffAccount).where(StaffAccount.email == "cli@example.org")
         )
         assert account.active is False
+
+
+def test_admins_manage_categories_and_municipalities(client, staff_client):
+    admin = staff_client("admin")
+    changed = admin.patch(
+        "/v1/admin/categories/public_lighting", json={"response_target_hours": 24, "active": False}
+    )
+    assert changed.status_code == 200, changed.json
+    assert (changed.json["response_target_hours"], changed.json["active"]) == (24, False)
+    assert client.get("/v1/categories/public_lighting").status_code == 404
+    assert (
+        admin.patch("/v1/admin/categories/commenting", json={"sensitive": False}).status_code == 409
+    )
+    assert (
+        admin.patch("/v1/admin/categories/waste", json={"sensitive": True}).json["sensitive"]
+        is True
+    )
+    assert admin.patch("/v1/admin/categories/nope", json={"active": True}).status_code == 404
+    renamed = admin.patch(
+        "/v1/admin/municipalities/prishtina",
+        json={"population": 227_154, "timezone": "Europe/Belgrade"},
+    )
+    assert renamed.status_code == 200, renamed.json
+    assert renamed.json["population"] == 227_154
+    bad = admin.patch(
+        "/v1/admin/municipalities/prishtina", json={"timezone": "Mars/Base", "name": {"en": "P"}}
+    )
+    assert bad.status_code == 422
+    assert set(bad.json["errors"]["json"]) == {"timezone", "name"}
+    actions = session.scalars(
+        select(AuditEntry.action)
+        .where(AuditEntry.entity_type.in_(("category", "municipality")))
+        .order_by(AuditEntry.id)
+    ).all()
+    assert actions == ["category.update", "category.update", "municipality.update"]
+
+
+def test_login_rate_limit_keys_on_the_trusted_proxy_address(make_staff, database_url):
+    from civic_api import create_app
+    from civic_api.extensions import limiter
+
+    bind = session.session_factory.kw["bind"]  # the test's transaction
+    behind = create_app(
+        {
+            "DATABASE_URL": database_url,
+            "TESTING": True,
+            "SECRET_KEY": "x" * 32,
+            "TRUSTED_PROXIES": 1,
+            "LOGIN_RATE_LIMIT": "2 per minute",
+        }
+    )
+    # create_app binds the shared session to its engine: back into the test's transaction.
+    session.remove()
+    session.configure(bind=bind, join_transaction_mode="create_savepoint")
+    client = behind.test_client()
+    limiter.reset()
+
+    def attempt(address):
+        return client.post(
+            "/v1/admin/auth/login",
+            json={"email": "proxied@example.org", "password": "x"},
+            headers={"X-Forwarded-For": address},
+        ).status_code
+
+    assert [attempt("203.0.113.1") for _ in range(3)] == [401, 401, 429]
+    assert attempt("203.0.113.2") == 401  # another client behind the same proxy
+    behind.extensions["engine"].dispose()

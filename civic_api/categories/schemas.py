@@ -47,3 +47,20 @@ class CategorySchema(Schema):
 class CategoryRefSchema(Schema):
     code = ma.fields.String(metadata={"example": "commenting"})
     name = Translated(metadata={"example": "Commenting"})
+
+
+class CategoryUpdateSchema(Schema):
+    active = ma.fields.Boolean(metadata={"description": "false: no new reports in it"})
+    sensitive = ma.fields.Boolean(metadata={"description": "Can only be switched on"})
+    response_target_hours = ma.fields.Integer(
+        strict=True, allow_none=True, validate=ma.validate.Range(min=1, max=24 * 365)
+    )
+
+
+class CategoryAdminSchema(Schema):
+    code = ma.fields.String()
+    names = ma.fields.Dict(attribute="name", keys=ma.fields.String(), values=ma.fields.String())
+    group = ma.fields.Pluck(CategoryGroupSchema, "code")
+    active = ma.fields.Boolean()
+    sensitive = ma.fields.Boolean()
+    response_target_hours = ma.fields.Integer(allow_none=True)

@@ -7,8 +7,10 @@ from typing import Any
 
 from sqlalchemy import select
 
+from civic_api.audit import service as audit
 from civic_api.categories.models import CODE_FORMAT, Category, CategoryAttribute, CategoryGroup
 from civic_api.database import session
+from civic_api.errors import Conflict, NotFound
 from civic_api.models import TEXT_MAX
 
 STRING_MAX = 255
@@ -158,3 +160,34 @@ def _attribute(attribute: CategoryAttribute, definition: dict) -> CategoryAttrib
     attribute.description = definition["description"]
     attribute.values = definition["values"]
     return attribute
+
+
+def category_snapshot(category: Category) -> dict:
+    return {
+        "active": category.active,
+        "sensitive": category.sensitive,
+        "response_target_hours": category.response_target_hours,
+    }
+
+
+def update_category(actor_id: int, code: str, changes: dict) -> Category:
+    """Admins switch categories on and off, set response targets, or mark them sensitive."""
+    category = get_category(code, active_only=False)
+    if category is None:
+        raise NotFound(f"No category has the code {code!r}.")
+    if changes.get("sensitive") is False and category.sensitive:
+        # Its reports were accepted on the promise of never being published as points.
+        raise Conflict("A sensitive category cannot be made non-sensitive.")
+    before = category_snapshot(category)
+    for key, value in changes.items():
+        setattr(category, key, value)
+    session.flush()
+    audit.record(
+        actor_id,
+        "category.update",
+        "category",
+        code,
+        before=before,
+        after=category_snapshot(category),
+    )
+    return category

@@ -3,9 +3,16 @@
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
+from civic_api.database import session
 from civic_api.errors import NotFound
+from civic_api.extensions import Blueprint as AdminBlueprint
 from civic_api.municipalities import service
-from civic_api.municipalities.schemas import MunicipalityQueryArgsSchema, MunicipalitySchema
+from civic_api.municipalities.schemas import (
+    MunicipalityQueryArgsSchema,
+    MunicipalitySchema,
+    MunicipalityUpdateSchema,
+)
+from civic_api.staff.auth import current_principal
 
 blp = Blueprint(
     "municipalities",
@@ -34,4 +41,24 @@ class MunicipalityBySlugView(MethodView):
         found = service.get_municipality(slug, with_boundary=args["boundary"])
         if found is None:
             raise NotFound(f"No municipality has the slug {slug!r}.")
+        return found
+
+
+admin_blp = AdminBlueprint(
+    "municipalities_admin",
+    __name__,
+    url_prefix="/v1/admin/municipalities",
+    description="Municipality settings (admins); boundaries come from the import command.",
+)
+
+
+@admin_blp.route("/<slug>")
+class AdminMunicipalityView(MethodView):
+    @admin_blp.auth("catalog:write")
+    @admin_blp.arguments(MunicipalityUpdateSchema)
+    @admin_blp.response(200, MunicipalitySchema)
+    def patch(self, data, slug):
+        """Correct a municipality's names, population or time zone"""
+        found = service.update_municipality(current_principal().staff_id, slug, data)
+        session.commit()
         return found

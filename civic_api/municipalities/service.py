@@ -9,8 +9,10 @@ from shapely.geometry import Point
 from sqlalchemy import func, select
 from sqlalchemy.dialects.postgresql import insert
 
+from civic_api.audit import service as audit
 from civic_api.categories.service import FORBIDDEN_CHARACTERS
 from civic_api.database import session
+from civic_api.errors import NotFound
 from civic_api.municipalities.models import Municipality
 from civic_api.seed import gazetteer
 from geo import boundaries, points
@@ -153,3 +155,25 @@ def import_boundaries(
         )
     logger.info("imported %d municipalities from %s", len(rows), path)
     return slugs
+
+
+def update_municipality(actor_id: int, slug: str, changes: dict) -> dict:
+    """Admins correct names, population and time zone (boundaries come from the import)."""
+    municipality = session.scalar(select(Municipality).where(Municipality.slug == slug))
+    if municipality is None:
+        raise NotFound(f"No municipality has the slug {slug!r}.")
+    fields = ("name", "population", "timezone")
+    before = {key: getattr(municipality, key) for key in fields}
+    for key, value in changes.items():
+        setattr(municipality, key, value)
+    session.flush()
+    audit.record(
+        actor_id,
+        "municipality.update",
+        "municipality",
+        slug,
+        municipality_ids=[municipality.id],
+        before=before,
+        after={key: getattr(municipality, key) for key in fields},
+    )
+    return get_municipality(slug)

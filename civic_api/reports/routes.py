@@ -9,6 +9,7 @@ from flask_smorest import Blueprint
 
 from civic_api.database import session
 from civic_api.errors import NotFound
+from civic_api.extensions import limiter
 from civic_api.i18n import current_locale
 from civic_api.reports import idempotency, service
 from civic_api.reports.schemas import (
@@ -43,8 +44,20 @@ REPORT_EXAMPLE = {
 }
 
 
+def report_rate_limit() -> str:
+    return current_app.config["REPORT_RATE_LIMIT"] or "1000000 per second"
+
+
 @blp.route("")
 class ReportsView(MethodView):
+    decorators = [
+        limiter.limit(
+            report_rate_limit,
+            methods=["POST"],
+            exempt_when=lambda: not current_app.config["REPORT_RATE_LIMIT"],
+        )
+    ]
+
     @blp.arguments(IdempotencyHeadersSchema, location="headers")
     @blp.arguments(ReportCreateSchema, example=REPORT_EXAMPLE)
     @blp.response(201, ReportCreatedSchema)

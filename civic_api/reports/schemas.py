@@ -6,8 +6,7 @@ import marshmallow as ma
 from flask import current_app
 
 from civic_api.categories.schemas import CategoryRefSchema
-from civic_api.categories.service import FORBIDDEN_CHARACTERS
-from civic_api.extensions import Schema, StrictFloat
+from civic_api.extensions import Schema, StrictFloat, plain_text
 from civic_api.models import LOCALES
 from civic_api.municipalities.schemas import MunicipalityRefSchema
 from civic_api.reports.models import DESCRIPTION_MAX, STATUSES
@@ -63,11 +62,6 @@ class Location(ma.fields.Field):
             return lonlat_point(float(lon), float(lat))
         except (InvalidCoordinates, OverflowError) as exc:
             raise ma.ValidationError(str(exc)) from None
-
-
-def plain_text(value: str) -> None:
-    if FORBIDDEN_CHARACTERS.search(value):
-        raise ma.ValidationError("Must be plain text without control characters.")
 
 
 class ReportCreateSchema(Schema):

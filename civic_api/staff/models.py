@@ -92,5 +92,5 @@ class LoginThrottle(Base):
 
     key_hash: Mapped[bytes] = mapped_column(LargeBinary, primary_key=True)
     failures: Mapped[int] = mapped_column(Integer, server_default="0")
-    window_started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    window_started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
     locked_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

@@ -10,7 +10,8 @@ from functools import cached_property
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import select, update
+from sqlalchemy import delete, select, update
+from sqlalchemy.dialects.postgresql import insert
 
 from civic_api.audit import service as audit
 from civic_api.database import session
@@ -318,8 +319,14 @@ def login(policy: AuthPolicy, email: str, password: str, now: datetime) -> Token
     """
     email = normalise_email(email)
     key = _throttle_key(policy, email)
-    throttle = session.get(LoginThrottle, key, with_for_update=True)
-    if throttle is not None and throttle.locked_until and throttle.locked_until > now:
+    # Insert-or-lock, so concurrent attempts on one email queue up instead of colliding.
+    session.execute(
+        insert(LoginThrottle)
+        .values(key_hash=key, failures=0, window_started_at=now)
+        .on_conflict_do_nothing()
+    )
+    throttle = session.get(LoginThrottle, key, with_for_update=True, populate_existing=True)
+    if throttle.locked_until and throttle.locked_until > now:
         seconds = int((throttle.locked_until - now).total_seconds()) + 1
         raise Locked(
             "Too many failed sign-ins for this account; try again later.",
@@ -328,19 +335,22 @@ def login(policy: AuthPolicy, email: str, password: str, now: datetime) -> Token
     staff = session.scalar(select(StaffAccount).where(StaffAccount.email == email))
     valid = _verify(policy, staff.password_hash if staff else policy.decoy_hash, password)
     if not valid or staff is None or not staff.active:
-        if throttle is None:
-            throttle = LoginThrottle(key_hash=key, failures=0, window_started_at=now)
-            session.add(throttle)
         if throttle.window_started_at + policy.failure_window < now:
             throttle.failures, throttle.window_started_at = 0, now
         throttle.failures += 1
         if throttle.failures >= policy.max_failures:
             throttle.locked_until = now + policy.lockout
             throttle.failures, throttle.window_started_at = 0, now
+        # Forget emails (often made up) whose failures and lockouts are over.
+        session.execute(
+            delete(LoginThrottle).where(
+                LoginThrottle.window_started_at < now - policy.failure_window - policy.lockout,
+                LoginThrottle.key_hash != key,
+            )
+        )
         session.flush()
         raise Unauthorized(BAD_CREDENTIALS)
-    if throttle is not None:
-        session.delete(throttle)
+    session.delete(throttle)
     if policy.hasher.check_needs_rehash(staff.password_hash):
         staff.password_hash = policy.hasher.hash(password)
     return issue_session(policy, staff, now)

@@ -130,7 +130,14 @@ def csv_cell(value) -> str:
 class AdminReportsExportView(MethodView):
     @blp.auth("reports:read")
     @blp.arguments(AdminReportQueryArgsSchema, location="query")
-    @blp.response(200, description="CSV (text/csv) of the same filtered list, all pages")
+    @blp.doc(
+        responses={
+            "200": {
+                "description": "The same filtered list, every page, as CSV",
+                "content": {"text/csv": {"schema": {"type": "string"}}},
+            }
+        }
+    )
     def get(self, args):
         """Export the filtered list as CSV"""
         principal = current_principal()

@@ -4,11 +4,10 @@ import marshmallow as ma
 from webargs.fields import DelimitedList
 
 from civic_api.categories.schemas import CategoryRefSchema
-from civic_api.extensions import QueryArgsSchema, Schema
+from civic_api.extensions import QueryArgsSchema, Schema, plain_text
 from civic_api.models import LOCALES, TEXT_MAX
 from civic_api.municipalities.schemas import MunicipalityRefSchema
 from civic_api.reports.models import EVENT_TYPES, PRIORITIES, STATUSES
-from civic_api.reports.schemas import plain_text
 from civic_api.triage.service import SORTS
 
 MESSAGE = ma.fields.String(validate=[ma.validate.Length(min=1, max=TEXT_MAX), plain_text])

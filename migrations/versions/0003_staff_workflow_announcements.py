@@ -25,6 +25,12 @@ def upgrade() -> None:
         sa.Column("locked_until", sa.DateTime(timezone=True), nullable=True),
         sa.PrimaryKeyConstraint("key_hash", name=op.f("pk_login_throttle")),
     )
+    op.create_index(
+        op.f("ix_login_throttle_window_started_at"),
+        "login_throttle",
+        ["window_started_at"],
+        unique=False,
+    )
     op.create_table(
         "staff_account",
         sa.Column("id", sa.Integer(), nullable=False),
@@ -467,4 +473,5 @@ def downgrade() -> None:
     op.drop_table("audit_entry")
     op.execute("DROP FUNCTION audit_entry_append_only()")
     op.drop_table("staff_account")
+    op.drop_index(op.f("ix_login_throttle_window_started_at"), table_name="login_throttle")
     op.drop_table("login_throttle")

@@ -1,0 +1,1 @@
+"""Push notifications: anonymous devices, subscriptions, report links, fan-out and delivery."""

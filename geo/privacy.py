@@ -1,0 +1,231 @@
+"""Publishing counts without exposing reporters: small-count suppression and DP releases.
+
+Suppression (public heatmaps, tiles, time series): a count of 1..k-1 is withheld, because a
+small number in a small cell can point at a person. It only works if no two answers can be
+subtracted to recover a withheld count, so every dimension of a query must be snapped to a
+fixed partition: space to whole H3 cells (`geo.cells.cells_covering_bbox`), time to whole
+buckets (days, ISO weeks, months), categories to single categories or fixed groups. Otherwise
+"all categories" minus "all but stalking", or 1-8 June minus 1-7 June, isolates a cell's
+withheld count even when both answers are >= k.
+
+Differential privacy (researcher releases): `make_release` adds discrete Laplace noise with
+OpenDP and `release_once` makes sure each release is computed once and then only re-served.
+
+Guarantee: a release is epsilon-DP with respect to adding or removing all the reports of one
+device, provided no device contributes more than `sensitivity` reports to the release (over
+all its cells, categories and days together). Reports are anonymous, so that bound is an
+ASSUMPTION the service cannot enforce; a device with c > sensitivity reports in the release
+is protected only at epsilon * c / sensitivity (group privacy). Releases over the same
+reports compose: a report in three releases is protected at the sum of their epsilons.
+"""
+
+import importlib.metadata
+import math
+import threading
+from collections.abc import Callable, Hashable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Generic, NamedTuple, Protocol, TypeVar
+
+import numpy as np
+import opendp.prelude as dp
+from numpy.typing import ArrayLike, NDArray
+
+K = TypeVar("K", bound=Hashable)
+
+DEFAULT_K = 5
+
+
+class Suppressed(NamedTuple, Generic[K]):
+    """Counts safe to publish, and how many cells and reports were withheld."""
+
+    kept: dict[K, int]
+    suppressed_cells: int
+    suppressed_reports: int
+
+
+def suppress(counts: Mapping[K, int], k: int = DEFAULT_K) -> Suppressed[K]:
+    """Keep counts >= k; withhold counts 1..k-1; never emit zeros (nor count them).
+
+    `suppressed_cells` may be published (the map can mark those cells "fewer than k").
+    `suppressed_reports` is for logs and fixed partitions only (e.g. a whole municipality
+    and month): published for arbitrary query areas, two areas differing by one withheld
+    cell would reveal its count by subtraction.
+    """
+    if isinstance(k, bool) or not isinstance(k, int) or k < 1:
+        raise ValueError(f"k must be a positive integer, got {k!r}")
+    kept: dict[K, int] = {}
+    cells = reports = 0
+    for key, count in counts.items():
+        if isinstance(count, bool) or not isinstance(count, int | np.integer) or count < 0:
+            raise ValueError(f"counts must be non-negative integers, got {count!r}")
+        if count >= k:
+            kept[key] = int(count)
+        elif count > 0:
+            cells += 1
+            reports += int(count)
+    return Suppressed(kept, cells, reports)
+
+
+class ReleaseConflict(ValueError):
+    """A release key already used with different privacy parameters."""
+
+
+@dataclass(frozen=True)
+class ReleaseSpec:
+    """What a release promises: its key, epsilon, the per-device bound and the threshold.
+
+    key: names the data released, e.g. "2025-06/res8/category"; one key, one noise draw.
+    sensitivity: most reports one device is assumed to contribute to this release (the L1
+    sensitivity of the histogram, since each report is in exactly one bin).
+    threshold: noisy counts below it are dropped after clamping (post-processing, free of
+    privacy cost), so that empty cells rarely show up as false positives.
+    """
+
+    key: str
+    epsilon: float
+    sensitivity: int = 1
+    threshold: int = 0
+
+    def __post_init__(self) -> None:
+        if not self.key:
+            raise ValueError("a release needs a key")
+        if not (math.isfinite(self.epsilon) and self.epsilon > 0):
+            raise ValueError(f"epsilon must be a positive number, got {self.epsilon!r}")
+        if isinstance(self.sensitivity, bool) or not isinstance(self.sensitivity, int):
+            raise ValueError("sensitivity must be an integer")
+        if self.sensitivity < 1:
+            raise ValueError(f"sensitivity must be at least 1, got {self.sensitivity}")
+        if isinstance(self.threshold, bool) or not isinstance(self.threshold, int):
+            raise ValueError("threshold must be an integer")
+        if self.threshold < 0:
+            raise ValueError(f"threshold must be non-negative, got {self.threshold}")
+
+    @property
+    def scale(self) -> float:
+        """Discrete Laplace scale b = sensitivity / epsilon (P(noise = n) ∝ exp(-|n| / b))."""
+        return self.sensitivity / self.epsilon
+
+
+@dataclass(frozen=True)
+class Release(Generic[K]):
+    """A computed release: store it whole; serve only from the store.
+
+    counts holds the published (noised, clamped, thresholded) count of each domain key that
+    survived; a key of the domain that is absent was released as "below threshold".
+    """
+
+    spec: ReleaseSpec
+    counts: dict[K, int]
+    epsilon_spent: float
+    mechanism: str
+    domain_size: int = 0
+
+
+def _laplace_measurement(scale: float) -> Any:
+    dp.enable_features("contrib")
+    space = dp.vector_domain(dp.atom_domain(T=dp.i64)), dp.l1_distance(T=dp.i64)
+    return dp.m.make_laplace(*space, scale=scale)
+
+
+def discrete_laplace(values: ArrayLike, scale: float) -> NDArray[np.int64]:
+    """values + i.i.d. discrete Laplace(scale) noise, sampled exactly by OpenDP.
+
+    OpenDP's make_laplace on an integer vector samples the discrete Laplace (CKS20) from its
+    own CSPRNG; it takes no seed, so two calls never repeat their noise.
+    """
+    if not (math.isfinite(scale) and scale > 0):
+        raise ValueError(f"scale must be a positive number, got {scale!r}")
+    data = np.asarray(values, dtype=np.int64).ravel()
+    noisy = _laplace_measurement(scale)(data.tolist())
+    return np.asarray(noisy, dtype=np.int64)
+
+
+def make_release(counts: Mapping[K, int], domain: Sequence[K], spec: ReleaseSpec) -> Release[K]:
+    """Noise every key of a public domain once, then clamp to >= 0 and apply the threshold.
+
+    The domain (e.g. every res-8 cell overlapping Kosovo, times every category) must not
+    depend on the data: noising only the keys that have reports would give those keys away,
+    because an absent key would mean "no report". Keys outside the domain are refused.
+    Zero is never emitted.
+    """
+    index = {key: i for i, key in enumerate(domain)}
+    if len(index) != len(domain):
+        raise ValueError("the release domain has duplicate keys")
+    true = np.zeros(len(domain), dtype=np.int64)
+    for key, count in counts.items():
+        if key not in index:
+            raise ValueError("a count's key is outside the release domain")
+        if isinstance(count, bool) or not isinstance(count, int | np.integer) or count < 0:
+            raise ValueError(f"counts must be non-negative integers, got {count!r}")
+        true[index[key]] = count
+    measurement = _laplace_measurement(spec.scale)
+    spent = float(measurement.map(spec.sensitivity))
+    if spent > spec.epsilon * (1 + 1e-9):
+        raise ValueError(f"OpenDP reports epsilon {spent} for a budget of {spec.epsilon}")
+    noisy = np.asarray(measurement(true.tolist()), dtype=np.int64)
+    released = np.maximum(noisy, 0)
+    keep = released >= max(spec.threshold, 1)
+    return Release(
+        spec=spec,
+        counts={domain[i]: int(released[i]) for i in np.flatnonzero(keep).tolist()},
+        epsilon_spent=spent,
+        mechanism=(
+            f"opendp {importlib.metadata.version('opendp')} make_laplace"
+            f" (discrete Laplace on i64, l1 sensitivity {spec.sensitivity}, scale {spec.scale!r})"
+        ),
+        domain_size=len(domain),
+    )
+
+
+class ReleaseStore(Protocol):
+    """Where releases live once computed; a database table in production.
+
+    add() must be insert-if-absent and return the release that ended up stored, e.g.
+    INSERT ... ON CONFLICT (key) DO NOTHING, then read the row back: if two processes race,
+    both get the first one's release and the loser's noise, never published, costs nothing.
+    """
+
+    def get(self, key: str) -> Release[Any] | None: ...
+
+    def add(self, release: Release[Any]) -> Release[Any]: ...
+
+
+class MemoryReleaseStore:
+    """A ReleaseStore for tests and single-process tools."""
+
+    def __init__(self) -> None:
+        self._releases: dict[str, Release[Any]] = {}
+        self._lock = threading.Lock()
+
+    def get(self, key: str) -> Release[Any] | None:
+        with self._lock:
+            return self._releases.get(key)
+
+    def add(self, release: Release[Any]) -> Release[Any]:
+        with self._lock:
+            return self._releases.setdefault(release.spec.key, release)
+
+
+def release_once(
+    store: ReleaseStore,
+    spec: ReleaseSpec,
+    load: Callable[[], tuple[Mapping[K, int], Sequence[K]]],
+) -> Release[K]:
+    """The release for spec.key: from the store if it exists, else computed once and stored.
+
+    This is how "noise once per release" holds across requests and processes: OpenDP takes
+    no seed, so the stored release, not a recomputation, is the source of truth. A seeded
+    recomputation was rejected: the same noise over changed inputs (a late report in a
+    closed period) would reveal the exact change by subtraction, and whoever holds the seed
+    secret could strip the noise. `load` returns (counts, domain) and runs only on a miss.
+    """
+    stored = store.get(spec.key)
+    if stored is None:
+        counts, domain = load()
+        stored = store.add(make_release(counts, domain, spec))
+    if stored.spec != spec:
+        raise ReleaseConflict(
+            f"release {spec.key!r} exists with epsilon {stored.spec.epsilon},"
+            f" sensitivity {stored.spec.sensitivity}, threshold {stored.spec.threshold}"
+        )
+    return stored

@@ -1,0 +1,258 @@
+"""The audit log: read-only API within the reader's scope, and append-only in the database."""
+
+import json
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from sqlalchemy import func, select, text
+from sqlalchemy.exc import DBAPIError
+
+from civic_api.announcements import routes as announcement_routes
+from civic_api.announcements import service as announcements
+from civic_api.announcements.models import Announcement
+from civic_api.audit import service as audit
+from civic_api.audit.models import AuditEntry
+from civic_api.database import session
+from civic_api.municipalities.models import Municipality
+from civic_api.outbox.models import OutboxEvent
+
+T0 = datetime(2026, 11, 20, 7, 0, tzinfo=UTC)
+HOUR = timedelta(hours=1)
+ANNOUNCEMENT = {"title": {"en": "Water cut"}, "body": {"en": "No water until 14:00."}}
+
+
+def municipality_id(slug) -> int:
+    return session.scalar(select(Municipality.id).where(Municipality.slug == slug))
+
+
+def entries(caller, **params):
+    response = caller.get("/v1/admin/audit", query_string=params)
+    assert response.status_code == 200, response.json
+    return response.json
+
+
+def count(model) -> int:
+    return session.scalar(select(func.count()).select_from(model))
+
+
+@pytest.fixture
+def logged(make_staff):
+    """Four hand-made entries, an hour apart, by one actor, in Prishtina, Drenas, both, none."""
+    actor = make_staff("admin")
+    prishtina, drenas = municipality_id("prishtina"), municipality_id("drenas")
+    rows = [
+        AuditEntry(
+            at=T0 + n * HOUR,
+            actor_id=actor.id,
+            action=action,
+            entity_type=kind,
+            entity_id=str(entity),
+            municipality_ids=places,
+            before=None if n == 0 else {"n": n - 1},
+            after={"n": n},
+        )
+        for n, (action, kind, entity, places) in enumerate(
+            [
+                ("announcement.create", "announcement", 7, [prishtina]),
+                ("announcement.update", "announcement", 8, [drenas]),
+                ("staff.update", "staff", 7, sorted([prishtina, drenas])),
+                ("token.create", "token", 9, []),
+            ]
+        )
+    ]
+    session.add_all(rows)
+    session.commit()
+    return {"actor": actor, "ids": [row.id for row in rows]}
+
+
+def test_admin_sees_every_entry_newest_first(staff_client, logged):
+    admin = staff_client("admin", ())
+    found = entries(admin, actor_id=logged["actor"].id)
+    assert [e["id"] for e in found] == logged["ids"][::-1]
+    prishtina, drenas = municipality_id("prishtina"), municipality_id("drenas")
+    assert found[1] == {
+        "id": logged["ids"][2],
+        "at": found[1]["at"],
+        "actor_id": logged["actor"].id,
+        "action": "staff.update",
+        "entity_type": "staff",
+        "entity_id": "7",
+        "municipality_ids": sorted([prishtina, drenas]),
+        "before": {"n": 1},
+        "after": {"n": 2},
+    }
+    assert datetime.fromisoformat(found[1]["at"]) == T0 + 2 * HOUR
+    assert found[3]["before"] is None
+
+
+def test_manager_sees_entries_touching_their_municipalities(staff_client, logged):
+    manager = staff_client("manager", ["prishtina"])
+    ids = logged["ids"]
+    assert [e["id"] for e in entries(manager, actor_id=logged["actor"].id)] == [ids[2], ids[0]]
+    drenas = staff_client("manager", ["drenas"])
+    assert [e["id"] for e in entries(drenas, actor_id=logged["actor"].id)] == [ids[2], ids[1]]
+    # Their own creation (by the command line) is in their scope too.
+    own = entries(manager, entity_type="staff", entity_id=str(manager.staff.id))
+    assert [(e["action"], e["actor_id"]) for e in own] == [("staff.create", None)]
+
+
+@pytest.mark.parametrize(
+    "params, expected",
+    [
+        ({"action": "announcement.update"}, [1]),
+        ({"entity_type": "announcement"}, [1, 0]),
+        ({"entity_type": "announcement", "entity_id": "7"}, [0]),
+        ({"entity_id": "7"}, [2, 0]),
+        ({"since": (T0 + HOUR).isoformat()}, [3, 2, 1]),
+        ({"until": (T0 + HOUR).isoformat()}, [0]),
+        ({"since": (T0 + HOUR).isoformat(), "until": (T0 + 3 * HOUR).isoformat()}, [2, 1]),
+        ({"since": "2026-11-20T09:00:00+01:00"}, [3, 2, 1]),
+        ({"action": "staff.delete"}, []),
+    ],
+)
+def test_filters(staff_client, logged, params, expected):
+    admin = staff_client("admin", ())
+    found = entries(admin, actor_id=logged["actor"].id, **params)
+    assert [e["id"] for e in found] == [logged["ids"][i] for i in expected]
+
+
+def test_filter_by_actor(staff_client, logged, make_staff):
+    other = make_staff("admin")
+    session.add(AuditEntry(actor_id=other.id, action="x.y", entity_type="x", entity_id="1"))
+    session.commit()
+    admin = staff_client("admin", ())
+    assert [e["action"] for e in entries(admin, actor_id=other.id)] == ["x.y"]
+    assert len(entries(admin, actor_id=logged["actor"].id)) == 4
+
+
+def test_pagination(staff_client, logged):
+    admin = staff_client("admin", ())
+    response = admin.get(
+        "/v1/admin/audit",
+        query_string={"actor_id": logged["actor"].id, "page": 2, "page_size": 3},
+    )
+    assert [e["id"] for e in response.json] == [logged["ids"][0]]
+    assert json.loads(response.headers["X-Pagination"]) == {
+        "total": 4,
+        "total_pages": 2,
+        "first_page": 1,
+        "last_page": 2,
+        "page": 2,
+        "previous_page": 1,
+    }
+
+
+@pytest.mark.parametrize(
+    "params, field, message",
+    [
+        ({"since": "2026-11-20T09:00:00"}, "since", "Must include a UTC offset."),
+        (
+            {"since": "2026-11-20T09:00:00Z", "until": "2026-11-20T09:00:00Z"},
+            "until",
+            "Must be later than since.",
+        ),
+        ({"actor_id": "abc"}, "actor_id", "Not a valid integer."),
+        (
+            {"actor_id": "99999999999"},
+            "actor_id",
+            "Must be greater than or equal to 1 and less than or equal to 2147483647.",
+        ),
+        ({"action": "staff\x00update"}, "action", "Must be plain text without control characters."),
+    ],
+)
+def test_invalid_filters_are_422(staff_client, params, field, message):
+    admin = staff_client("admin", ())
+    response = admin.get("/v1/admin/audit", query_string=params)
+    assert response.status_code == 422
+    assert response.json["errors"] == {"query": {field: [message]}}
+
+
+@pytest.mark.parametrize("role", ["staff", "researcher"])
+def test_staff_and_researchers_are_refused(staff_client, role):
+    response = staff_client(role, ("prishtina",)).get("/v1/admin/audit")
+    assert response.status_code == 403
+    assert response.json["message"] == (
+        "This needs the audit:read permission, which your role or token lacks."
+    )
+
+
+def test_anonymous_is_refused(client):
+    response = client.get("/v1/admin/audit")
+    assert response.status_code == 401
+    assert response.headers["WWW-Authenticate"] == 'Bearer error="invalid_token"'
+
+
+def test_there_are_no_write_endpoints(staff_client):
+    admin = staff_client("admin", ())
+    for method in ("POST", "PUT", "PATCH", "DELETE"):
+        assert admin.open("/v1/admin/audit", method=method, json={}).status_code == 405
+    assert admin.delete("/v1/admin/audit/1").status_code == 404
+
+
+# --------------------------------------------------------------------------- append-only
+
+
+@pytest.mark.parametrize(
+    "statement",
+    [
+        "UPDATE audit_entry SET action = 'forged' WHERE id = :id",
+        "UPDATE audit_entry SET after = NULL",
+        "DELETE FROM audit_entry WHERE id = :id",
+        "TRUNCATE audit_entry",
+    ],
+)
+def test_the_database_refuses_to_change_entries(statement):
+    entry = audit.record(None, "test.append", "test", 1, after={"n": 1})
+    session.flush()
+    with pytest.raises(DBAPIError) as raised:
+        with session.begin_nested():
+            session.execute(text(statement), {"id": entry.id})
+    assert raised.value.orig.pgcode == "42501"  # insufficient_privilege, from the trigger
+    assert "audit_entry is append-only" in str(raised.value.orig)
+    session.expire_all()
+    stored = session.get(AuditEntry, entry.id)
+    assert (stored.action, stored.after) == ("test.append", {"n": 1})
+
+
+def test_a_rolled_back_write_leaves_no_entry(make_staff, app):
+    staff = make_staff("manager", ["prishtina"])
+    from civic_api.staff.service import Principal
+
+    principal = Principal(
+        staff_id=staff.id,
+        role="manager",
+        municipality_ids=frozenset({municipality_id("prishtina")}),
+        scopes=frozenset(),
+        token_id=0,
+        session_id=None,
+    )
+    before = count(AuditEntry)
+    savepoint = session.begin_nested()
+    created = announcements.create_announcement(principal, T0, **ANNOUNCEMENT)
+    assert session.get(Announcement, created.id) is not None
+    assert count(AuditEntry) == before + 1
+    savepoint.rollback()
+    assert count(AuditEntry) == before
+    assert count(Announcement) == 0
+    assert count(OutboxEvent) == 0
+
+
+def test_a_write_failing_after_flush_leaves_no_entry(staff_client, monkeypatch):
+    manager = staff_client("manager", ["prishtina"])
+    before = count(AuditEntry)
+    flushed = []
+
+    def fail(*args, **kwargs):
+        # The announcement row is flushed and its audit entry added by now.
+        flushed.append(session.scalar(select(func.count()).select_from(Announcement)))
+        raise RuntimeError("outbox unavailable")
+
+    monkeypatch.setattr(announcements.outbox, "enqueue", fail)
+    monkeypatch.setattr(announcement_routes, "utcnow", lambda: T0)
+    response = manager.post("/v1/admin/announcements", json=ANNOUNCEMENT)
+    assert response.status_code == 500
+    assert response.json["message"] == "An unexpected error occurred; it has been logged."
+    assert flushed == [1]
+    assert count(Announcement) == 0
+    assert count(AuditEntry) == before
+    assert count(OutboxEvent) == 0

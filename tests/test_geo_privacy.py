@@ -1,0 +1,221 @@
+"""geo.privacy: small-count suppression, OpenDP discrete Laplace releases, once per release key."""
+
+import math
+import threading
+
+import numpy as np
+import pytest
+
+from geo import privacy
+from geo.privacy import MemoryReleaseStore, ReleaseConflict, ReleaseSpec
+
+# --------------------------------------------------------------------------- suppression
+
+
+@pytest.mark.parametrize(
+    "count, k, kept",
+    [(4, 5, False), (5, 5, True), (6, 5, True), (1, 2, False), (2, 2, True), (1, 1, True)],
+)
+def test_suppression_exactly_at_k_minus_1_and_k(count, k, kept):
+    result = privacy.suppress({"cell": count}, k)
+    assert result.kept == ({"cell": count} if kept else {})
+    assert result.suppressed_cells == (0 if kept else 1)
+    assert result.suppressed_reports == (0 if kept else count)
+
+
+def test_zero_is_never_emitted_nor_counted():
+    kept, cells, reports = privacy.suppress({"a": 0, "b": 0, "c": 7}, 5)
+    assert (kept, cells, reports) == ({"c": 7}, 0, 0)
+    assert privacy.suppress({"a": 0}, 1) == ({}, 0, 0)
+    assert privacy.suppress({}) == ({}, 0, 0)
+
+
+def test_suppression_matches_an_independent_count():
+    rng = np.random.default_rng(4)
+    counts = {int(c): int(v) for c, v in enumerate(rng.poisson(3, 5_000))}
+    kept, cells, reports = privacy.suppress(counts)  # default k = 5
+    assert privacy.DEFAULT_K == 5
+    assert kept == {c: v for c, v in counts.items() if v >= 5}
+    small = [v for v in counts.values() if 0 < v < 5]
+    assert cells == len(small) and reports == sum(small)
+    assert sum(kept.values()) + reports == sum(counts.values())
+
+
+@pytest.mark.parametrize("k", [0, -1, True, 2.5])
+def test_suppression_refuses_bad_k(k):
+    with pytest.raises(ValueError, match="k must"):
+        privacy.suppress({"a": 1}, k)
+
+
+@pytest.mark.parametrize("count", [-1, 1.5, True])
+def test_suppression_refuses_bad_counts(count):
+    with pytest.raises(ValueError, match="non-negative integers"):
+        privacy.suppress({"a": count})
+
+
+# --------------------------------------------------------------------------- noise
+
+
+def discrete_laplace_variance(b):
+    a = math.exp(-1 / b)
+    return 2 * a / (1 - a) ** 2
+
+
+def test_discrete_laplace_noise_has_the_promised_scale():
+    """200,000 OpenDP draws: variance, P(0) and symmetry against the exact distribution,
+    P(n) = (1 - a) / (1 + a) * a**|n| with a = exp(-1 / b). The tolerances are ~8 standard
+    errors, while a scale off by 10 % moves the variance by ~20 %."""
+    b, n = 2.0, 200_000
+    noise = privacy.discrete_laplace(np.full(n, 1_000), b) - 1_000
+    assert noise.dtype == np.int64
+    a = math.exp(-1 / b)
+    assert np.var(noise) == pytest.approx(discrete_laplace_variance(b), rel=0.05)
+    assert np.mean(noise == 0) == pytest.approx((1 - a) / (1 + a), abs=0.008)
+    assert np.mean(noise == 3) == pytest.approx((1 - a) / (1 + a) * a**3, abs=0.004)
+    assert abs(np.mean(noise)) < 0.05
+    assert np.mean(noise > 0) == pytest.approx(np.mean(noise < 0), abs=0.01)
+
+
+def test_discrete_laplace_scale_follows_epsilon():
+    spec = ReleaseSpec("k", epsilon=0.5, sensitivity=2)
+    assert spec.scale == 4.0
+    noise = privacy.discrete_laplace(np.zeros(100_000, dtype=np.int64), spec.scale)
+    assert np.var(noise) == pytest.approx(discrete_laplace_variance(4.0), rel=0.05)
+
+
+def test_discrete_laplace_never_repeats_itself():
+    first = privacy.discrete_laplace(np.zeros(1_000, dtype=np.int64), 3.0)
+    second = privacy.discrete_laplace(np.zeros(1_000, dtype=np.int64), 3.0)
+    assert not np.array_equal(first, second)  # OpenDP's CSPRNG takes no seed
+
+
+@pytest.mark.parametrize("scale", [0.0, -1.0, float("inf"), float("nan")])
+def test_discrete_laplace_refuses_bad_scales(scale):
+    with pytest.raises(ValueError, match="scale"):
+        privacy.discrete_laplace([1, 2], scale)
+
+
+# --------------------------------------------------------------------------- releases
+
+
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        ({"key": "", "epsilon": 1.0}, "key"),
+        ({"key": "k", "epsilon": 0.0}, "epsilon"),
+        ({"key": "k", "epsilon": float("inf")}, "epsilon"),
+        ({"key": "k", "epsilon": 1.0, "sensitivity": 0}, "sensitivity"),
+        ({"key": "k", "epsilon": 1.0, "sensitivity": 1.5}, "sensitivity"),
+        ({"key": "k", "epsilon": 1.0, "threshold": -1}, "threshold"),
+    ],
+)
+def test_release_spec_validation(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        ReleaseSpec(**kwargs)
+
+
+def test_release_post_processing_and_accounting():
+    domain = list(range(20_000))
+    counts = {0: 1_000_000, 1: 500, 2: 3}
+    spec = ReleaseSpec("2025-06/res8", epsilon=1.0, sensitivity=1, threshold=5)
+    release = privacy.make_release(counts, domain, spec)
+    assert release.spec == spec and release.domain_size == 20_000
+    assert release.epsilon_spent == pytest.approx(1.0)
+    assert "make_laplace" in release.mechanism and "opendp 0.16.0" in release.mechanism
+    assert set(release.counts) <= set(domain)
+    assert all(v >= 5 for v in release.counts.values())
+    # Big counts survive close to the truth: |noise| > 30 has probability ~1e-13 at b = 1.
+    assert abs(release.counts[0] - 1_000_000) <= 30 and abs(release.counts[1] - 500) <= 30
+    # Empty cells leak through the threshold only as often as the noise reaches 5:
+    # P(noise >= 5) = a**5 / (1 + a) with a = e**-1, i.e. ~0.49 % of ~20,000 empty keys.
+    spurious = sum(1 for key in release.counts if key > 2)
+    a = math.exp(-1)
+    assert spurious == pytest.approx(20_000 * a**5 / (1 + a), abs=50)
+
+
+def test_release_clamps_to_zero_and_never_emits_zero():
+    spec = ReleaseSpec("k", epsilon=0.1, sensitivity=1, threshold=0)
+    release = privacy.make_release({}, list(range(5_000)), spec)
+    assert all(v >= 1 for v in release.counts.values())
+    # Half the empty keys get positive noise; P(noise > 0) = a / (1 + a) with b = 10.
+    a = math.exp(-1 / 10)
+    assert len(release.counts) == pytest.approx(5_000 * a / (1 + a), abs=200)
+
+
+def test_sensitivity_scales_the_noise_for_the_same_epsilon():
+    spread = {}
+    for sensitivity in (1, 4):
+        spec = ReleaseSpec("k", epsilon=1.0, sensitivity=sensitivity)
+        release = privacy.make_release(
+            dict.fromkeys(range(20_000), 10_000), list(range(20_000)), spec
+        )
+        assert release.epsilon_spent == pytest.approx(1.0)
+        spread[sensitivity] = np.var([v - 10_000 for v in release.counts.values()])
+    assert spread[1] == pytest.approx(discrete_laplace_variance(1.0), rel=0.1)
+    assert spread[4] == pytest.approx(discrete_laplace_variance(4.0), rel=0.1)
+
+
+def test_release_refuses_keys_outside_the_domain_and_duplicates():
+    spec = ReleaseSpec("k", epsilon=1.0)
+    with pytest.raises(ValueError, match="outside the release domain"):
+        privacy.make_release({99: 3}, [1, 2, 3], spec)
+    with pytest.raises(ValueError, match="duplicate"):
+        privacy.make_release({1: 3}, [1, 1, 2], spec)
+    with pytest.raises(ValueError, match="non-negative"):
+        privacy.make_release({1: -3}, [1, 2], spec)
+    assert privacy.make_release({}, [], spec).counts == {}
+
+
+def test_release_keys_may_be_tuples():
+    domain = [(cell, category) for cell in range(50) for category in ("waste", "stalking")]
+    spec = ReleaseSpec("k", epsilon=5.0, threshold=1)
+    release = privacy.make_release({(3, "stalking"): 400}, domain, spec)
+    assert abs(release.counts[(3, "stalking")] - 400) <= 10
+
+
+def test_release_once_computes_once_and_serves_the_same_noise():
+    store = MemoryReleaseStore()
+    calls = []
+
+    def load():
+        calls.append(1)
+        return dict.fromkeys(range(2_000), 20), list(range(2_000))
+
+    spec = ReleaseSpec("2025-06/res8", epsilon=0.5)
+    first = privacy.release_once(store, spec, load)
+    again = privacy.release_once(store, spec, load)
+    assert again is first and again.counts == first.counts and len(calls) == 1
+    other = privacy.release_once(store, ReleaseSpec("2025-07/res8", epsilon=0.5), load)
+    assert len(calls) == 2
+    assert other.counts != first.counts  # 2,000 independent draws at b = 2 never coincide
+    assert store.get("2025-06/res8") is first
+
+
+def test_release_once_refuses_a_key_reused_with_other_parameters():
+    store = MemoryReleaseStore()
+    privacy.release_once(store, ReleaseSpec("k", epsilon=1.0), lambda: ({}, [1, 2]))
+    with pytest.raises(ReleaseConflict, match="epsilon 1.0"):
+        privacy.release_once(store, ReleaseSpec("k", epsilon=2.0), lambda: ({}, [1, 2]))
+
+
+def test_racing_releases_all_get_the_first_stored():
+    """Eight threads miss the store at once; the store keeps the first release it receives
+    and every caller gets that one (the others' noise is discarded unpublished)."""
+    store = MemoryReleaseStore()
+    barrier = threading.Barrier(8)
+    results = []
+
+    def load():
+        barrier.wait()
+        return dict.fromkeys(range(500), 9), list(range(500))
+
+    def work():
+        results.append(privacy.release_once(store, ReleaseSpec("race", epsilon=1.0), load))
+
+    threads = [threading.Thread(target=work) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(results) == 8 and all(r is results[0] for r in results)
+    assert store.get("race") is results[0]
