@@ -40,6 +40,7 @@ def create_app(config: dict | None = None) -> Flask:
     i18n.init_app(app)
     api = init_api(app)
     errors.init_app(app, api)
+    from civic_api.analytics.routes import blp as analytics
     from civic_api.announcements.routes import blp as announcements
     from civic_api.audit.routes import blp as audit
     from civic_api.categories.routes import admin_blp as categories_admin
@@ -64,9 +65,13 @@ def create_app(config: dict | None = None) -> Flask:
         audit,
         categories_admin,
         municipalities_admin,
+        analytics,
     ):
         api.register_blueprint(blueprint)
     _serve_swagger_ui(app)
+    from civic_api.mappage.routes import blp as map_page
+
+    app.register_blueprint(map_page)  # an HTML page, not part of the OpenAPI document
     app.before_request(_require_json_body)
     cli.init_app(app)
     return app

@@ -1,5 +1,6 @@
 """Import every model module so that Base.metadata knows all tables (Alembic, tests)."""
 
+from civic_api.analytics import models as analytics  # noqa: F401
 from civic_api.announcements import models as announcements  # noqa: F401
 from civic_api.audit import models as audit  # noqa: F401
 from civic_api.categories import models as categories  # noqa: F401

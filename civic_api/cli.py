@@ -7,7 +7,7 @@ from alembic import command
 from alembic.config import Config
 from flask import current_app
 from flask.cli import AppGroup
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 
 from civic_api.database import session
 
@@ -17,6 +17,7 @@ BUNDLED_BOUNDARIES = Path(__file__).parent / "seed" / "data" / "kosovo-municipal
 db_cli = AppGroup("db", help="Database migrations (Alembic).")
 seed_cli = AppGroup("seed", help="Seed deployment profiles, boundaries and demo data.")
 municipalities_cli = AppGroup("municipalities", help="Municipality boundaries.")
+analytics_cli = AppGroup("analytics", help="Heatmap rollups.")
 notifications_cli = AppGroup("notifications", help="Push notifications through FCM.")
 staff_cli = AppGroup("staff", help="Staff accounts.")
 
@@ -154,8 +155,13 @@ def _import(path, name_property, slug_property, repair):
     except (InvalidBoundary, OSError) as exc:
         session.rollback()
         raise click.ClickException(str(exc)) from None
+    from civic_api.analytics.rollup import ensure_cells
+
+    added = ensure_cells(session.connection())
     session.commit()
     click.echo(f"{len(slugs)} municipalities imported")
+    if added:
+        click.echo(f"{added} analytics cells added")
 
 
 @municipalities_cli.command("import")
@@ -247,6 +253,22 @@ def notifications_worker(once, batch_size):
     run_worker(current_app, once=once, batch_size=batch_size)
 
 
+@analytics_cli.command("rebuild")
+def analytics_rebuild():
+    """Recompute the cells of every report and the count rollups from scratch."""
+    from civic_api.analytics.rollup import ROLLUP_RESOLUTIONS, fill_report_cells, rebuild
+
+    connection = session.connection()
+    pending = connection.scalar(text("SELECT count(*) FROM report WHERE h3_9 IS NULL"))
+    with click.progressbar(length=pending, label="report cells") as bar:
+        fill_report_cells(connection, bar.update)
+    with click.progressbar(length=len(ROLLUP_RESOLUTIONS), label="rollups") as bar:
+        rebuild(connection, bar.update)
+    session.commit()
+    click.echo("rollups rebuilt")
+
+
 def init_app(app) -> None:
-    for group in (db_cli, seed_cli, municipalities_cli, staff_cli, notifications_cli):
+    groups = (db_cli, seed_cli, municipalities_cli, staff_cli, notifications_cli, analytics_cli)
+    for group in groups:
         app.cli.add_command(group)

@@ -30,6 +30,14 @@ DEFAULTS: dict = {
     # argon2id cost; lower it only for tests.
     "PASSWORD_HASH_TIME_COST": 3,
     "PASSWORD_HASH_MEMORY_KIB": 65536,
+    # Aggregates: cells and periods with fewer reports than k are withheld (docs/privacy.md).
+    "ANALYTICS_K": 5,
+    "ANALYTICS_RESEARCHER_K": 3,
+    # Differentially private releases for researchers: epsilon per release, the most reports
+    # one person is assumed to contribute to one release, and the published-count threshold.
+    "DP_EPSILON": 1.0,
+    "DP_CONTRIBUTION_BOUND": 3,
+    "DP_THRESHOLD": 5,
     # How long after resolution the reporter may reopen a report.
     "REOPEN_WINDOW_DAYS": 30,
     # Push notifications (docs/push.md). Without credentials the worker only logs messages.

@@ -66,6 +66,10 @@ class PushResult:
         return self.outcome in (Outcome.SENT, Outcome.LOGGED)
 
 
+class CredentialsError(Exception):
+    """A sender's credentials are missing, invalid, or refused by the provider."""
+
+
 class PushSender(Protocol):
     def send(self, messages: list[PushMessage]) -> list[PushResult]:
         """Send messages; return one result per message, in order. Never raises for a send."""

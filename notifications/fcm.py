@@ -25,11 +25,11 @@ from pathlib import Path
 import firebase_admin
 import requests
 from firebase_admin import exceptions, messaging
-from google.auth.exceptions import RefreshError
+from google.auth.exceptions import GoogleAuthError, RefreshError
 from google.auth.transport.requests import Request
 from google.oauth2 import service_account
 
-from notifications import Outcome, PushMessage, PushResult
+from notifications import CredentialsError, Outcome, PushMessage, PushResult
 from notifications.errors import classify
 
 logger = logging.getLogger(__name__)
@@ -50,10 +50,6 @@ class _OffGoogleCredentials(service_account.Credentials):
 
     def _is_regional_access_boundary_lookup_required(self):
         return False
-
-
-class CredentialsError(Exception):
-    """The service-account file is missing or is not a service-account key."""
 
 
 class FcmSender:
@@ -114,8 +110,13 @@ class FcmSender:
         session.trust_env = False
 
     def check(self) -> None:
-        """Fetch an access token now, so bad credentials show at startup (raises RefreshError)."""
-        self._credentials.refresh(Request())
+        """Fetch an access token now, so that bad credentials show at startup."""
+        try:
+            self._credentials.refresh(Request())
+        except RefreshError as exc:
+            raise CredentialsError(f"the token endpoint refused the key: {exc.args[0]}") from None
+        except GoogleAuthError as exc:
+            raise CredentialsError(f"cannot reach the token endpoint: {exc}") from None
 
     def close(self) -> None:
         firebase_admin.delete_app(self._app)
@@ -139,6 +140,9 @@ class FcmSender:
         except RefreshError as exc:
             logger.error("FCM token refresh failed: %s", type(exc).__name__)
             return [PushResult(m.key, Outcome.AUTH, "TOKEN_REFRESH_FAILED") for m in batch]
+        except GoogleAuthError as exc:  # the token endpoint is unreachable: transient
+            logger.error("FCM token endpoint unreachable: %s", type(exc).__name__)
+            return [PushResult(m.key, Outcome.RETRY, "TOKEN_ENDPOINT_UNAVAILABLE") for m in batch]
         except ValueError as exc:
             if isolate:
                 # A message the SDK refuses to encode: find it without failing the others.

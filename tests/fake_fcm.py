@@ -251,6 +251,8 @@ class FakeFCM:
                     break
         except (asyncio.IncompleteReadError, ConnectionError, asyncio.LimitOverrunError):
             pass
+        except asyncio.CancelledError:
+            pass  # the server is stopping: end quietly rather than as a cancelled task
         finally:
             writer.close()
 

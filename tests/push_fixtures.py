@@ -2,13 +2,12 @@
 a worker running inside the test's transaction, and factories for devices and events."""
 
 import socket
-import uuid
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 
 import pytest
 from fake_fcm import FakeFCM
-from sqlalchemy import func, select, text
+from sqlalchemy import func, select
 
 from civic_api.announcements.models import Announcement
 from civic_api.database import session
@@ -51,18 +50,25 @@ def fcm_sender(fake_fcm, service_account):
 
 @pytest.fixture(autouse=True)
 def no_network(monkeypatch):
-    """Fail any connection that is not to this machine (e.g. to a Google address)."""
+    """Refuse, and remember, any lookup of or connection to a host that is not this machine."""
     attempts = []
-    connect = socket.socket.connect
+    connect, getaddrinfo = socket.socket.connect, socket.getaddrinfo
 
-    def guarded(sock, address):
+    def guarded_connect(sock, address):
         host = address[0] if isinstance(address, tuple) else address
         if sock.family in (socket.AF_INET, socket.AF_INET6) and host not in LOOPBACK:
             attempts.append(host)
             raise OSError(f"test network guard: no connections to {host}")
         return connect(sock, address)
 
-    monkeypatch.setattr(socket.socket, "connect", guarded)
+    def guarded_getaddrinfo(host, *args, **kwargs):
+        if host not in LOOPBACK and host is not None:
+            attempts.append(host)
+            raise socket.gaierror(f"test network guard: no lookups of {host}")
+        return getaddrinfo(host, *args, **kwargs)
+
+    monkeypatch.setattr(socket.socket, "connect", guarded_connect)
+    monkeypatch.setattr(socket, "getaddrinfo", guarded_getaddrinfo)
     yield attempts
     assert attempts == []
 
@@ -178,11 +184,3 @@ def messages(**where) -> list[Message]:
 def count_by_state() -> dict[str, int]:
     session.expire_all()
     return dict(session.execute(select(Message.state, func.count()).group_by(Message.state)).all())
-
-
-def new_uuid() -> uuid.UUID:
-    return uuid.uuid4()
-
-
-def database_now():
-    return session.scalar(text("SELECT now()"))

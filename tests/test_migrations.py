@@ -113,10 +113,11 @@ def test_single_head_and_linear_history():
 
 def test_revision_files_match_their_ids():
     versions = sorted(p.name for p in (ROOT / "migrations" / "versions").glob("*.py"))
-    assert versions[:3] == [
+    assert versions[:4] == [
         "0001_postgis.py",
         "0002_municipalities_categories_and_reports.py",
         "0003_staff_workflow_announcements.py",
+        "0004_push_devices_and_messages.py",
     ]
 
 
@@ -198,6 +199,10 @@ def test_gist_indexes_exist(at_head):
         ).all()
     assert [tuple(r) for r in rows] == [
         (
+            "idx_h3_cell_geom",
+            "CREATE INDEX idx_h3_cell_geom ON public.h3_cell USING gist (geom)",
+        ),
+        (
             "idx_municipality_boundary",
             "CREATE INDEX idx_municipality_boundary ON public.municipality USING gist (boundary)",
         ),
@@ -216,8 +221,9 @@ def test_geometry_columns_are_registered(at_head):
                 "FROM geometry_columns WHERE f_table_schema = 'public' ORDER BY f_table_name"
             )
         ).all()
-    assert [tuple(r) for r in rows][:3] == [
+    assert [tuple(r) for r in rows] == [
         ("announcement", "area", 2, 4326, "MULTIPOLYGON"),
+        ("h3_cell", "geom", 2, 4326, "POLYGON"),
         ("municipality", "boundary", 2, 4326, "MULTIPOLYGON"),
         ("report", "location", 2, 4326, "POINT"),
     ]

@@ -3,11 +3,15 @@ driving the real firebase-admin SDK against the fake FCM server."""
 
 import json
 import logging
+import socket
+import time
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 
 import pytest
 from fake_fcm import ERRORS
+from google.auth.transport.requests import AuthorizedSession
+from google.oauth2 import service_account as google_service_account
 from push_fixtures import *  # noqa: F403  (fixtures: fake FCM, sender, network guard)
 
 from notifications import LogSender, Outcome, PushMessage, PushResult
@@ -309,3 +313,42 @@ def test_bad_credential_files_are_refused_clearly(tmp_path, content, error):
         path.write_text(content)
     with pytest.raises(CredentialsError, match=error):
         FcmSender(path)
+
+
+def test_the_network_guard_refuses_other_hosts(no_network):
+    with pytest.raises(OSError, match="test network guard"):
+        socket.create_connection(("fcm.googleapis.com", 443), timeout=1)
+    assert no_network == ["fcm.googleapis.com"]
+    no_network.clear()
+
+
+def test_plain_google_auth_would_call_google_from_a_background_thread(fake, no_network):
+    """Why fcm.py subclasses the credentials: google-auth looks up a regional access
+    boundary at iamcredentials.googleapis.com after fetching a token."""
+    credentials = google_service_account.Credentials.from_service_account_info(
+        fake.service_account_info(), scopes=["https://www.googleapis.com/auth/firebase.messaging"]
+    )
+    AuthorizedSession(credentials).post(
+        f"{fake.url}/v1/projects/civic-fake/messages:send", json={"message": {"token": "t"}}
+    )
+    deadline = time.monotonic() + 5
+    while not no_network and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert no_network and set(no_network) == {"iamcredentials.googleapis.com"}
+    no_network.clear()
+
+
+def test_an_unreachable_token_endpoint_is_transient_and_refused_at_startup(fake, tmp_path):
+    info = fake.service_account_info()
+    with socket.socket() as closed:  # a local port with nobody listening
+        closed.bind(("127.0.0.1", 0))
+        info["token_uri"] = f"http://127.0.0.1:{closed.getsockname()[1]}/token"
+    path = tmp_path / "sa.json"
+    path.write_text(json.dumps(info))
+    sender = FcmSender(path, base_url=fake.url)
+    [result] = sender.send([message("k", "t")])
+    assert (result.outcome, result.error) == (Outcome.RETRY, "TOKEN_ENDPOINT_UNAVAILABLE")
+    with pytest.raises(CredentialsError, match="cannot reach the token endpoint"):
+        sender.check()
+    sender.close()
+    assert fake.attempts == {}

@@ -4,6 +4,7 @@ The worker runs inside the test's rolled-back transaction (SessionEngine) with i
 and sleep injected, and sends through the real firebase-admin SDK to the fake FCM server.
 """
 
+import json
 import logging
 import random
 import uuid
@@ -465,3 +466,52 @@ def test_outbox_events_of_other_kinds_leave_no_trace_when_nobody_follows(
     step = make_worker(fcm_sender).step()
     assert (step.events, step.created, step.claimed) == (1, 0, 0)
     assert session.scalar(select(OutboxEvent.dispatched_at).where(OutboxEvent.id == event.id)) == T0
+
+
+# The command: which transport, and a clear refusal of bad credentials at startup.
+
+
+def run_command(app, caplog, **config):
+    saved = {k: app.config[k] for k in config}
+    app.config.update(config)
+    try:
+        with caplog.at_level(logging.INFO, logger="civic_api.push.worker"):
+            return app.test_cli_runner().invoke(args=["notifications", "worker", "--once"])
+    finally:
+        app.config.update(saved)
+
+
+def test_without_credentials_the_worker_says_it_only_logs(app, caplog, monkeypatch):
+    monkeypatch.delenv("GOOGLE_APPLICATION_CREDENTIALS", raising=False)
+    result = run_command(app, caplog, PUSH_FCM_CREDENTIALS=None)
+    assert result.exit_code == 0, result.output
+    assert caplog.messages[0] == (
+        "push: no FCM credentials (CIVIC_PUSH_FCM_CREDENTIALS or "
+        "GOOGLE_APPLICATION_CREDENTIALS); using the log transport: messages are logged "
+        "and marked delivered_to_log, not sent to phones"
+    )
+
+
+def test_with_credentials_the_worker_sends_through_fcm(
+    app, caplog, fake, service_account, monkeypatch
+):
+    monkeypatch.setenv("GOOGLE_APPLICATION_CREDENTIALS", str(service_account))
+    result = run_command(app, caplog, PUSH_FCM_CREDENTIALS=None, PUSH_FCM_BASE_URL=fake.url)
+    assert result.exit_code == 0, result.output
+    assert caplog.messages[0] == f"push: sending through FCM, project civic-fake at {fake.url}"
+    assert fake.stats()["token_requests"] >= 1
+
+
+def test_refused_credentials_stop_the_worker_at_startup(app, caplog, fake, tmp_path):
+    info = fake.service_account_info()
+    info["client_email"] = "someone-else@civic-fake.iam.gserviceaccount.com"
+    key = tmp_path / "sa.json"
+    key.write_text(json.dumps(info))
+    result = run_command(app, caplog, PUSH_FCM_CREDENTIALS=str(key), PUSH_FCM_BASE_URL=fake.url)
+    assert result.exit_code == 1
+    assert result.output == (
+        "Error: push worker: the token endpoint refused the key: "
+        "invalid_grant: Invalid JWT Signature.\n"
+    )
+    result = run_command(app, caplog, PUSH_FCM_CREDENTIALS=str(tmp_path / "missing.json"))
+    assert result.exit_code == 1 and "cannot read the FCM service-account file" in result.output

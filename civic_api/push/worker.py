@@ -5,6 +5,7 @@ LOCKED, and a claimed message carries a lease. Time (`now`) and waiting (`sleep`
 injectable, so tests move the clock instead of waiting for Retry-After or a lease.
 """
 
+import dataclasses
 import logging
 import os
 import random
@@ -17,11 +18,12 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
+import click
 from sqlalchemy import Engine
 from sqlalchemy.exc import DBAPIError
 
 from civic_api.push.delivery import Claimed, Decision, claim, fan_out, record
-from notifications import LogSender, Outcome, PushResult, PushSender
+from notifications import CredentialsError, LogSender, Outcome, PushResult, PushSender
 
 logger = logging.getLogger(__name__)
 
@@ -268,15 +270,26 @@ def run_worker(app, *, once: bool = False, batch_size: int | None = None) -> Non
     """The `flask notifications worker` command: SIGTERM or SIGINT finish the batch, then exit."""
     settings = WorkerSettings.from_config(app.config)
     if batch_size:
-        settings = WorkerSettings(**{**settings.__dict__, "batch_size": batch_size})
-    sender = make_sender(app.config)
-    check = getattr(sender, "check", None)
-    if check is not None:
-        check()  # bad credentials fail here, at startup, not on the first message
+        settings = dataclasses.replace(settings, batch_size=batch_size)
+    try:
+        sender = make_sender(app.config)
+        check = getattr(sender, "check", None)
+        if check is not None:
+            check()  # bad credentials fail here, at startup, not on the first message
+    except CredentialsError as exc:
+        raise click.ClickException(f"push worker: {exc}") from None
     worker = Worker(app.extensions["engine"], sender, settings)
-    for signum in (signal.SIGTERM, signal.SIGINT):
+    previous = {signum: signal.getsignal(signum) for signum in (signal.SIGTERM, signal.SIGINT)}
+    for signum in previous:
         signal.signal(signum, lambda *_: worker.stop())
     logger.info("push worker %d started (batches of %d)", os.getpid(), settings.batch_size)
     started = time.monotonic()
-    worker.run(until_idle=once)
+    try:
+        worker.run(until_idle=once)
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+        close = getattr(sender, "close", None)
+        if close is not None:
+            close()
     logger.info("push worker %d stopped after %.0f s", os.getpid(), time.monotonic() - started)

@@ -105,6 +105,11 @@ class Report(Base):
     first_resolved_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     resolved_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    # H3 cells containing the location at the rollup resolutions (geo.cells), set at ingest.
+    h3_6: Mapped[int | None] = mapped_column(BigInteger)
+    h3_7: Mapped[int | None] = mapped_column(BigInteger)
+    h3_8: Mapped[int | None] = mapped_column(BigInteger)
+    h3_9: Mapped[int | None] = mapped_column(BigInteger)
     version: Mapped[int] = mapped_column(Integer, server_default="1")
     # Optimistic concurrency: every UPDATE checks and bumps the version (the ETag).
     __mapper_args__ = {"version_id_col": version}

@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 from shapely.geometry import Point
 from sqlalchemy import func, select
 
+from civic_api.analytics.rollup import cells_of
 from civic_api.categories import service as categories
 from civic_api.database import session
 from civic_api.errors import Conflict, InvalidInput
@@ -60,6 +61,7 @@ def create_report(
         status="submitted",
         locale=locale,
         follow_up_token_hash=token_hash(token),
+        **{column: int(ids[0]) for column, ids in cells_of([location.y], [location.x]).items()},
         response_due_at=now + timedelta(hours=found.response_target_hours)
         if found.response_target_hours
         else None,

@@ -13,6 +13,7 @@ import shapely
 from numpy.typing import NDArray
 from sqlalchemy import Connection, text
 
+from civic_api.analytics.rollup import cells_of
 from civic_api.seed.gazetteer import MUNICIPALITIES
 from geo.synthetic import sample_hours, sample_points_near
 
@@ -23,7 +24,8 @@ DAY = 86_400
 
 COPY_SQL = (
     "COPY report (id, category_id, municipality_id, location, accuracy_m, occurred_at,"
-    " submitted_at, description, attributes, status, locale, follow_up_token_hash)"
+    " submitted_at, description, attributes, status, locale, follow_up_token_hash,"
+    " h3_6, h3_7, h3_8, h3_9)"
     " FROM STDIN WITH (FORMAT text, ENCODING 'UTF8')"
 )
 
@@ -486,6 +488,7 @@ class _Plan:
             self.status_text[status].tolist(),
             self.locale_text[locale].tolist(),
             token_hash,
+            *(ids.astype(str).tolist() for ids in cells_of(xy[:, 1], xy[:, 0]).values()),
         ]
         lines = "\n".join(map("\t".join, zip(*columns, strict=True)))
         return (lines + "\n").encode("utf-8")

@@ -1,0 +1,146 @@
+"""Cells of reports, the cell table over Kosovo, and rebuilding the count rollups from scratch.
+
+The rollups (heat_cell_day, heat_cell_total) are kept exact by statement triggers on report
+(migration 0005) inside the transaction of every insert, status change or delete, so there is
+no lag and no watermark. `rebuild` recomputes them from the report table.
+"""
+
+import io
+from collections.abc import Callable
+
+import numpy as np
+import shapely
+from geoalchemy2.shape import to_shape
+from h3.api import basic_int as h3i
+from shapely import union_all
+from sqlalchemy import Connection, select, text
+
+from civic_api.municipalities.models import Municipality
+from geo.cells import (
+    ROLLUP_RESOLUTIONS,
+    cell_centres,
+    cells_for,
+    cells_overlapping,
+)
+
+CELL_COLUMNS = tuple(f"h3_{r}" for r in ROLLUP_RESOLUTIONS)
+# Cells are kept for Kosovo plus this margin (degrees, ~1 km), beyond the 250 m snapping.
+MARGIN_DEGREES = 0.01
+BATCH = 20_000
+
+REBUILD_SQL = """
+INSERT INTO heat_cell_day (cell, category_id, day, status_class, resolution, count)
+SELECT c.cell, r.category_id, report_local_day(r.occurred_at), report_status_class(r.status),
+       ((c.cell >> 52) & 15)::smallint, count(*)::int
+FROM report AS r
+CROSS JOIN LATERAL (VALUES (r.h3_6), (r.h3_7), (r.h3_8), (r.h3_9)) AS c(cell)
+WHERE c.cell IS NOT NULL AND ((c.cell >> 52) & 15) = :resolution
+GROUP BY 1, 2, 3, 4;
+INSERT INTO heat_cell_total (resolution, cell, category_id, status_class, count)
+SELECT resolution, cell, category_id, status_class, sum(count)::int
+FROM heat_cell_day WHERE resolution = :resolution
+GROUP BY 1, 2, 3, 4;
+"""
+
+
+def cell_wkt(cell: int) -> str:
+    """WKT of a cell's hexagon (lon lat order); Kosovo's cells never cross the antimeridian."""
+    ring = [f"{lon!r} {lat!r}" for lat, lon in h3i.cell_to_boundary(cell)]
+    return f"POLYGON(({', '.join([*ring, ring[0]])}))"
+
+
+def cells_of(lats, lons) -> dict[str, np.ndarray]:
+    """{h3_6: ids, …, h3_9: ids}: the cell containing each point at each rollup resolution."""
+    return {f"h3_{r}": cells_for(lats, lons, r) for r in ROLLUP_RESOLUTIONS}
+
+
+def ensure_cells(connection: Connection) -> int:
+    """Store every rollup cell overlapping Kosovo's municipalities (plus a margin).
+
+    Idempotent; run after importing boundaries. Returns the number of cells added.
+    """
+    municipalities = connection.execute(
+        select(Municipality.id, Municipality.boundary).order_by(Municipality.slug)
+    ).all()
+    if not municipalities:
+        return 0
+    shapes = [to_shape(boundary) for _, boundary in municipalities]
+    # Simplified within the margin: H3's polyfill is slow on the full boundary detail.
+    area = union_all(shapes).buffer(MARGIN_DEGREES).simplify(MARGIN_DEGREES / 4)
+    ids = np.concatenate([cells_overlapping(area, r) for r in ROLLUP_RESOLUTIONS])
+    existing = set(connection.scalars(text("SELECT cell FROM h3_cell")).all())
+    ids = np.array([c for c in ids.tolist() if c not in existing], dtype=np.int64)
+    if not ids.size:
+        return 0
+    lats, lons = cell_centres(ids)
+    # The municipality of a cell is the one covering its centre (the first by slug on a shared
+    # border, as for reports); cells in the margin have none.
+    owner = np.full(ids.size, "\\N", dtype=object)
+    for (municipality_id, _), shape in reversed(list(zip(municipalities, shapes, strict=True))):
+        owner[shapely.intersects_xy(shape, lons, lats)] = str(municipality_id)
+    rows = io.StringIO()
+    for cell, lat, lon, municipality in zip(
+        ids.tolist(), lats.tolist(), lons.tolist(), owner.tolist(), strict=True
+    ):
+        resolution = h3i.get_resolution(cell)
+        rows.write(
+            f"{cell}\t{resolution}\t{lon!r}\t{lat!r}\t{municipality}\tSRID=4326;{cell_wkt(cell)}\n"
+        )
+    rows.seek(0)
+    cursor = connection.connection.dbapi_connection.cursor()
+    cursor.copy_expert(
+        "COPY h3_cell (cell, resolution, centre_lon, centre_lat, municipality_id, geom) FROM STDIN",
+        rows,
+    )
+    return int(ids.size)
+
+
+def fill_report_cells(connection: Connection, progress: Callable[[int], None] = lambda n: None):
+    """Give reports stored without cells (older rows, other loaders) their cell ids."""
+    total = 0
+    while True:
+        rows = connection.execute(
+            text(
+                "SELECT id, ST_Y(location), ST_X(location) FROM report "
+                "WHERE h3_9 IS NULL LIMIT :batch"
+            ),
+            {"batch": BATCH},
+        ).all()
+        if not rows:
+            return total
+        ids = [r[0] for r in rows]
+        cells = cells_of([r[1] for r in rows], [r[2] for r in rows])
+        connection.execute(
+            text(
+                "UPDATE report SET h3_6 = v.h3_6, h3_7 = v.h3_7, h3_8 = v.h3_8, h3_9 = v.h3_9 "
+                "FROM unnest(CAST(:ids AS uuid[]), CAST(:h3_6 AS bigint[]),"
+                " CAST(:h3_7 AS bigint[]), CAST(:h3_8 AS bigint[]), CAST(:h3_9 AS bigint[]))"
+                " AS v(id, h3_6, h3_7, h3_8, h3_9) WHERE report.id = v.id"
+            ),
+            {"ids": [str(i) for i in ids]} | {k: v.tolist() for k, v in cells.items()},
+        )
+        total += len(rows)
+        progress(len(rows))
+
+
+def rebuild(connection: Connection, progress: Callable[[int], None] = lambda n: None) -> None:
+    """Recompute both rollups from the report table (in the caller's transaction)."""
+    ensure_cells(connection)
+    fill_report_cells(connection)
+    missing = connection.scalars(
+        text(
+            "SELECT DISTINCT c.cell FROM report r CROSS JOIN LATERAL"
+            " (VALUES (r.h3_6), (r.h3_7), (r.h3_8), (r.h3_9)) AS c(cell)"
+            " WHERE NOT EXISTS (SELECT 1 FROM h3_cell h WHERE h.cell = c.cell)"
+        )
+    ).all()
+    if missing:
+        raise ValueError(
+            f"{len(missing)} report cells lie outside the municipalities' cells: "
+            "import the boundaries that contain them first"
+        )
+    connection.execute(text("TRUNCATE heat_cell_day, heat_cell_total"))
+    for resolution in ROLLUP_RESOLUTIONS:
+        for statement in REBUILD_SQL.strip().split(";\n"):
+            connection.execute(text(statement), {"resolution": resolution})
+        progress(1)

@@ -1,0 +1,444 @@
+"""Privacy-safe aggregates from the rollups: heatmaps, tiles, time series and hotspots.
+
+Every output goes through the same rules (docs/privacy.md):
+- a cell or period with 1..k-1 reports is withheld, and the answer says how many were;
+- query areas are whole cells (centre inside the bounding box or municipality), never
+  partial geometry, so two overlapping areas differ only by whole cells;
+- public date ranges are whole calendar months;
+- sensitive categories are never finer than FINEST_SENSITIVE_RESOLUTION (about 550 m edges),
+  except for researchers.
+"""
+
+import calendar
+import hashlib
+import json
+import math
+from dataclasses import dataclass, replace
+from datetime import date
+
+import numpy as np
+from sqlalchemy import Select, func, literal, literal_column, select
+from sqlalchemy.dialects.postgresql import insert
+
+from civic_api.analytics.models import STATUS_CLASSES, DpRelease, H3Cell, HeatCellDay, HeatCellTotal
+from civic_api.categories.models import Category, CategoryGroup
+from civic_api.database import session
+from civic_api.errors import InvalidInput
+from civic_api.municipalities.models import Municipality
+from geo import hotspots
+from geo.cells import (
+    FINEST_RESOLUTION,
+    FINEST_SENSITIVE_RESOLUTION,
+    cell_to_hex,
+    centre_in_bbox,
+    resolution_for_zoom,
+)
+from geo.privacy import ReleaseSpec, make_release
+from geo.tiles import MVT_BUFFER, MVT_EXTENT
+
+DEFAULT_STATUS = ("open", "resolved")
+
+
+@dataclass(frozen=True)
+class Audience:
+    """Who asks: the public, or a researcher (finer resolution, day-level dates, own k)."""
+
+    researcher: bool
+    k: int
+
+
+@dataclass(frozen=True)
+class HeatQuery:
+    """A validated, privacy-adjusted aggregate query."""
+
+    resolution: int
+    requested_resolution: int
+    category_ids: tuple[int, ...]
+    categories: tuple[str, ...] | None  # None: every category
+    status_classes: tuple[int, ...]
+    date_from: date | None
+    date_to: date | None  # inclusive
+    bbox: tuple[float, float, float, float] | None
+    municipality_id: int | None
+    k: int
+
+    def describe(self) -> dict:
+        return {
+            "resolution": self.resolution,
+            "categories": list(self.categories) if self.categories is not None else None,
+            "status": [s for s, c in STATUS_CLASSES.items() if c in self.status_classes],
+            "from": self.date_from.isoformat() if self.date_from else None,
+            "to": self.date_to.isoformat() if self.date_to else None,
+            "bbox": list(self.bbox) if self.bbox else None,
+        }
+
+
+def month_start(day: date) -> date:
+    return day.replace(day=1)
+
+
+def month_end(day: date) -> date:
+    return day.replace(day=calendar.monthrange(day.year, day.month)[1])
+
+
+def build_query(args: dict, audience: Audience, default_resolution: int | None = None) -> HeatQuery:
+    """Turn request arguments into a HeatQuery, applying the privacy rules for the audience."""
+    categories = session.execute(
+        select(Category.id, Category.code, Category.sensitive, CategoryGroup.code).join(
+            CategoryGroup
+        )
+    ).all()
+    chosen = categories
+    named = None
+    if args.get("category") or args.get("group"):
+        codes, groups = set(args.get("category") or ()), set(args.get("group") or ())
+        unknown = codes - {c[1] for c in categories}
+        if unknown:
+            raise InvalidInput.field(
+                "category", f"Unknown categories: {', '.join(sorted(unknown))}.", "query"
+            )
+        unknown = groups - {c[3] for c in categories}
+        if unknown:
+            raise InvalidInput.field(
+                "group", f"Unknown groups: {', '.join(sorted(unknown))}.", "query"
+            )
+        chosen = [c for c in categories if c[1] in codes or c[3] in groups]
+        named = tuple(sorted(c[1] for c in chosen))
+    if "resolution" in args:
+        requested = args["resolution"]
+    elif "zoom" in args:
+        requested = resolution_for_zoom(args["zoom"])
+    else:
+        requested = default_resolution or 7
+    sensitive = any(c[2] for c in chosen)
+    ceiling = (
+        FINEST_SENSITIVE_RESOLUTION if sensitive and not audience.researcher else FINEST_RESOLUTION
+    )
+    date_from, date_to = args.get("from"), args.get("to")
+    if date_from and date_to and date_from > date_to:
+        raise InvalidInput.field("to", "Must not be before from.", "query")
+    if not audience.researcher:
+        # Whole months only: day-level differences could isolate a withheld count.
+        date_from = month_start(date_from) if date_from else None
+        date_to = month_end(date_to) if date_to else None
+    municipality_id = None
+    if args.get("municipality"):
+        municipality_id = session.scalar(
+            select(Municipality.id).where(Municipality.slug == args["municipality"])
+        )
+        if municipality_id is None:
+            raise InvalidInput.field("municipality", "No municipality has this slug.", "query")
+    status = args.get("status") or DEFAULT_STATUS
+    return HeatQuery(
+        resolution=min(requested, ceiling),
+        requested_resolution=requested,
+        category_ids=tuple(sorted(c[0] for c in chosen)),
+        categories=named,
+        status_classes=tuple(sorted(STATUS_CLASSES[s] for s in status)),
+        date_from=date_from,
+        date_to=date_to,
+        bbox=tuple(args["bbox"]) if args.get("bbox") else None,
+        municipality_id=municipality_id,
+        k=audience.k,
+    )
+
+
+def area_cells(query: HeatQuery) -> Select:
+    """The cells of the query area at its resolution: whole cells, chosen by their centre."""
+    conditions = [H3Cell.resolution == query.resolution]
+    if query.bbox is not None:
+        conditions.append(centre_in_bbox(H3Cell.centre_lon, H3Cell.centre_lat, query.bbox))
+    if query.municipality_id is not None:
+        conditions.append(H3Cell.municipality_id == query.municipality_id)
+    return select(H3Cell.cell, H3Cell.geom).where(*conditions)
+
+
+def counts(query: HeatQuery, resolution: int | None = None) -> Select:
+    """(cell, n) for every cell with reports matching the filters, at the query resolution."""
+    resolution = resolution or query.resolution
+    if query.date_from is None and query.date_to is None:
+        table = HeatCellTotal
+        conditions = [HeatCellTotal.resolution == resolution]
+    else:
+        table = HeatCellDay
+        conditions = [HeatCellDay.resolution == resolution]
+        if query.date_from is not None:
+            conditions.append(HeatCellDay.day >= query.date_from)
+        if query.date_to is not None:
+            conditions.append(HeatCellDay.day <= query.date_to)
+    conditions += [
+        table.category_id.in_(query.category_ids),
+        table.status_class.in_(query.status_classes),
+    ]
+    return (
+        select(table.cell, func.sum(table.count).label("n"))
+        .where(*conditions)
+        .group_by(table.cell)
+        .having(func.sum(table.count) > 0)
+    )
+
+
+@dataclass(frozen=True)
+class Withheld:
+    cells: int
+    reports: int
+    k: int
+
+    def public(self) -> dict:
+        """Withheld cells exactly; withheld reports rounded up to a multiple of k, so that two
+        areas differing by one withheld cell do not reveal its count by subtraction."""
+        return {
+            "cells": self.cells,
+            "reports_at_most": math.ceil(self.reports / self.k) * self.k,
+        }
+
+
+def cell_rows(query: HeatQuery) -> tuple[list[tuple[int, int, str]], Withheld]:
+    """Published (cell, count, geometry GeoJSON) rows in the area, and what was withheld."""
+    tallied = counts(query).subquery()
+    area = area_cells(query).subquery()
+    rows = session.execute(
+        select(tallied.c.cell, tallied.c.n, func.ST_AsGeoJSON(area.c.geom, 6))
+        .join(area, area.c.cell == tallied.c.cell)
+        .order_by(tallied.c.cell)
+    ).all()
+    shown = [(cell, int(n), geometry) for cell, n, geometry in rows if n >= query.k]
+    hidden = [int(n) for _, n, _ in rows if n < query.k]
+    return shown, Withheld(len(hidden), sum(hidden), query.k)
+
+
+def heatmap_geojson(query: HeatQuery) -> str:
+    """The FeatureCollection as JSON text, written directly (thousands of cells, no ORM)."""
+    shown, withheld = cell_rows(query)
+    features = ",".join(
+        f'{{"type":"Feature","id":"{cell_to_hex(cell)}","geometry":{geometry},'
+        f'"properties":{{"cell":"{cell_to_hex(cell)}","count":{n}}}}}'
+        for cell, n, geometry in shown
+    )
+    head = {
+        "type": "FeatureCollection",
+        "resolution": query.resolution,
+        "k": query.k,
+        "suppressed": withheld.public(),
+        "reports": sum(n for _, n, _ in shown),
+        "filters": query.describe(),
+    }
+    return json.dumps(head)[:-1] + f',"features":[{features}]}}'
+
+
+def heatmap_csv_rows(query: HeatQuery):
+    """(cell id, centre lat, centre lon, count) for the published cells."""
+    shown, _ = cell_rows(query)
+    centres = dict(
+        session.execute(
+            select(H3Cell.cell, func.concat(H3Cell.centre_lat, ",", H3Cell.centre_lon)).where(
+                H3Cell.cell.in_([c for c, _, _ in shown])
+            )
+        ).all()
+    )
+    for cell, n, _ in shown:
+        lat, lon = centres[cell].split(",")
+        yield cell_to_hex(cell), f"{float(lat):.6f}", f"{float(lon):.6f}", n
+
+
+def tile(query: HeatQuery, z: int, x: int, y: int) -> bytes:
+    """One Mapbox vector tile (layer "heatmap") of the published cells touching the tile."""
+    envelope = func.ST_TileEnvelope(z, x, y)
+    tallied = counts(query).subquery()
+    features = (
+        select(
+            func.ST_AsMVTGeom(
+                func.ST_Transform(H3Cell.geom, 3857), envelope, MVT_EXTENT, MVT_BUFFER, True
+            ).label("geom"),
+            func.to_hex(H3Cell.cell).label("cell"),
+            tallied.c.n.label("count"),
+            literal(query.resolution).label("resolution"),
+        )
+        .join(tallied, tallied.c.cell == H3Cell.cell)
+        .where(
+            H3Cell.resolution == query.resolution,
+            H3Cell.geom.intersects(func.ST_Transform(envelope, 4326)),
+            tallied.c.n >= query.k,
+        )
+        .subquery("features")
+    )
+    data = session.scalar(
+        select(
+            func.ST_AsMVT(literal_column("features"), "heatmap", MVT_EXTENT, "geom")
+        ).select_from(features)
+    )
+    return bytes(data or b"")
+
+
+def series(query: HeatQuery, interval: str) -> tuple[list[dict], Withheld]:
+    """Counts per day, ISO week or month over the query area (cells of ~500 m)."""
+    area_query = replace(query, resolution=FINEST_SENSITIVE_RESOLUTION)
+    area = area_cells(area_query).subquery()
+    period = func.date_trunc(interval, HeatCellDay.day).cast(HeatCellDay.day.type)
+    conditions = [
+        HeatCellDay.resolution == FINEST_SENSITIVE_RESOLUTION,
+        HeatCellDay.category_id.in_(query.category_ids),
+        HeatCellDay.status_class.in_(query.status_classes),
+        HeatCellDay.cell.in_(select(area.c.cell)),
+    ]
+    if query.date_from is not None:
+        conditions.append(HeatCellDay.day >= query.date_from)
+    if query.date_to is not None:
+        conditions.append(HeatCellDay.day <= query.date_to)
+    rows = session.execute(
+        select(period.label("period"), func.sum(HeatCellDay.count))
+        .where(*conditions)
+        .group_by(period)
+        .having(func.sum(HeatCellDay.count) > 0)
+        .order_by(period)
+    ).all()
+    shown = [{"period": p.isoformat(), "count": int(n)} for p, n in rows if n >= query.k]
+    hidden = [int(n) for _, n in rows if n < query.k]
+    return shown, Withheld(len(hidden), sum(hidden), query.k)
+
+
+# Hotspots
+
+
+def _published_counts(query: HeatQuery) -> tuple[np.ndarray, np.ndarray, dict[int, str]]:
+    """Every cell of the area (zero-filled) with its published count: withheld cells count 0,
+    so the statistics reveal nothing the heatmap does not."""
+    area = session.execute(
+        area_cells(query).with_only_columns(H3Cell.cell, func.ST_AsGeoJSON(H3Cell.geom, 6))
+    ).all()
+    tallied = dict(session.execute(counts(query)).all())
+    cells = np.array([c for c, _ in area], dtype=np.int64)
+    values = np.array([tallied.get(c, 0) for c, _ in area], dtype=np.int64)
+    values[values < query.k] = 0
+    return cells, values, {c: g for c, g in area}
+
+
+def previous_period(query: HeatQuery) -> HeatQuery:
+    """The period of the same length just before the query's."""
+    length = (query.date_to - query.date_from).days + 1
+    end = date.fromordinal(query.date_from.toordinal() - 1)
+    start = date.fromordinal(end.toordinal() - length + 1)
+    return replace(query, date_from=start, date_to=end)
+
+
+def hotspot_features(query: HeatQuery, alpha: float) -> dict:
+    """Gi* hot and cold spots over the area; with a date range, also emerging cells."""
+    cells, values, geometry = _published_counts(query)
+    result = hotspots.gi_star(cells, values, k=1)
+    hot, cold = result.hot(alpha), result.cold(alpha)
+    rising = np.zeros(cells.size, dtype=bool)
+    increase = None
+    if query.date_from is not None and query.date_to is not None:
+        _, before, _ = _published_counts(previous_period(query))
+        increase = hotspots.emerging(values, before)
+        rising = increase.significant(alpha)
+    features = []
+    for i in np.flatnonzero(hot | cold | rising).tolist():
+        properties = {
+            "cell": cell_to_hex(int(cells[i])),
+            "count": int(values[i]),
+            "z": round(float(result.z[i]), 4),
+            "p": float(result.p[i]),
+            "q": float(result.q[i]),
+            "class": "hot" if hot[i] else "cold" if cold[i] else "not significant",
+        }
+        if increase is not None:
+            properties["emerging"] = bool(rising[i])
+            properties["p_increase"] = float(increase.p[i])
+            properties["q_increase"] = float(increase.q[i])
+        features.append(
+            {
+                "type": "Feature",
+                "id": properties["cell"],
+                "geometry": json.loads(geometry[int(cells[i])]),
+                "properties": properties,
+            }
+        )
+    return {
+        "type": "FeatureCollection",
+        "method": f"Getis-Ord Gi* ({result.method} p-values), binary weights over the cell and"
+        " its 6 neighbours, Benjamini-Hochberg FDR; emerging: exact conditional binomial test"
+        " against the previous period of equal length",
+        "alpha": alpha,
+        "cells_tested": int(cells.size),
+        "resolution": query.resolution,
+        "k": query.k,
+        "filters": query.describe(),
+        "features": features,
+    }
+
+
+# Differentially private releases (researchers)
+
+
+def dp_release(query: HeatQuery, epsilon: float, sensitivity: int, threshold: int) -> DpRelease:
+    """The stored release for this query's resolution, categories, statuses and period over
+    all of Kosovo, computed once; area filters are applied to it afterwards (post-processing
+    costs no privacy)."""
+    spec_query = {
+        "resolution": query.resolution,
+        "category_ids": list(query.category_ids),
+        "status_classes": list(query.status_classes),
+        "from": query.date_from.isoformat() if query.date_from else None,
+        "to": query.date_to.isoformat() if query.date_to else None,
+    }
+    key = hashlib.sha256(json.dumps(spec_query, sort_keys=True).encode()).hexdigest()
+    stored = session.get(DpRelease, key)
+    if stored is not None:
+        return stored
+    national = replace(query, bbox=None, municipality_id=None)
+    domain = session.scalars(
+        select(H3Cell.cell).where(H3Cell.resolution == query.resolution).order_by(H3Cell.cell)
+    ).all()
+    in_domain = set(domain)
+    tallied = {c: int(n) for c, n in session.execute(counts(national)).all() if c in in_domain}
+    release = make_release(
+        tallied,
+        domain,
+        ReleaseSpec(key=key, epsilon=epsilon, sensitivity=sensitivity, threshold=threshold),
+    )
+    # Insert if absent: two requests racing both serve the first stored release.
+    session.execute(
+        insert(DpRelease)
+        .values(
+            key=key,
+            query=spec_query,
+            epsilon=epsilon,
+            epsilon_spent=release.epsilon_spent,
+            sensitivity=sensitivity,
+            threshold=threshold,
+            mechanism=release.mechanism,
+            domain_size=release.domain_size,
+            counts={cell_to_hex(c): n for c, n in release.counts.items()},
+        )
+        .on_conflict_do_nothing()
+    )
+    return session.get(DpRelease, key, populate_existing=True)
+
+
+def dp_geojson(query: HeatQuery, release: DpRelease) -> str:
+    """The release's noisy counts for the cells of the query area."""
+    area = session.execute(
+        area_cells(query).with_only_columns(H3Cell.cell, func.ST_AsGeoJSON(H3Cell.geom, 6))
+    ).all()
+    features = ",".join(
+        f'{{"type":"Feature","id":"{hex_id}","geometry":{geometry},'
+        f'"properties":{{"cell":"{hex_id}","count":{release.counts[hex_id]}}}}}'
+        for hex_id, geometry in ((cell_to_hex(c), g) for c, g in area)
+        if hex_id in release.counts
+    )
+    head = {
+        "type": "FeatureCollection",
+        "resolution": query.resolution,
+        "privacy": {
+            "mechanism": release.mechanism,
+            "epsilon": release.epsilon,
+            "epsilon_spent": release.epsilon_spent,
+            "contribution_bound": release.sensitivity,
+            "threshold": release.threshold,
+            "release": release.key,
+            "released_at": release.created_at.isoformat(),
+        },
+        "filters": query.describe(),
+    }
+    return json.dumps(head)[:-1] + f',"features":[{features}]}}'

@@ -1,0 +1,172 @@
+"""The map page's interface text in Albanian, Serbian (Latin) and English.
+
+Plural forms are keyed by CLDR category (Intl.PluralRules in the browser): Serbian has
+`one`, `few` and `other`; Albanian and English have `one` and `other`.
+"""
+
+# (code, autonym) in the switcher's order.
+LANGUAGES: tuple[tuple[str, str], ...] = (("sq", "Shqip"), ("sr", "Srpski"), ("en", "English"))
+
+# The page's <html lang>: the Serbian text is in Latin script.
+HTML_LANG = {"sq": "sq", "sr": "sr-Latn", "en": "en"}
+
+# Rendered on the server.
+PAGE: dict[str, dict[str, str]] = {
+    "en": {
+        "title": "Reports map",
+        "intro": "Reports of harassment and municipal problems in Kosovo, counted by "
+        "hexagonal cells.",
+        "language": "Language",
+        "filters": "Filters",
+        "group": "Category group",
+        "all_groups": "All groups",
+        "category": "Category",
+        "all_categories": "All categories",
+        "from": "From",
+        "to": "To",
+        "dates_hint": "Dates are rounded to whole months.",
+        "status": "Status",
+        "status_all": "All",
+        "status_open": "Open",
+        "status_resolved": "Resolved",
+        "reset": "Reset filters",
+        "legend": "Reports per cell",
+        "privacy": "Only counts per cell are shown, never individual reports or exact locations.",
+        "map_label": "Map of Kosovo with the number of reports per hexagonal cell",
+        "noscript": "This map needs JavaScript.",
+        "loading": "Loading…",
+    },
+    "sq": {
+        "title": "Harta e raporteve",
+        "intro": "Raportet për ngacmime dhe probleme komunale në Kosovë, të numëruara "
+        "sipas qelizave gjashtëkëndore.",
+        "language": "Gjuha",
+        "filters": "Filtrat",
+        "group": "Grupi i kategorive",
+        "all_groups": "Të gjitha grupet",
+        "category": "Kategoria",
+        "all_categories": "Të gjitha kategoritë",
+        "from": "Nga",
+        "to": "Deri",
+        "dates_hint": "Datat rrumbullakohen në muaj të plotë.",
+        "status": "Statusi",
+        "status_all": "Të gjitha",
+        "status_open": "Të hapura",
+        "status_resolved": "Të zgjidhura",
+        "reset": "Rivendos filtrat",
+        "legend": "Raporte për qelizë",
+        "privacy": "Shfaqen vetëm numrat për qelizë, kurrë raporte të veçanta apo "
+        "vendndodhje të sakta.",
+        "map_label": "Harta e Kosovës me numrin e raporteve për secilën qelizë gjashtëkëndore",
+        "noscript": "Kjo hartë kërkon JavaScript.",
+        "loading": "Duke u ngarkuar…",
+    },
+    "sr": {
+        "title": "Mapa prijava",
+        "intro": "Prijave uznemiravanja i komunalnih problema na Kosovu, prebrojane po "
+        "šestougaonim ćelijama.",
+        "language": "Jezik",
+        "filters": "Filteri",
+        "group": "Grupa kategorija",
+        "all_groups": "Sve grupe",
+        "category": "Kategorija",
+        "all_categories": "Sve kategorije",
+        "from": "Od",
+        "to": "Do",
+        "dates_hint": "Datumi se zaokružuju na cele mesece.",
+        "status": "Status",
+        "status_all": "Sve",
+        "status_open": "Otvorene",
+        "status_resolved": "Rešene",
+        "reset": "Poništi filtere",
+        "legend": "Prijava po ćeliji",
+        "privacy": "Prikazuju se samo brojevi po ćeliji, nikada pojedinačne prijave ni "
+        "tačne lokacije.",
+        "map_label": "Mapa Kosova sa brojem prijava po šestougaonoj ćeliji",
+        "noscript": "Ova mapa zahteva JavaScript.",
+        "loading": "Učitavanje…",
+    },
+}
+
+# Handed to map.js as JSON; {k}, {n} and {size} are filled in there.
+CLIENT: dict[str, dict] = {
+    "en": {
+        "threshold": {
+            "one": "Areas with fewer than {k} report are not shown.",
+            "other": "Areas with fewer than {k} reports are not shown.",
+        },
+        "hidden": {
+            "zero": "No cells are hidden in this view.",
+            "one": "{n} cell is hidden in this view.",
+            "other": "{n} cells are hidden in this view.",
+        },
+        "legend_empty": "No cells to show in this view.",
+        "cell_size": "Each hexagon is about {size} across.",
+        "date_order": "The start date must not be after the end date.",
+        "error": "The map data could not be loaded. Try again later.",
+        "no_webgl": "This browser cannot show the map (WebGL is not available).",
+        "attribution": "Boundaries: © OpenStreetMap contributors, geoBoundaries",
+        "maplibre": {
+            "Map.Title": "Map",
+            "NavigationControl.ZoomIn": "Zoom in",
+            "NavigationControl.ZoomOut": "Zoom out",
+            "NavigationControl.ResetBearing": "Drag to rotate map, click to reset north",
+            "AttributionControl.ToggleAttribution": "Toggle attribution",
+            "LogoControl.Title": "MapLibre logo",
+        },
+    },
+    "sq": {
+        "threshold": {
+            "one": "Zonat me më pak se {k} raport nuk shfaqen.",
+            "other": "Zonat me më pak se {k} raporte nuk shfaqen.",
+        },
+        "hidden": {
+            "zero": "Asnjë qelizë nuk është fshehur në këtë pamje.",
+            "one": "{n} qelizë është fshehur në këtë pamje.",
+            "other": "{n} qeliza janë fshehur në këtë pamje.",
+        },
+        "legend_empty": "Nuk ka qeliza për t'u shfaqur në këtë pamje.",
+        "cell_size": "Çdo gjashtëkëndësh është rreth {size} i gjerë.",
+        "date_order": "Data e fillimit nuk mund të jetë pas datës së mbarimit.",
+        "error": "Të dhënat e hartës nuk u ngarkuan. Provoni përsëri më vonë.",
+        "no_webgl": "Ky shfletues nuk mund ta shfaqë hartën (WebGL nuk është i disponueshëm).",
+        "attribution": "Kufijtë: © OpenStreetMap contributors, geoBoundaries",
+        "maplibre": {
+            "Map.Title": "Harta",
+            "NavigationControl.ZoomIn": "Zmadho",
+            "NavigationControl.ZoomOut": "Zvogëlo",
+            "NavigationControl.ResetBearing": "Tërhiqni për ta rrotulluar hartën, klikoni "
+            "për ta kthyer veriun lart",
+            "AttributionControl.ToggleAttribution": "Shfaq ose fshih burimet",
+            "LogoControl.Title": "Logoja e MapLibre",
+        },
+    },
+    "sr": {
+        "threshold": {
+            "one": "Oblasti sa manje od {k} prijave nisu prikazane.",
+            "few": "Oblasti sa manje od {k} prijave nisu prikazane.",
+            "other": "Oblasti sa manje od {k} prijava nisu prikazane.",
+        },
+        "hidden": {
+            "zero": "U ovom prikazu nijedna ćelija nije sakrivena.",
+            "one": "U ovom prikazu sakrivena je {n} ćelija.",
+            "few": "U ovom prikazu sakrivene su {n} ćelije.",
+            "other": "U ovom prikazu sakriveno je {n} ćelija.",
+        },
+        "legend_empty": "U ovom prikazu nema ćelija za prikaz.",
+        "cell_size": "Svaki šestougao je širok oko {size}.",
+        "date_order": "Početni datum ne može biti posle krajnjeg.",
+        "error": "Podaci mape nisu mogli da se učitaju. Pokušajte ponovo kasnije.",
+        "no_webgl": "Ovaj pregledač ne može da prikaže mapu (WebGL nije dostupan).",
+        "attribution": "Granice: © OpenStreetMap contributors, geoBoundaries",
+        "maplibre": {
+            "Map.Title": "Mapa",
+            "NavigationControl.ZoomIn": "Uvećaj",
+            "NavigationControl.ZoomOut": "Umanji",
+            "NavigationControl.ResetBearing": "Prevucite da rotirate mapu, kliknite da "
+            "vratite sever gore",
+            "AttributionControl.ToggleAttribution": "Prikaži ili sakrij izvore",
+            "LogoControl.Title": "MapLibre logo",
+        },
+    },
+}

@@ -1,0 +1,1 @@
+"""OGC API – Features (Part 1 Core, GeoJSON) over the public, privacy-safe layers."""
