@@ -180,7 +180,7 @@ def test_every_admin_operation_documents_bearer_auth(spec):
         assert "401" in operation["responses"], key
     # Aggregates are public; a researcher token is optional. Other citizen routes: no auth.
     optional = [{}, {"bearerAuth": []}]
-    for (path, method), op in operations(spec).items():
+    for (path, _method), op in operations(spec).items():
         if path.startswith(("/v1/heatmaps", "/v1/hotspots", "/v1/tiles/")):
             assert op["security"] == optional, path
         elif not path.startswith("/v1/admin/"):
