@@ -47,6 +47,7 @@ def create_app(config: dict | None = None) -> Flask:
     from civic_api.categories.routes import blp as categories
     from civic_api.municipalities.routes import admin_blp as municipalities_admin
     from civic_api.municipalities.routes import blp as municipalities
+    from civic_api.ogc.routes import blp as ogc
     from civic_api.push.admin_routes import blp as push_admin
     from civic_api.push.routes import blp as devices
     from civic_api.reports.routes import blp as reports
@@ -66,6 +67,7 @@ def create_app(config: dict | None = None) -> Flask:
         categories_admin,
         municipalities_admin,
         analytics,
+        ogc,
     ):
         api.register_blueprint(blueprint)
     _serve_swagger_ui(app)

@@ -12,6 +12,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    PrimaryKeyConstraint,
     SmallInteger,
     Text,
     func,
@@ -70,11 +71,17 @@ class HeatCellTotal(Base):
     """The same counts over all time: what undated heatmaps and tiles read."""
 
     __tablename__ = "heat_cell_total"
+    # count in the primary key's index: a heatmap is an index-only scan in cell order.
+    __table_args__ = (
+        PrimaryKeyConstraint(
+            "resolution", "cell", "category_id", "status_class", postgresql_include=["count"]
+        ),
+    )
 
-    resolution: Mapped[int] = mapped_column(SmallInteger, primary_key=True)
-    cell: Mapped[int] = mapped_column(BigInteger, primary_key=True)
-    category_id: Mapped[int] = mapped_column(SmallInteger, primary_key=True)
-    status_class: Mapped[int] = mapped_column(SmallInteger, primary_key=True)
+    resolution: Mapped[int] = mapped_column(SmallInteger)
+    cell: Mapped[int] = mapped_column(BigInteger)
+    category_id: Mapped[int] = mapped_column(SmallInteger)
+    status_class: Mapped[int] = mapped_column(SmallInteger)
     count: Mapped[int] = mapped_column(Integer)
 
 

@@ -15,9 +15,10 @@ import json
 import math
 from dataclasses import dataclass, replace
 from datetime import date
+from typing import NamedTuple
 
 import numpy as np
-from sqlalchemy import Select, func, literal, literal_column, select
+from sqlalchemy import Select, func, literal, literal_column, select, text
 from sqlalchemy.dialects.postgresql import insert
 
 from civic_api.analytics.models import STATUS_CLASSES, DpRelease, H3Cell, HeatCellDay, HeatCellTotal
@@ -153,15 +154,16 @@ def area_cells(query: HeatQuery) -> Select:
     return select(H3Cell.cell, H3Cell.geom).where(*conditions)
 
 
-def counts(query: HeatQuery, resolution: int | None = None) -> Select:
-    """(cell, n) for every cell with reports matching the filters, at the query resolution."""
-    resolution = resolution or query.resolution
+def counts(query: HeatQuery, area: Select | None = None) -> Select:
+    """(cell, n) for every cell with reports matching the filters, at the query resolution;
+    only the cells of `area` (a select of cell ids) when given, which lets PostgreSQL read
+    just the area's rollup rows instead of aggregating the whole country."""
     if query.date_from is None and query.date_to is None:
         table = HeatCellTotal
-        conditions = [HeatCellTotal.resolution == resolution]
+        conditions = [HeatCellTotal.resolution == query.resolution]
     else:
         table = HeatCellDay
-        conditions = [HeatCellDay.resolution == resolution]
+        conditions = [HeatCellDay.resolution == query.resolution]
         if query.date_from is not None:
             conditions.append(HeatCellDay.day >= query.date_from)
         if query.date_to is not None:
@@ -170,6 +172,8 @@ def counts(query: HeatQuery, resolution: int | None = None) -> Select:
         table.category_id.in_(query.category_ids),
         table.status_class.in_(query.status_classes),
     ]
+    if area is not None:
+        conditions.append(table.cell.in_(area))
     return (
         select(table.cell, func.sum(table.count).label("n"))
         .where(*conditions)
@@ -193,17 +197,37 @@ class Withheld:
         }
 
 
-def cell_rows(query: HeatQuery) -> tuple[list[tuple[int, int, str]], Withheld]:
-    """Published (cell, count, geometry GeoJSON) rows in the area, and what was withheld."""
-    tallied = counts(query).subquery()
-    area = area_cells(query).subquery()
+def _no_parallel() -> None:
+    """These queries read a few thousand index rows: starting parallel workers costs more
+    than it saves (tens of ms on a small machine)."""
+    session.execute(text("SET LOCAL max_parallel_workers_per_gather = 0"))
+
+
+class PublishedCell(NamedTuple):
+    cell: str  # H3 hex id: JavaScript numbers cannot hold the int64
+    count: int
+    geometry: str  # GeoJSON text
+    lat: float
+    lon: float
+
+
+def cell_rows(query: HeatQuery) -> tuple[list[PublishedCell], Withheld]:
+    """Published cells in the area with their counts, and what was withheld."""
+    _no_parallel()
+    tallied = counts(query, area_cells(query).with_only_columns(H3Cell.cell)).subquery()
     rows = session.execute(
-        select(tallied.c.cell, tallied.c.n, func.ST_AsGeoJSON(area.c.geom, 6))
-        .join(area, area.c.cell == tallied.c.cell)
+        select(
+            func.to_hex(tallied.c.cell),
+            tallied.c.n,
+            func.ST_AsGeoJSON(H3Cell.geom, 6),
+            H3Cell.centre_lat,
+            H3Cell.centre_lon,
+        )
+        .join(H3Cell, H3Cell.cell == tallied.c.cell)
         .order_by(tallied.c.cell)
     ).all()
-    shown = [(cell, int(n), geometry) for cell, n, geometry in rows if n >= query.k]
-    hidden = [int(n) for _, n, _ in rows if n < query.k]
+    shown = [PublishedCell(*row) for row in rows if row[1] >= query.k]
+    hidden = [int(row[1]) for row in rows if row[1] < query.k]
     return shown, Withheld(len(hidden), sum(hidden), query.k)
 
 
@@ -211,16 +235,16 @@ def heatmap_geojson(query: HeatQuery) -> str:
     """The FeatureCollection as JSON text, written directly (thousands of cells, no ORM)."""
     shown, withheld = cell_rows(query)
     features = ",".join(
-        f'{{"type":"Feature","id":"{cell_to_hex(cell)}","geometry":{geometry},'
-        f'"properties":{{"cell":"{cell_to_hex(cell)}","count":{n}}}}}'
-        for cell, n, geometry in shown
+        f'{{"type":"Feature","id":"{c.cell}","geometry":{c.geometry},'
+        f'"properties":{{"cell":"{c.cell}","count":{c.count}}}}}'
+        for c in shown
     )
     head = {
         "type": "FeatureCollection",
         "resolution": query.resolution,
         "k": query.k,
         "suppressed": withheld.public(),
-        "reports": sum(n for _, n, _ in shown),
+        "reports": sum(c.count for c in shown),
         "filters": query.describe(),
     }
     return json.dumps(head)[:-1] + f',"features":[{features}]}}'
@@ -229,22 +253,16 @@ def heatmap_geojson(query: HeatQuery) -> str:
 def heatmap_csv_rows(query: HeatQuery):
     """(cell id, centre lat, centre lon, count) for the published cells."""
     shown, _ = cell_rows(query)
-    centres = dict(
-        session.execute(
-            select(H3Cell.cell, func.concat(H3Cell.centre_lat, ",", H3Cell.centre_lon)).where(
-                H3Cell.cell.in_([c for c, _, _ in shown])
-            )
-        ).all()
-    )
-    for cell, n, _ in shown:
-        lat, lon = centres[cell].split(",")
-        yield cell_to_hex(cell), f"{float(lat):.6f}", f"{float(lon):.6f}", n
+    return [(c.cell, f"{c.lat:.6f}", f"{c.lon:.6f}", c.count) for c in shown]
 
 
 def tile(query: HeatQuery, z: int, x: int, y: int) -> bytes:
     """One Mapbox vector tile (layer "heatmap") of the published cells touching the tile."""
+    _no_parallel()
     envelope = func.ST_TileEnvelope(z, x, y)
-    tallied = counts(query).subquery()
+    touching = H3Cell.geom.intersects(func.ST_Transform(envelope, 4326))
+    in_tile = select(H3Cell.cell).where(H3Cell.resolution == query.resolution, touching)
+    tallied = counts(query, in_tile).subquery()
     features = (
         select(
             func.ST_AsMVTGeom(
@@ -257,7 +275,7 @@ def tile(query: HeatQuery, z: int, x: int, y: int) -> bytes:
         .join(tallied, tallied.c.cell == H3Cell.cell)
         .where(
             H3Cell.resolution == query.resolution,
-            H3Cell.geom.intersects(func.ST_Transform(envelope, 4326)),
+            touching,
             tallied.c.n >= query.k,
         )
         .subquery("features")
@@ -272,6 +290,7 @@ def tile(query: HeatQuery, z: int, x: int, y: int) -> bytes:
 
 def series(query: HeatQuery, interval: str) -> tuple[list[dict], Withheld]:
     """Counts per day, ISO week or month over the query area (cells of ~500 m)."""
+    _no_parallel()
     area_query = replace(query, resolution=FINEST_SENSITIVE_RESOLUTION)
     area = area_cells(area_query).subquery()
     period = func.date_trunc(interval, HeatCellDay.day).cast(HeatCellDay.day.type)
@@ -306,7 +325,9 @@ def _published_counts(query: HeatQuery) -> tuple[np.ndarray, np.ndarray, dict[in
     area = session.execute(
         area_cells(query).with_only_columns(H3Cell.cell, func.ST_AsGeoJSON(H3Cell.geom, 6))
     ).all()
-    tallied = dict(session.execute(counts(query)).all())
+    tallied = dict(
+        session.execute(counts(query, area_cells(query).with_only_columns(H3Cell.cell))).all()
+    )
     cells = np.array([c for c, _ in area], dtype=np.int64)
     values = np.array([tallied.get(c, 0) for c, _ in area], dtype=np.int64)
     values[values < query.k] = 0

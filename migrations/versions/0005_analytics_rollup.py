@@ -110,7 +110,12 @@ def upgrade() -> None:
         sa.Column("status_class", sa.SmallInteger(), nullable=False),
         sa.Column("count", sa.Integer(), nullable=False),
         sa.PrimaryKeyConstraint(
-            "resolution", "cell", "category_id", "status_class", name=op.f("pk_heat_cell_total")
+            "resolution",
+            "cell",
+            "category_id",
+            "status_class",
+            name=op.f("pk_heat_cell_total"),
+            postgresql_include=["count"],
         ),
     )
     op.create_geospatial_table(

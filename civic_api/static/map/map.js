@@ -102,7 +102,7 @@
           source: 'heatmap',
           'source-layer': 'heatmap',
           paint: {
-            'fill-color': colourExpression([1, 10, 25, 50, 100]),
+            'fill-color': colourExpression([5, 10, 20, 50, 100]),
             'fill-outline-color': BACKGROUND,
           },
         },
@@ -134,19 +134,27 @@
     return expression;
   }
 
-  // The largest of 1, 2, 5 × 10^n that is not above x (x >= 1).
-  function niceFloor(x) {
+  // x itself below 10, else the number of the series 10, 15, 20, 30, 50, 75, 100, 150 …
+  // nearest to x on a log scale.
+  function niceRound(x) {
+    if (x < 10) return Math.round(x);
     const power = 10 ** Math.floor(Math.log10(x));
-    return [5, 2, 1].map((m) => m * power).find((v) => v <= x);
+    const distance = (v) => Math.abs(Math.log(v / x));
+    return [1, 1.5, 2, 3, 5, 7.5, 10]
+      .map((m) => m * power)
+      .reduce((best, v) => (distance(v) < distance(best) ? v : best));
   }
 
-  // Lower bounds of up to RAMP.length classes: k, then rounded quantiles of the counts.
-  function classLows(counts, k) {
-    const sorted = counts.slice().sort((a, b) => a - b);
-    const lows = [Math.max(1, Math.min(k || sorted[0], sorted[0]))];
+  // Lower bounds of up to RAMP.length classes, evenly spaced on a log scale from k (the
+  // smallest published count) to the largest count in view: counts are heavily skewed.
+  function classLows(k, max) {
+    const lows = [k];
     for (let i = 1; i < RAMP.length; i += 1) {
-      const low = niceFloor(sorted[Math.floor((i * sorted.length) / RAMP.length)]);
-      if (low > lows[lows.length - 1]) lows.push(low);
+      const exact = k * (max / k) ** (i / RAMP.length);
+      const previous = lows[lows.length - 1];
+      // Narrow ranges: whole numbers where round ones would repeat.
+      const low = niceRound(exact) > previous ? niceRound(exact) : Math.ceil(exact);
+      if (low > previous && low <= max) lows.push(low);
     }
     return lows;
   }
@@ -180,9 +188,10 @@
     const counts = data.features.map((feature) => feature.properties.count);
     const k = data.k;
     if (counts.length) {
-      const lows = classLows(counts, k);
+      const max = Math.max(...counts);
+      const lows = classLows(Math.min(k, ...counts), max);
       map.setPaintProperty('heatmap', 'fill-color', colourExpression(lows));
-      renderLegend(lows, Math.max(...counts));
+      renderLegend(lows, max);
     } else {
       renderLegend(null);
     }

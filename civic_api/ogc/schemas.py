@@ -1,0 +1,197 @@
+"""Query and response schemas of the OGC API – Features endpoints."""
+
+import marshmallow as ma
+from webargs.fields import DelimitedList
+
+from civic_api.analytics.models import STATUS_CLASSES
+from civic_api.analytics.schemas import CODE
+from civic_api.extensions import QueryArgsSchema, Schema
+from civic_api.models import LOCALES
+from civic_api.ogc import service
+from geo.cells import ROLLUP_RESOLUTIONS
+
+JSON_FORMATS = ("json", "geojson")
+
+
+def json_only(value: str) -> None:
+    if value.lower() not in JSON_FORMATS:
+        raise ma.ValidationError(
+            "Only JSON is served: use f=json or leave f out (there is no HTML view)."
+        )
+
+
+def crs84_only(value: str) -> None:
+    if value.strip() not in service.CRS84_NAMES:
+        raise ma.ValidationError(f"Only {service.CRS84} (WGS 84 longitude, latitude) is served.")
+
+
+class OgcBBox(ma.fields.Field):
+    """west,south,east,north in CRS84 (or six numbers with heights)."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        try:
+            return service.parse_bbox(str(value))
+        except service.InvalidParameter as exc:
+            raise ma.ValidationError(str(exc)) from None
+
+
+class OgcDatetime(ma.fields.Field):
+    """An RFC 3339 instant or interval, as (first local day, last local day)."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        try:
+            return service.parse_datetime(str(value))
+        except service.InvalidParameter as exc:
+            raise ma.ValidationError(str(exc)) from None
+
+
+DATETIME_DOC = {
+    "type": "string",
+    "example": "2026-01-01T00:00:00Z/2026-03-31T23:59:59Z",
+    "description": "An RFC 3339 date-time or interval (open ends: .. or empty); plain dates "
+    "(2026-01-01/2026-03-31) are local days in Europe/Belgrade.",
+}
+
+
+class OgcArgsSchema(QueryArgsSchema):
+    """Every OGC endpoint takes f=json; unknown parameters are ignored, not refused."""
+
+    f = ma.fields.String(
+        validate=json_only,
+        metadata={"description": "Format: json (the only one served)", "enum": ["json"]},
+    )
+
+
+class OgcLanguageArgsSchema(OgcArgsSchema):
+    lang = ma.fields.String(
+        metadata={"description": "sq, sr or en (overrides Accept-Language)", "enum": LOCALES}
+    )
+
+
+class ItemsArgsSchema(OgcArgsSchema):
+    limit = ma.fields.Integer(
+        load_default=service.DEFAULT_LIMIT,
+        validate=ma.validate.Range(min=1),
+        metadata={
+            "minimum": 1,
+            "maximum": service.MAX_LIMIT,
+            "default": service.DEFAULT_LIMIT,
+            "description": f"Features per page; larger values are served as {service.MAX_LIMIT}",
+        },
+    )
+    offset = ma.fields.Integer(
+        load_default=0,
+        validate=ma.validate.Range(min=0),
+        metadata={"description": "Features to skip (the next link sets it)"},
+    )
+    bbox = OgcBBox(
+        metadata={
+            "type": "string",
+            "example": "21.10,42.62,21.20,42.70",
+            "description": "west,south,east,north in CRS84",
+        }
+    )
+    bbox_crs = ma.fields.String(
+        data_key="bbox-crs",
+        validate=crs84_only,
+        metadata={"description": f"Only {service.CRS84}"},
+    )
+    crs = ma.fields.String(validate=crs84_only, metadata={"description": f"Only {service.CRS84}"})
+    datetime = OgcDatetime(metadata=DATETIME_DOC)
+
+    @ma.post_load
+    def clamp_limit(self, data, **kwargs):
+        data["limit"] = min(data["limit"], service.MAX_LIMIT)
+        return data
+
+
+class MunicipalityItemsArgsSchema(ItemsArgsSchema, OgcLanguageArgsSchema):
+    pass
+
+
+class HeatFiltersSchema(QueryArgsSchema):
+    category = DelimitedList(CODE, metadata={"description": "Comma-separated category codes"})
+    group = DelimitedList(CODE, metadata={"description": "Comma-separated category group codes"})
+    municipality = ma.fields.String(
+        validate=ma.validate.Regexp(r"^[a-z0-9-]{1,64}$"),
+        metadata={"description": "Only cells whose centre is in this municipality"},
+    )
+    status = DelimitedList(
+        ma.fields.String(validate=ma.validate.OneOf(list(STATUS_CLASSES))),
+        metadata={"description": "Status classes; default open,resolved"},
+    )
+
+
+class HeatItemsArgsSchema(ItemsArgsSchema, HeatFiltersSchema):
+    resolution = ma.fields.Integer(
+        load_default=7,
+        validate=ma.validate.OneOf(ROLLUP_RESOLUTIONS),
+        metadata={"description": "H3 resolution 6-9 (sensitive categories: at most 8)"},
+    )
+
+
+class HeatItemArgsSchema(OgcArgsSchema, HeatFiltersSchema):
+    datetime = OgcDatetime(metadata=DATETIME_DOC)
+
+
+class PointItemsArgsSchema(ItemsArgsSchema):
+    category = DelimitedList(
+        CODE, metadata={"description": "Comma-separated codes of non-sensitive categories"}
+    )
+    group = DelimitedList(CODE, metadata={"description": "Comma-separated category group codes"})
+
+
+# Responses
+
+
+class OgcLinkSchema(Schema):
+    href = ma.fields.String(required=True)
+    rel = ma.fields.String(required=True)
+    type = ma.fields.String()
+    title = ma.fields.String()
+
+
+class OgcLandingPageSchema(Schema):
+    title = ma.fields.String()
+    description = ma.fields.String()
+    links = ma.fields.List(ma.fields.Nested(OgcLinkSchema))
+
+
+class OgcConformanceSchema(Schema):
+    conformsTo = ma.fields.List(ma.fields.String())
+
+
+class OgcSpatialExtentSchema(Schema):
+    bbox = ma.fields.List(
+        ma.fields.List(ma.fields.Float()),
+        metadata={"description": "[[west, south, east, north]]"},
+    )
+    crs = ma.fields.String()
+
+
+class OgcTemporalExtentSchema(Schema):
+    interval = ma.fields.List(
+        ma.fields.List(ma.fields.String(allow_none=True)),
+        metadata={"description": "[[start, end]]; null for an open end"},
+    )
+    trs = ma.fields.String()
+
+
+class OgcExtentSchema(Schema):
+    spatial = ma.fields.Nested(OgcSpatialExtentSchema)
+    temporal = ma.fields.Nested(OgcTemporalExtentSchema)
+
+
+class OgcCollectionSchema(Schema):
+    id = ma.fields.String()
+    title = ma.fields.String()
+    description = ma.fields.String()
+    links = ma.fields.List(ma.fields.Nested(OgcLinkSchema))
+    extent = ma.fields.Nested(OgcExtentSchema)
+    itemType = ma.fields.String()
+    crs = ma.fields.List(ma.fields.String())
+
+
+class OgcCollectionsSchema(Schema):
+    links = ma.fields.List(ma.fields.Nested(OgcLinkSchema))
+    collections = ma.fields.List(ma.fields.Nested(OgcCollectionSchema))
