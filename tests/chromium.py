@@ -205,14 +205,20 @@ class Page:
             raise DevToolsError(f"navigating to {url}: {result['errorText']}")
 
     def wait_for(self, expression: str, timeout: float = 15, interval: float = 0.1):
-        """Poll until the expression is truthy; return its value."""
+        """Poll until the expression is truthy; return its value. Errors count as false
+        (while a navigation swaps documents, there may be no document or no context)."""
         deadline = time.monotonic() + timeout
         while True:
-            value = self.evaluate(expression)
+            try:
+                value = self.evaluate(expression)
+            except DevToolsError as exc:
+                value, error = None, exc
+            else:
+                error = None
             if value:
                 return value
             if time.monotonic() > deadline:
-                raise TimeoutError(f"still false after {timeout} s: {expression}")
+                raise TimeoutError(f"still false after {timeout} s: {expression}") from error
             time.sleep(interval)
 
     def screenshot(self) -> bytes:
