@@ -50,6 +50,8 @@ class H3Cell(Base):
     centre_lat: Mapped[float] = mapped_column(Float)
     municipality_id: Mapped[int | None] = mapped_column(ForeignKey("municipality.id"))
     geom = mapped_column(Geometry("POLYGON", srid=4326, spatial_index=True), nullable=False)
+    # The hexagon as GeoJSON text, written once: heatmaps splice it into their answers.
+    geojson: Mapped[str] = mapped_column(Text)
 
 
 class HeatCellDay(Base):

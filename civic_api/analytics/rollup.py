@@ -6,6 +6,7 @@ no lag and no watermark. `rebuild` recomputes them from the report table.
 """
 
 import io
+import json
 from collections.abc import Callable
 
 import numpy as np
@@ -43,10 +44,11 @@ GROUP BY 1, 2, 3, 4;
 """
 
 
-def cell_wkt(cell: int) -> str:
-    """WKT of a cell's hexagon (lon lat order); Kosovo's cells never cross the antimeridian."""
-    ring = [f"{lon!r} {lat!r}" for lat, lon in h3i.cell_to_boundary(cell)]
-    return f"POLYGON(({', '.join([*ring, ring[0]])}))"
+def cell_ring(cell: int) -> list[tuple[float, float]]:
+    """The cell's closed ring in (lon, lat) order, 6 decimals (~0.1 m); Kosovo's cells never
+    cross the antimeridian."""
+    ring = [(round(lon, 6), round(lat, 6)) for lat, lon in h3i.cell_to_boundary(cell)]
+    return [*ring, ring[0]]
 
 
 def cells_of(lats, lons) -> dict[str, np.ndarray]:
@@ -82,14 +84,18 @@ def ensure_cells(connection: Connection) -> int:
     for cell, lat, lon, municipality in zip(
         ids.tolist(), lats.tolist(), lons.tolist(), owner.tolist(), strict=True
     ):
-        resolution = h3i.get_resolution(cell)
+        ring = cell_ring(cell)
+        wkt = "POLYGON((" + ", ".join(f"{x} {y}" for x, y in ring) + "))"
+        geojson = json.dumps({"type": "Polygon", "coordinates": [ring]}, separators=(",", ":"))
         rows.write(
-            f"{cell}\t{resolution}\t{lon!r}\t{lat!r}\t{municipality}\tSRID=4326;{cell_wkt(cell)}\n"
+            f"{cell}\t{h3i.get_resolution(cell)}\t{lon!r}\t{lat!r}\t{municipality}\t"
+            f"SRID=4326;{wkt}\t{geojson}\n"
         )
     rows.seek(0)
     cursor = connection.connection.dbapi_connection.cursor()
     cursor.copy_expert(
-        "COPY h3_cell (cell, resolution, centre_lon, centre_lat, municipality_id, geom) FROM STDIN",
+        "COPY h3_cell (cell, resolution, centre_lon, centre_lat, municipality_id, geom, geojson)"
+        " FROM STDIN",
         rows,
     )
     return int(ids.size)

@@ -219,7 +219,7 @@ def cell_rows(query: HeatQuery) -> tuple[list[PublishedCell], Withheld]:
         select(
             func.to_hex(tallied.c.cell),
             tallied.c.n,
-            func.ST_AsGeoJSON(H3Cell.geom, 6),
+            H3Cell.geojson,
             H3Cell.centre_lat,
             H3Cell.centre_lon,
         )
@@ -322,9 +322,7 @@ def series(query: HeatQuery, interval: str) -> tuple[list[dict], Withheld]:
 def _published_counts(query: HeatQuery) -> tuple[np.ndarray, np.ndarray, dict[int, str]]:
     """Every cell of the area (zero-filled) with its published count: withheld cells count 0,
     so the statistics reveal nothing the heatmap does not."""
-    area = session.execute(
-        area_cells(query).with_only_columns(H3Cell.cell, func.ST_AsGeoJSON(H3Cell.geom, 6))
-    ).all()
+    area = session.execute(area_cells(query).with_only_columns(H3Cell.cell, H3Cell.geojson)).all()
     tallied = dict(
         session.execute(counts(query, area_cells(query).with_only_columns(H3Cell.cell))).all()
     )
@@ -439,9 +437,7 @@ def dp_release(query: HeatQuery, epsilon: float, sensitivity: int, threshold: in
 
 def dp_geojson(query: HeatQuery, release: DpRelease) -> str:
     """The release's noisy counts for the cells of the query area."""
-    area = session.execute(
-        area_cells(query).with_only_columns(H3Cell.cell, func.ST_AsGeoJSON(H3Cell.geom, 6))
-    ).all()
+    area = session.execute(area_cells(query).with_only_columns(H3Cell.cell, H3Cell.geojson)).all()
     features = ",".join(
         f'{{"type":"Feature","id":"{hex_id}","geometry":{geometry},'
         f'"properties":{{"cell":"{hex_id}","count":{release.counts[hex_id]}}}}}'

@@ -25,8 +25,12 @@ def crs84_only(value: str) -> None:
         raise ma.ValidationError(f"Only {service.CRS84} (WGS 84 longitude, latitude) is served.")
 
 
-class OgcBBox(ma.fields.Field):
-    """west,south,east,north in CRS84 (or six numbers with heights)."""
+class OgcBBox(DelimitedList):
+    """west,south,east,north in CRS84 (or six numbers with heights); documented as OGC's
+    comma-separated array of numbers, parsed as a whole."""
+
+    def __init__(self, **kwargs):
+        super().__init__(ma.fields.Float(), **kwargs)
 
     def _deserialize(self, value, attr, data, **kwargs):
         try:
@@ -86,9 +90,11 @@ class ItemsArgsSchema(OgcArgsSchema):
     )
     bbox = OgcBBox(
         metadata={
-            "type": "string",
-            "example": "21.10,42.62,21.20,42.70",
-            "description": "west,south,east,north in CRS84",
+            "minItems": 4,
+            "maxItems": 6,
+            "example": [21.10, 42.62, 21.20, 42.70],
+            "description": "west,south,east,north in CRS84: the features inside or touching it"
+            " (heatmap cells and report points: those whose cell centre is inside)",
         }
     )
     bbox_crs = ma.fields.String(

@@ -125,6 +125,7 @@ def upgrade() -> None:
         sa.Column("centre_lon", sa.Float(), nullable=False),
         sa.Column("centre_lat", sa.Float(), nullable=False),
         sa.Column("municipality_id", sa.Integer(), nullable=True),
+        sa.Column("geojson", sa.Text(), nullable=False),
         sa.Column(
             "geom",
             Geometry(
