@@ -124,6 +124,7 @@ def test_language_switcher_marks_the_current_language(client):
         ("/", "/map"),
         ("/?lang=sr", "/map?lang=sr"),
         ("/?lang=sq&group=roads", "/map?lang=sq&group=roads"),
+        ("/?_external=1&_scheme=javascript", "/map?_external=1&_scheme=javascript"),
     ],
 )
 def test_root_redirects_to_the_map(client, path, location):

@@ -4,6 +4,8 @@ and a real OGC client (OWSLib) reading the service from a real HTTP server."""
 import base64
 import json
 import math
+import shutil
+import subprocess
 import threading
 from datetime import UTC, date, datetime, timedelta
 from urllib.parse import parse_qs, urlencode, urlsplit
@@ -871,3 +873,31 @@ def test_owslib_reads_collections_and_items(live_server, client, db, reports):
     heatmap = client.get(url("/v1/heatmaps", bbox=",".join(map(str, box_)), resolution=8)).json
     assert heat_features(cells) == heat_features(heatmap)
     assert cells["numberReturned"] == cells["numberMatched"] == len(heatmap["features"]) > 0
+
+
+@pytest.mark.skipif(shutil.which("ogrinfo") is None, reason="GDAL's ogrinfo is not installed")
+def test_gdal_reads_the_service(live_server, reports):
+    """GDAL's OAPIF driver (what QGIS and ogr2ogr use) lists, counts and reads the layers."""
+
+    def ogrinfo(*args: str) -> str:
+        done = subprocess.run(
+            ["ogrinfo", "-ro", *args], capture_output=True, text=True, timeout=120, check=True
+        )
+        return done.stdout
+
+    source = f"OAPIF:{live_server}/ogc"
+    assert ogrinfo(source).splitlines()[-3:] == [
+        "1: municipalities (title: Municipalities) (Multi Polygon)",
+        "2: heatmap-cells (title: Reports per H3 cell) (Polygon)",
+        "3: report-points (title: Reports of municipal problems (approximate)) (Point)",
+    ]
+    assert "Feature Count: 38" in ogrinfo("-so", source, "municipalities")
+    spat = ("21.05", "42.60", "21.25", "42.72")
+    points = ogrinfo("-al", "-q", "-spat", *spat, source, "report-points")
+    box_ = tuple(map(float, spat))
+    in_box = [
+        r
+        for r in published_points(reports).values()
+        if centre_in(box_, *reversed(h3i.cell_to_latlng(r.h3_9)))
+    ]
+    assert points.count("OGRFeature(report-points)") == len(in_box) > 0

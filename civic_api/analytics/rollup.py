@@ -29,17 +29,16 @@ CELL_COLUMNS = tuple(f"h3_{r}" for r in ROLLUP_RESOLUTIONS)
 MARGIN_DEGREES = 0.01
 BATCH = 20_000
 
+# One resolution at a time, reading that resolution's cell column (no unnesting).
 REBUILD_SQL = """
 INSERT INTO heat_cell_day (cell, category_id, day, status_class, resolution, count)
-SELECT c.cell, r.category_id, report_local_day(r.occurred_at), report_status_class(r.status),
-       ((c.cell >> 52) & 15)::smallint, count(*)::int
-FROM report AS r
-CROSS JOIN LATERAL (VALUES (r.h3_6), (r.h3_7), (r.h3_8), (r.h3_9)) AS c(cell)
-WHERE c.cell IS NOT NULL AND ((c.cell >> 52) & 15) = :resolution
+SELECT {column}, category_id, report_local_day(occurred_at), report_status_class(status),
+       {resolution}, count(*)::int
+FROM report WHERE {column} IS NOT NULL
 GROUP BY 1, 2, 3, 4;
 INSERT INTO heat_cell_total (resolution, cell, category_id, status_class, count)
 SELECT resolution, cell, category_id, status_class, sum(count)::int
-FROM heat_cell_day WHERE resolution = :resolution
+FROM heat_cell_day WHERE resolution = {resolution}
 GROUP BY 1, 2, 3, 4;
 """
 
@@ -146,7 +145,8 @@ def rebuild(connection: Connection, progress: Callable[[int], None] = lambda n: 
             "import the boundaries that contain them first"
         )
     connection.execute(text("TRUNCATE heat_cell_day, heat_cell_total"))
-    for resolution in ROLLUP_RESOLUTIONS:
-        for statement in REBUILD_SQL.strip().split(";\n"):
-            connection.execute(text(statement), {"resolution": resolution})
+    for resolution, column in zip(ROLLUP_RESOLUTIONS, CELL_COLUMNS, strict=True):
+        sql = REBUILD_SQL.format(column=column, resolution=resolution)
+        for statement in sql.strip().split(";\n"):
+            connection.execute(text(statement))
         progress(1)

@@ -168,10 +168,9 @@ def counts(query: HeatQuery, area: Select | None = None) -> Select:
             conditions.append(HeatCellDay.day >= query.date_from)
         if query.date_to is not None:
             conditions.append(HeatCellDay.day <= query.date_to)
-    conditions += [
-        table.category_id.in_(query.category_ids),
-        table.status_class.in_(query.status_classes),
-    ]
+    conditions.append(table.status_class.in_(query.status_classes))
+    if query.categories is not None:  # None: every category, no filter to apply
+        conditions.append(table.category_id.in_(query.category_ids))
     if area is not None:
         conditions.append(table.cell.in_(area))
     return (

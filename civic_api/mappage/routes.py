@@ -31,7 +31,9 @@ CONTENT_SECURITY_POLICY = "; ".join(
 @blp.get("/")
 def index():
     """Send visitors to the map, keeping ?lang= and the filters."""
-    return redirect(url_for("mappage.map_page", **request.args.to_dict()))
+    # The query string is passed on as it came (url_for would read _external and _scheme).
+    query = request.query_string.decode("ascii", "replace")
+    return redirect(url_for("mappage.map_page") + (f"?{query}" if query else ""))
 
 
 @blp.get("/map")

@@ -26,7 +26,13 @@ from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 from sqlalchemy import ColumnElement, Select, case, func, or_, select
 
 from civic_api.analytics import service as analytics
-from civic_api.analytics.models import STATUS_CLASS_OF, STATUS_CLASSES, H3Cell, HeatCellDay
+from civic_api.analytics.models import (
+    STATUS_CLASS_OF,
+    STATUS_CLASSES,
+    H3Cell,
+    HeatCellDay,
+    HeatCellTotal,
+)
 from civic_api.categories.models import Category, CategoryGroup
 from civic_api.database import session
 from civic_api.errors import InvalidInput
@@ -101,13 +107,12 @@ COLLECTIONS: tuple[CollectionInfo, ...] = (
         "report-points",
         "Reports of municipal problems (approximate)",
         "Reports of non-sensitive categories that are open or resolved, each placed at the "
-        "centre of its H3 resolution-9 cell (about 200 m across), never at the reported "
+        "centre of its H3 resolution-9 cell (edges of about 210 m), never at the reported "
         "point, and dated to the local day. Harassment and other sensitive categories are "
         "never published as points. Ids are opaque and do not reveal the report's id.",
         temporal=True,
     ),
 )
-COLLECTION_IDS = tuple(c.id for c in COLLECTIONS)
 
 
 # Parameters
@@ -381,38 +386,45 @@ def municipality_feature(slug: str, locale: str) -> Feature | None:
 # Heatmap cells
 
 
-def _heat_joined(query: analytics.HeatQuery):
-    tallied = analytics.counts(query).subquery()
-    area = analytics.area_cells(query).subquery()
-    return tallied, area, tallied.join(area, area.c.cell == tallied.c.cell)
+def _tallied(query: analytics.HeatQuery, area: Select | None = None):
+    """The query's (cell, n) over its area's cells (or over `area`, a select of cell ids)."""
+    area = area if area is not None else analytics.area_cells(query)
+    return analytics.counts(query, area.with_only_columns(H3Cell.cell)).subquery()
 
 
-def _cell_feature(cell: int, n: int, geometry: str, resolution: int) -> Feature:
-    hex_id = cell_to_hex(cell)
-    return Feature(hex_id, geometry, {"cell": hex_id, "count": int(n), "resolution": resolution})
+def _cell_features(
+    query: analytics.HeatQuery, tallied, limit: int | None = None, offset: int = 0
+) -> list[Feature]:
+    """The published cells of `tallied`, by cell id, with their stored GeoJSON hexagon."""
+    rows = session.execute(
+        select(tallied.c.cell, tallied.c.n, H3Cell.geojson)
+        .join(H3Cell, H3Cell.cell == tallied.c.cell)
+        .where(tallied.c.n >= query.k)
+        .order_by(tallied.c.cell)
+        .limit(limit)
+        .offset(offset)
+    ).all()
+    features = []
+    for cell, n, geometry in rows:
+        hex_id = cell_to_hex(cell)
+        properties = {"cell": hex_id, "count": int(n), "resolution": query.resolution}
+        features.append(Feature(hex_id, geometry, properties))
+    return features
 
 
 def heat_page(query: analytics.HeatQuery, limit: int, offset: int) -> Page:
     """One page of the published cells of a public heatmap query, by cell id, with the
-    withheld totals of the whole query (the same rows as analytics.cell_rows)."""
-    tallied, area, joined = _heat_joined(query)
+    withheld totals of the whole query (the same cells as analytics.cell_rows)."""
+    tallied = _tallied(query)
     published = tallied.c.n >= query.k
     shown, hidden_cells, hidden_reports = session.execute(
         select(
             func.count().filter(published),
             func.count().filter(~published),
             func.coalesce(func.sum(tallied.c.n).filter(~published), 0),
-        ).select_from(joined)
+        )
     ).one()
-    rows = session.execute(
-        select(tallied.c.cell, tallied.c.n, func.ST_AsGeoJSON(area.c.geom, 6))
-        .select_from(joined)
-        .where(published)
-        .order_by(tallied.c.cell)
-        .limit(limit + 1)
-        .offset(offset)
-    ).all()
-    rows, more = _paged(rows, limit)
+    features, more = _paged(_cell_features(query, tallied, limit + 1, offset), limit)
     withheld = analytics.Withheld(int(hidden_cells), int(hidden_reports), query.k)
     extra = {
         "resolution": query.resolution,
@@ -420,8 +432,7 @@ def heat_page(query: analytics.HeatQuery, limit: int, offset: int) -> Page:
         "suppressed": withheld.public(),
         "filters": query.describe(),
     }
-    features = [_cell_feature(cell, n, geometry, query.resolution) for cell, n, geometry in rows]
-    return Page(features, more, int(shown), extra)
+    return Page(list(features), more, int(shown), extra)
 
 
 def parse_cell(text: str) -> int | None:
@@ -438,13 +449,9 @@ def heat_cell(query: analytics.HeatQuery, cell: int) -> Feature | None:
     cell is unknown, withheld, or finer than the query may be."""
     if (cell >> 52) & 0xF != query.resolution:
         return None
-    tallied, area, joined = _heat_joined(query)
-    row = session.execute(
-        select(tallied.c.cell, tallied.c.n, func.ST_AsGeoJSON(area.c.geom, 6))
-        .select_from(joined)
-        .where(tallied.c.cell == cell, tallied.c.n >= query.k)
-    ).first()
-    return None if row is None else _cell_feature(*row, query.resolution)
+    area = analytics.area_cells(query).where(H3Cell.cell == cell)
+    found = _cell_features(query, _tallied(query, area))
+    return found[0] if found else None
 
 
 # Report points
@@ -582,25 +589,29 @@ def _point_features(rows: Sequence, ids: PointIds) -> list[Feature]:
 def _point_count(
     category_ids: Sequence[int], bbox: BBox | None, date_from: date | None, date_to: date | None
 ) -> int:
-    """How many points match, from the res-9 rollup (kept exact by triggers on report), not
-    by counting reports: the rollup counts the same reports by the same cell and local day."""
-    query = analytics.HeatQuery(
-        resolution=POINT_RESOLUTION,
-        requested_resolution=POINT_RESOLUTION,
-        category_ids=tuple(category_ids),
-        categories=None,
-        status_classes=tuple(_point_status_classes()),
-        date_from=date_from,
-        date_to=date_to,
-        bbox=bbox,
-        municipality_id=None,
-        k=1,
-    )
-    tallied = analytics.counts(query).subquery()
-    total = select(func.coalesce(func.sum(tallied.c.n), 0))
+    """How many points match, from the res-9 rollup (kept exact by triggers on report): it
+    counts the same reports by the same cell, category, status class and local day, in far
+    fewer rows than the report table."""
+    table: type[HeatCellDay] | type[HeatCellTotal] = HeatCellTotal
+    conditions = [HeatCellTotal.resolution == POINT_RESOLUTION]
+    if date_from is not None or date_to is not None:
+        table = HeatCellDay
+        conditions = [HeatCellDay.resolution == POINT_RESOLUTION]
+        if date_from is not None:
+            conditions.append(HeatCellDay.day >= date_from)
+        if date_to is not None:
+            conditions.append(HeatCellDay.day <= date_to)
+    conditions += [
+        table.category_id.in_(category_ids),
+        table.status_class.in_(_point_status_classes()),
+    ]
+    total = select(func.coalesce(func.sum(table.count), 0)).where(*conditions)
     if bbox is not None:
-        area = analytics.area_cells(query).subquery()
-        total = total.select_from(tallied.join(area, area.c.cell == tallied.c.cell))
+        # A join from the few cells in the box, not a semi-join over the whole rollup.
+        total = total.join(H3Cell, H3Cell.cell == table.cell).where(
+            H3Cell.resolution == POINT_RESOLUTION,
+            centre_in_bbox(H3Cell.centre_lon, H3Cell.centre_lat, bbox),
+        )
     return int(session.scalar(total))
 
 
