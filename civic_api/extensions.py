@@ -90,6 +90,13 @@ class Schema(ma.Schema):
         ordered = True
 
 
+class HeadersSchema(Schema):
+    """Request headers: only the declared ones are read; every other header is ignored."""
+
+    class Meta:
+        unknown = ma.EXCLUDE
+
+
 class QueryArgsSchema(Schema):
     """Query strings tolerate unknown parameters (cache busters, tracking)."""
 

@@ -2,7 +2,7 @@
 
 import marshmallow as ma
 
-from civic_api.extensions import Schema
+from civic_api.extensions import HeadersSchema, Schema
 from civic_api.models import LOCALES
 from civic_api.push.models import PLATFORMS, STATES, TOKEN_MAX, TOKEN_TYPES
 from civic_api.push.service import MAX_SUBSCRIPTIONS
@@ -13,10 +13,7 @@ TOKEN_FORMAT = ma.validate.Regexp(
 )
 
 
-class DeviceSecretHeadersSchema(Schema):
-    class Meta:
-        unknown = ma.EXCLUDE
-
+class DeviceSecretHeadersSchema(HeadersSchema):
     device_secret = ma.fields.String(
         data_key="Device-Secret",
         metadata={"description": "The secret returned when the device was registered"},

@@ -6,7 +6,7 @@ import marshmallow as ma
 from flask import current_app
 
 from civic_api.categories.schemas import CategoryRefSchema
-from civic_api.extensions import Schema, StrictFloat, plain_text
+from civic_api.extensions import HeadersSchema, Schema, StrictFloat, plain_text
 from civic_api.models import LOCALES
 from civic_api.municipalities.schemas import MunicipalityRefSchema
 from civic_api.reports.models import DESCRIPTION_MAX, STATUSES
@@ -129,20 +129,14 @@ class ReportCreatedSchema(Schema):
     submitted_at = ma.fields.DateTime()
 
 
-class FollowUpHeadersSchema(Schema):
-    class Meta:
-        unknown = ma.EXCLUDE
-
+class FollowUpHeadersSchema(HeadersSchema):
     follow_up_token = ma.fields.String(
         data_key="Follow-Up-Token",
         metadata={"description": "The token returned when the report was submitted"},
     )
 
 
-class IdempotencyHeadersSchema(Schema):
-    class Meta:
-        unknown = ma.EXCLUDE
-
+class IdempotencyHeadersSchema(HeadersSchema):
     idempotency_key = ma.fields.String(
         data_key="Idempotency-Key",
         validate=ma.validate.Regexp(

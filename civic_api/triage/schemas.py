@@ -4,7 +4,7 @@ import marshmallow as ma
 from webargs.fields import DelimitedList
 
 from civic_api.categories.schemas import CategoryRefSchema
-from civic_api.extensions import QueryArgsSchema, Schema, plain_text
+from civic_api.extensions import HeadersSchema, QueryArgsSchema, Schema, plain_text
 from civic_api.models import LOCALES, TEXT_MAX
 from civic_api.municipalities.schemas import MunicipalityRefSchema
 from civic_api.reports.models import EVENT_TYPES, PRIORITIES, STATUSES
@@ -140,10 +140,7 @@ class ReportUpdateSchema(Schema):
         return data
 
 
-class IfMatchHeadersSchema(Schema):
-    class Meta:
-        unknown = ma.EXCLUDE
-
+class IfMatchHeadersSchema(HeadersSchema):
     if_match = ma.fields.String(
         data_key="If-Match",
         metadata={"description": "The ETag of the report as read; a stale one gives 412"},
