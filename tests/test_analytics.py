@@ -66,13 +66,17 @@ def features(response):
     return {f["properties"]["cell"]: f["properties"]["count"] for f in response.json["features"]}
 
 
-def independent_counts(db, resolution, statuses=("open", "resolved")):
+def independent_counts(db, resolution, statuses=("open", "resolved"), sensitive_only=False):
     """Counts per cell straight from the report table with the h3 library."""
     allowed = {"open": OPEN, "resolved": ("resolved",)}
     wanted = [s for group in statuses for s in allowed[group]]
     rows = db.execute(
-        text("SELECT ST_Y(location), ST_X(location) FROM report WHERE status = ANY(:s)"),
-        {"s": wanted},
+        text(
+            "SELECT ST_Y(r.location), ST_X(r.location) FROM report r"
+            " JOIN category c ON c.id = r.category_id"
+            " WHERE r.status = ANY(:s) AND (c.sensitive OR NOT :sensitive_only)"
+        ),
+        {"s": wanted, "sensitive_only": sensitive_only},
     ).all()
     return Counter(h3.latlng_to_cell(lat, lon, resolution) for lat, lon in rows)
 
@@ -88,8 +92,12 @@ def test_counts_per_cell_equal_an_independent_computation(app, client, db, resol
         app.config["ANALYTICS_K"] = 5
     assert everything == dict(expected)
     shown = features(client.get(f"/v1/heatmaps?resolution={resolution}"))
-    assert shown == {c: n for c, n in expected.items() if n >= 5}
-    withheld = [n for n in expected.values() if n < 5]
+    sensitive = independent_counts(db, resolution, sensitive_only=True)
+    publishable = {
+        c for c, n in expected.items() if n >= 5 and sensitive[c] in (0, *range(5, n + 1))
+    }
+    assert shown == {c: n for c, n in expected.items() if c in publishable}
+    withheld = [n for c, n in expected.items() if c not in publishable]
     summary = client.get(f"/v1/heatmaps?resolution={resolution}").json["suppressed"]
     assert summary["cells"] == len(withheld)
     assert summary["reports_at_most"] == -(-sum(withheld) // 5) * 5
@@ -433,3 +441,29 @@ def test_no_aggregate_endpoint_needs_or_reveals_points(client, db):
     assert "21.1655" not in text_of_all and "42.6629" not in text_of_all
     assert json.dumps(list(CENTRE)) not in text_of_all
     assert date(2026, 6, 15).isoformat() not in text_of_all
+
+
+def test_mixed_selections_never_reveal_a_small_sensitive_count(client, db, k):
+    """All categories minus the non-sensitive ones (exact in the points layer) must not give
+    away a sensitive count below k."""
+    cell = h3.latlng_to_cell(*CENTRE, 8)
+    add_reports(db, [CENTRE] * (k + 1), category="public_lighting")
+    add_reports(db, [CENTRE] * 2, category="commenting")
+    mixed = client.get("/v1/heatmaps?resolution=8").json
+    assert features_of(mixed) == {}
+    assert mixed["suppressed"]["cells"] == 1
+    assert features_of(client.get("/v1/heatmaps?resolution=8&group=utilities").json) == {
+        cell: k + 1
+    }
+    x, y = tile_of(*CENTRE, 12)
+    layer = decode(client.get(f"/v1/tiles/heatmap/12/{x}/{y}.mvt").data)
+    assert layer.get("heatmap", {"features": []})["features"] == []
+    # Once the sensitive part reaches k, the whole cell is shown.
+    add_reports(db, [CENTRE] * (k - 2), category="commenting")
+    assert features_of(client.get("/v1/heatmaps?resolution=8").json) == {cell: 2 * k + 1}
+
+
+def tile_of(lat, lon, z):
+    from geo.tiles import lonlat_to_tile
+
+    return lonlat_to_tile(lon, lat, z)

@@ -507,17 +507,28 @@ def test_heatmap_cell_by_id_never_shows_withheld_or_too_fine_cells(client, db, r
     ).scalars()
     cell = h3i.int_to_str(next(iter(withheld)))
     assert client.get(f"/ogc/collections/heatmap-cells/items/{cell}").status_code == 404
-    # A res-9 cell of the harassment group: sensitive categories stop at res 8.
-    dense = db.execute(
+    # The res-9 cell of the six extra waste reports: public for waste alone; a selection
+    # with any sensitive category (all categories, harassment) stops at res 8.
+    dump, waste = db.execute(
         text(
-            "SELECT t.cell FROM heat_cell_total t JOIN category c ON c.id = t.category_id"
-            " JOIN category_group g ON g.id = c.group_id WHERE t.resolution = 9"
-            " AND g.code = 'harassment' GROUP BY t.cell ORDER BY sum(t.count) DESC LIMIT 1"
+            "SELECT t.cell, sum(t.count) FROM heat_cell_total t"
+            " JOIN category c ON c.id = t.category_id WHERE t.resolution = 9"
+            " AND c.code = 'waste' AND t.status_class IN (0, 1)"
+            " GROUP BY t.cell ORDER BY 2 DESC, 1 LIMIT 1"
         )
-    ).scalar_one()
-    path = f"/ogc/collections/heatmap-cells/items/{h3i.int_to_str(dense)}"
-    assert client.get(path).status_code in (200, 404)  # all categories: by its count
+    ).one()
+    assert waste >= 7
+    path = f"/ogc/collections/heatmap-cells/items/{h3i.int_to_str(dump)}"
+    r = client.get(path + "?category=waste")
+    assert r.status_code == 200
+    assert json.loads(r.data)["properties"] == {
+        "cell": h3i.int_to_str(dump),
+        "count": waste,
+        "resolution": 9,
+    }
+    assert client.get(path).status_code == 404
     assert client.get(path + "?group=harassment").status_code == 404
+    assert client.get(path + "?category=waste,stalking").status_code == 404
 
 
 # Report points

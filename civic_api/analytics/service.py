@@ -55,6 +55,8 @@ class HeatQuery:
     resolution: int
     requested_resolution: int
     category_ids: tuple[int, ...]
+    # The sensitive ones among them: their part of a cell is published only if 0 or >= k.
+    sensitive_ids: tuple[int, ...]
     categories: tuple[str, ...] | None  # None: every category
     status_classes: tuple[int, ...]
     date_from: date | None
@@ -134,6 +136,7 @@ def build_query(args: dict, audience: Audience, default_resolution: int | None =
         resolution=min(requested, ceiling),
         requested_resolution=requested,
         category_ids=tuple(sorted(c[0] for c in chosen)),
+        sensitive_ids=tuple(sorted(c[0] for c in chosen if c[2])),
         categories=named,
         status_classes=tuple(sorted(STATUS_CLASSES[s] for s in status)),
         date_from=date_from,
@@ -174,11 +177,26 @@ def counts(query: HeatQuery, area: Select | None = None) -> Select:
     if area is not None:
         conditions.append(table.cell.in_(area))
     return (
-        select(table.cell, func.sum(table.count).label("n"))
+        select(table.cell, func.sum(table.count).label("n"), _sensitive_part(table, query))
         .where(*conditions)
         .group_by(table.cell)
         .having(func.sum(table.count) > 0)
     )
+
+
+def _sensitive_part(table, query: HeatQuery):
+    if not query.sensitive_ids:
+        return literal(0).label("s")
+    in_sensitive = table.category_id.in_(query.sensitive_ids)
+    return func.coalesce(func.sum(table.count).filter(in_sensitive), 0).label("s")
+
+
+def published(tallied, query: HeatQuery):
+    """SQL: is a tallied (n, s) row publishable? At least k reports, and a sensitive part of
+    0 or at least k. Without the second rule, a selection mixing sensitive and non-sensitive
+    categories minus the non-sensitive counts (exact in the public points layer) would give
+    away a small sensitive count."""
+    return (tallied.c.n >= query.k) & ((tallied.c.s == 0) | (tallied.c.s >= query.k))
 
 
 @dataclass(frozen=True)
@@ -221,12 +239,13 @@ def cell_rows(query: HeatQuery) -> tuple[list[PublishedCell], Withheld]:
             H3Cell.geojson,
             H3Cell.centre_lat,
             H3Cell.centre_lon,
+            published(tallied, query),
         )
         .join(H3Cell, H3Cell.cell == tallied.c.cell)
         .order_by(tallied.c.cell)
     ).all()
-    shown = [PublishedCell(*row) for row in rows if row[1] >= query.k]
-    hidden = [int(row[1]) for row in rows if row[1] < query.k]
+    shown = [PublishedCell(*row[:5]) for row in rows if row[5]]
+    hidden = [int(row[1]) for row in rows if not row[5]]
     return shown, Withheld(len(hidden), sum(hidden), query.k)
 
 
@@ -275,7 +294,7 @@ def tile(query: HeatQuery, z: int, x: int, y: int) -> bytes:
         .where(
             H3Cell.resolution == query.resolution,
             touching,
-            tallied.c.n >= query.k,
+            published(tallied, query),
         )
         .subquery("features")
     )
@@ -303,15 +322,22 @@ def series(query: HeatQuery, interval: str) -> tuple[list[dict], Withheld]:
         conditions.append(HeatCellDay.day >= query.date_from)
     if query.date_to is not None:
         conditions.append(HeatCellDay.day <= query.date_to)
-    rows = session.execute(
-        select(period.label("period"), func.sum(HeatCellDay.count))
+    tallied = (
+        select(
+            period.label("period"),
+            func.sum(HeatCellDay.count).label("n"),
+            _sensitive_part(HeatCellDay, query),
+        )
         .where(*conditions)
         .group_by(period)
         .having(func.sum(HeatCellDay.count) > 0)
-        .order_by(period)
+        .subquery()
+    )
+    rows = session.execute(
+        select(tallied.c.period, tallied.c.n, published(tallied, query)).order_by(tallied.c.period)
     ).all()
-    shown = [{"period": p.isoformat(), "count": int(n)} for p, n in rows if n >= query.k]
-    hidden = [int(n) for _, n in rows if n < query.k]
+    shown = [{"period": p.isoformat(), "count": int(n)} for p, n, ok in rows if ok]
+    hidden = [int(n) for _, n, ok in rows if not ok]
     return shown, Withheld(len(hidden), sum(hidden), query.k)
 
 
@@ -322,12 +348,12 @@ def _published_counts(query: HeatQuery) -> tuple[np.ndarray, np.ndarray, dict[in
     """Every cell of the area (zero-filled) with its published count: withheld cells count 0,
     so the statistics reveal nothing the heatmap does not."""
     area = session.execute(area_cells(query).with_only_columns(H3Cell.cell, H3Cell.geojson)).all()
-    tallied = dict(
-        session.execute(counts(query, area_cells(query).with_only_columns(H3Cell.cell))).all()
+    tallied = counts(query, area_cells(query).with_only_columns(H3Cell.cell)).subquery()
+    shown = dict(
+        session.execute(select(tallied.c.cell, tallied.c.n).where(published(tallied, query))).all()
     )
     cells = np.array([c for c, _ in area], dtype=np.int64)
-    values = np.array([tallied.get(c, 0) for c, _ in area], dtype=np.int64)
-    values[values < query.k] = 0
+    values = np.array([shown.get(c, 0) for c, _ in area], dtype=np.int64)
     return cells, values, {c: g for c, g in area}
 
 
@@ -409,7 +435,7 @@ def dp_release(query: HeatQuery, epsilon: float, sensitivity: int, threshold: in
         select(H3Cell.cell).where(H3Cell.resolution == query.resolution).order_by(H3Cell.cell)
     ).all()
     in_domain = set(domain)
-    tallied = {c: int(n) for c, n in session.execute(counts(national)).all() if c in in_domain}
+    tallied = {c: int(n) for c, n, _ in session.execute(counts(national)).all() if c in in_domain}
     release = make_release(
         tallied,
         domain,

@@ -399,7 +399,7 @@ def _cell_features(
     rows = session.execute(
         select(tallied.c.cell, tallied.c.n, H3Cell.geojson)
         .join(H3Cell, H3Cell.cell == tallied.c.cell)
-        .where(tallied.c.n >= query.k)
+        .where(analytics.published(tallied, query))
         .order_by(tallied.c.cell)
         .limit(limit)
         .offset(offset)
@@ -416,7 +416,7 @@ def heat_page(query: analytics.HeatQuery, limit: int, offset: int) -> Page:
     """One page of the published cells of a public heatmap query, by cell id, with the
     withheld totals of the whole query (the same cells as analytics.cell_rows)."""
     tallied = _tallied(query)
-    published = tallied.c.n >= query.k
+    published = analytics.published(tallied, query)
     shown, hidden_cells, hidden_reports = session.execute(
         select(
             func.count().filter(published),
