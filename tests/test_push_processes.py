@@ -206,4 +206,5 @@ def test_two_workers_at_once_never_send_a_message_twice(
     assert len(received) == 2000 and set(received.values()) == {1}
     assert fake.stats()["sends"] == 2000
     batches = [worker.batches() for worker in workers]
-    assert sum(batches) == 20 and min(batches) > 0  # both took part
+    # 2,000 messages in batches of at most 100 (one may be partial while fan-out runs).
+    assert sum(batches) >= 20 and min(batches) > 0  # both took part

@@ -68,6 +68,8 @@ class Report(Base):
         ),
         CheckConstraint("duplicate_of_id <> id", name="not_own_duplicate"),
         Index("ix_report_municipality_id_submitted_at", "municipality_id", "submitted_at"),
+        # The public points layer joins reports to their res-9 cells.
+        Index("ix_report_h3_9", "h3_9"),
         Index(
             "ix_report_response_due_at_open",
             "response_due_at",

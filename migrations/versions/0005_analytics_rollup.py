@@ -170,6 +170,7 @@ def upgrade() -> None:
     op.add_column("report", sa.Column("h3_7", sa.BigInteger(), nullable=True))
     op.add_column("report", sa.Column("h3_8", sa.BigInteger(), nullable=True))
     op.add_column("report", sa.Column("h3_9", sa.BigInteger(), nullable=True))
+    op.create_index("ix_report_h3_9", "report", ["h3_9"], unique=False)
     op.execute(FUNCTIONS)
     for event, (referencing, rows) in TRIGGERS.items():
         op.execute(
@@ -189,6 +190,7 @@ def downgrade() -> None:
     for event in TRIGGERS:
         op.execute(f"DROP TRIGGER heat_after_report_{event} ON report")
         op.execute(f"DROP FUNCTION heat_after_report_{event}()")
+    op.drop_index("ix_report_h3_9", table_name="report")
     op.execute("DROP FUNCTION report_local_day(timestamptz)")
     op.execute("DROP FUNCTION report_status_class(text)")
     op.drop_column("report", "h3_9")
