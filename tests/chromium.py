@@ -2,7 +2,7 @@
 
 With --remote-debugging-pipe Chromium reads JSON commands, each ended by a NUL byte, from
 file descriptor 3 and writes replies and events the same way to descriptor 4. The browser is
-Debian's `chromium` (scripts/browser installs it), never a downloaded build.
+Debian's `chromium` (scripts/need installs it), never a downloaded build.
 """
 
 import base64
@@ -43,12 +43,12 @@ class DevToolsError(RuntimeError):
 
 
 def chromium_executable() -> str:
-    """$CHROMIUM (scripts/test sets it from scripts/browser), else chromium on the PATH."""
+    """$CHROMIUM (scripts/test sets it from scripts/need), else chromium on the PATH."""
     path = (
         os.environ.get("CHROMIUM") or shutil.which("chromium") or shutil.which("chromium-browser")
     )
     if not path:
-        raise RuntimeError("Chromium is missing: run scripts/browser (installs Debian's chromium)")
+        raise RuntimeError("Chromium is missing: run scripts/need chromium chromium (installs Debian's package)")
     return path
 
 

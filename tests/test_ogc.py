@@ -4,7 +4,6 @@ and a real OGC client (OWSLib) reading the service from a real HTTP server."""
 import base64
 import json
 import math
-import shutil
 import subprocess
 import threading
 from datetime import UTC, date, datetime, timedelta
@@ -886,7 +885,6 @@ def test_owslib_reads_collections_and_items(live_server, client, db, reports):
     assert cells["numberReturned"] == cells["numberMatched"] == len(heatmap["features"]) > 0
 
 
-@pytest.mark.skipif(shutil.which("ogrinfo") is None, reason="GDAL's ogrinfo is not installed")
 def test_gdal_reads_the_service(live_server, reports):
     """GDAL's OAPIF driver (what QGIS and ogr2ogr use) lists, counts and reads the layers."""
 
