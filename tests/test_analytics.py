@@ -273,6 +273,8 @@ def test_tiles_hold_the_published_cells_with_their_counts(client, db, k):
         f"/v1/tiles/heatmap/{z}/{x}/{y}.mvt", headers={"If-None-Match": response.headers["ETag"]}
     )
     assert again.status_code == 304
+    elsewhere = decode(client.get(f"/v1/tiles/heatmap/{z}/{x}/{y}.mvt?municipality=prizren").data)
+    assert elsewhere.get("heatmap", {"features": []})["features"] == []
     filtered = decode(client.get(f"/v1/tiles/heatmap/{z}/{x}/{y}.mvt?group=roads").data)
     assert sum(
         f["properties"]["count"] for f in filtered.get("heatmap", {"features": []})["features"]

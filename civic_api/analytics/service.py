@@ -18,7 +18,7 @@ from datetime import date
 from typing import NamedTuple
 
 import numpy as np
-from sqlalchemy import Select, func, literal, literal_column, select, text
+from sqlalchemy import Select, func, literal, literal_column, select, true
 from sqlalchemy.dialects.postgresql import insert
 
 from civic_api.analytics.models import STATUS_CLASSES, DpRelease, H3Cell, HeatCellDay, HeatCellTotal
@@ -147,33 +147,42 @@ def build_query(args: dict, audience: Audience, default_resolution: int | None =
     )
 
 
-def area_cells(query: HeatQuery) -> Select:
-    """The cells of the query area at its resolution: whole cells, chosen by their centre."""
+def _area_conditions(query: HeatQuery) -> list:
     conditions = [H3Cell.resolution == query.resolution]
     if query.bbox is not None:
         conditions.append(centre_in_bbox(H3Cell.centre_lon, H3Cell.centre_lat, query.bbox))
     if query.municipality_id is not None:
         conditions.append(H3Cell.municipality_id == query.municipality_id)
-    return select(H3Cell.cell, H3Cell.geom).where(*conditions)
+    return conditions
 
 
-def counts(query: HeatQuery, area: Select | None = None) -> Select:
-    """(cell, n) for every cell with reports matching the filters, at the query resolution;
-    only the cells of `area` (a select of cell ids) when given, which lets PostgreSQL read
-    just the area's rollup rows instead of aggregating the whole country."""
+def area_cells(query: HeatQuery) -> Select:
+    """The cells of the query area at its resolution: whole cells, chosen by their centre."""
+    return select(H3Cell.cell, H3Cell.geom).where(*_area_conditions(query))
+
+
+def _rollup(query: HeatQuery):
+    """The rollup table to read (all time, or by day) and the filter conditions on it."""
     if query.date_from is None and query.date_to is None:
         table = HeatCellTotal
-        conditions = [HeatCellTotal.resolution == query.resolution]
     else:
         table = HeatCellDay
-        conditions = [HeatCellDay.resolution == query.resolution]
-        if query.date_from is not None:
-            conditions.append(HeatCellDay.day >= query.date_from)
-        if query.date_to is not None:
-            conditions.append(HeatCellDay.day <= query.date_to)
+    conditions = [table.resolution == query.resolution]
+    if query.date_from is not None:
+        conditions.append(HeatCellDay.day >= query.date_from)
+    if query.date_to is not None:
+        conditions.append(HeatCellDay.day <= query.date_to)
     conditions.append(table.status_class.in_(query.status_classes))
     if query.categories is not None:  # None: every category, no filter to apply
         conditions.append(table.category_id.in_(query.category_ids))
+    return table, conditions
+
+
+def counts(query: HeatQuery, area: Select | None = None) -> Select:
+    """(cell, n, s) for every cell with reports matching the filters (s: the sensitive part);
+    only the cells of `area` (a select of cell ids) when given, which lets PostgreSQL read
+    just the area's rollup rows instead of aggregating the whole country."""
+    table, conditions = _rollup(query)
     if area is not None:
         conditions.append(table.cell.in_(area))
     return (
@@ -182,6 +191,20 @@ def counts(query: HeatQuery, area: Select | None = None) -> Select:
         .group_by(table.cell)
         .having(func.sum(table.count) > 0)
     )
+
+
+def area_counts(query: HeatQuery, *extra_area_conditions):
+    """(n, s) per cell of the area, as a LATERAL aggregate over each cell's rollup rows: a
+    nested loop of index-only scans, no sort or hash over the area's rows. Returns the
+    aggregate; select it together with H3Cell columns from `select_from(H3Cell)`."""
+    table, conditions = _rollup(query)
+    per_cell = (
+        select(func.sum(table.count).label("n"), _sensitive_part(table, query))
+        .where(table.cell == H3Cell.cell, *conditions)
+        .lateral("tallied")
+    )
+    area = [*_area_conditions(query), *extra_area_conditions, per_cell.c.n > 0]
+    return per_cell, area
 
 
 def _sensitive_part(table, query: HeatQuery):
@@ -214,10 +237,16 @@ class Withheld:
         }
 
 
+def _rows(statement) -> list:
+    """Plain rows through the session's connection: these are aggregates, not entities, and
+    the ORM's result machinery costs milliseconds per thousand rows."""
+    return session.connection().execute(statement).fetchall()
+
+
 def _no_parallel() -> None:
     """These queries read a few thousand index rows: starting parallel workers costs more
     than it saves (tens of ms on a small machine)."""
-    session.execute(text("SET LOCAL max_parallel_workers_per_gather = 0"))
+    session.connection().exec_driver_sql("SET LOCAL max_parallel_workers_per_gather = 0")
 
 
 class PublishedCell(NamedTuple):
@@ -231,19 +260,21 @@ class PublishedCell(NamedTuple):
 def cell_rows(query: HeatQuery) -> tuple[list[PublishedCell], Withheld]:
     """Published cells in the area with their counts, and what was withheld."""
     _no_parallel()
-    tallied = counts(query, area_cells(query).with_only_columns(H3Cell.cell)).subquery()
-    rows = session.execute(
+    tallied, area = area_counts(query)
+    rows = _rows(
         select(
-            func.to_hex(tallied.c.cell),
+            func.to_hex(H3Cell.cell),
             tallied.c.n,
             H3Cell.geojson,
             H3Cell.centre_lat,
             H3Cell.centre_lon,
             published(tallied, query),
         )
-        .join(H3Cell, H3Cell.cell == tallied.c.cell)
-        .order_by(tallied.c.cell)
-    ).all()
+        .select_from(H3Cell)
+        .join(tallied, true())
+        .where(*area)
+        .order_by(H3Cell.cell)
+    )
     shown = [PublishedCell(*row[:5]) for row in rows if row[5]]
     hidden = [int(row[1]) for row in rows if not row[5]]
     return shown, Withheld(len(hidden), sum(hidden), query.k)
@@ -278,9 +309,7 @@ def tile(query: HeatQuery, z: int, x: int, y: int) -> bytes:
     """One Mapbox vector tile (layer "heatmap") of the published cells touching the tile."""
     _no_parallel()
     envelope = func.ST_TileEnvelope(z, x, y)
-    touching = H3Cell.geom.intersects(func.ST_Transform(envelope, 4326))
-    in_tile = select(H3Cell.cell).where(H3Cell.resolution == query.resolution, touching)
-    tallied = counts(query, in_tile).subquery()
+    tallied, area = area_counts(query, H3Cell.geom.intersects(func.ST_Transform(envelope, 4326)))
     features = (
         select(
             func.ST_AsMVTGeom(
@@ -290,12 +319,9 @@ def tile(query: HeatQuery, z: int, x: int, y: int) -> bytes:
             tallied.c.n.label("count"),
             literal(query.resolution).label("resolution"),
         )
-        .join(tallied, tallied.c.cell == H3Cell.cell)
-        .where(
-            H3Cell.resolution == query.resolution,
-            touching,
-            published(tallied, query),
-        )
+        .select_from(H3Cell)
+        .join(tallied, true())
+        .where(*area, published(tallied, query))
         .subquery("features")
     )
     data = session.scalar(
