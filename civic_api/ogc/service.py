@@ -23,7 +23,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
-from sqlalchemy import ColumnElement, Select, case, func, or_, select
+from sqlalchemy import ColumnElement, Select, case, func, or_, select, true
 
 from civic_api.analytics import service as analytics
 from civic_api.analytics.models import (
@@ -386,21 +386,18 @@ def municipality_feature(slug: str, locale: str) -> Feature | None:
 # Heatmap cells
 
 
-def _tallied(query: analytics.HeatQuery, area: Select | None = None):
-    """The query's (cell, n) over its area's cells (or over `area`, a select of cell ids)."""
-    area = area if area is not None else analytics.area_cells(query)
-    return analytics.counts(query, area.with_only_columns(H3Cell.cell)).subquery()
-
-
 def _cell_features(
-    query: analytics.HeatQuery, tallied, limit: int | None = None, offset: int = 0
+    query: analytics.HeatQuery, *area, limit: int | None = None, offset: int = 0
 ) -> list[Feature]:
-    """The published cells of `tallied`, by cell id, with their stored GeoJSON hexagon."""
+    """The published cells of the query's area (narrowed by `area` conditions), by cell id,
+    with their stored GeoJSON hexagon."""
+    tallied, conditions = analytics.area_counts(query, *area)
     rows = session.execute(
-        select(tallied.c.cell, tallied.c.n, H3Cell.geojson)
-        .join(H3Cell, H3Cell.cell == tallied.c.cell)
-        .where(analytics.published(tallied, query))
-        .order_by(tallied.c.cell)
+        select(H3Cell.cell, tallied.c.n, H3Cell.geojson)
+        .select_from(H3Cell)
+        .join(tallied, true())
+        .where(*conditions, analytics.published(tallied, query))
+        .order_by(H3Cell.cell)
         .limit(limit)
         .offset(offset)
     ).all()
@@ -415,7 +412,7 @@ def _cell_features(
 def heat_page(query: analytics.HeatQuery, limit: int, offset: int) -> Page:
     """One page of the published cells of a public heatmap query, by cell id, with the
     withheld totals of the whole query (the same cells as analytics.cell_rows)."""
-    tallied = _tallied(query)
+    tallied, conditions = analytics.area_counts(query)
     published = analytics.published(tallied, query)
     shown, hidden_cells, hidden_reports = session.execute(
         select(
@@ -423,8 +420,11 @@ def heat_page(query: analytics.HeatQuery, limit: int, offset: int) -> Page:
             func.count().filter(~published),
             func.coalesce(func.sum(tallied.c.n).filter(~published), 0),
         )
+        .select_from(H3Cell)
+        .join(tallied, true())
+        .where(*conditions)
     ).one()
-    features, more = _paged(_cell_features(query, tallied, limit + 1, offset), limit)
+    features, more = _paged(_cell_features(query, limit=limit + 1, offset=offset), limit)
     withheld = analytics.Withheld(int(hidden_cells), int(hidden_reports), query.k)
     extra = {
         "resolution": query.resolution,
@@ -449,8 +449,7 @@ def heat_cell(query: analytics.HeatQuery, cell: int) -> Feature | None:
     cell is unknown, withheld, or finer than the query may be."""
     if (cell >> 52) & 0xF != query.resolution:
         return None
-    area = analytics.area_cells(query).where(H3Cell.cell == cell)
-    found = _cell_features(query, _tallied(query, area))
+    found = _cell_features(query, H3Cell.cell == cell)
     return found[0] if found else None
 
 
