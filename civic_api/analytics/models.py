@@ -59,13 +59,24 @@ class HeatCellDay(Base):
     statement triggers on report (migration 0005) in the same transaction as the change."""
 
     __tablename__ = "heat_cell_day"
-    __table_args__ = (Index("ix_heat_cell_day_resolution_day", "resolution", "day"),)
+    # Per cell, days in order, count included: a dated heatmap reads each area cell's days in
+    # range with an index-only scan.
+    __table_args__ = (
+        PrimaryKeyConstraint(
+            "resolution",
+            "cell",
+            "day",
+            "category_id",
+            "status_class",
+            postgresql_include=["count"],
+        ),
+    )
 
-    cell: Mapped[int] = mapped_column(BigInteger, primary_key=True)
-    category_id: Mapped[int] = mapped_column(SmallInteger, primary_key=True)
-    day: Mapped[date] = mapped_column(Date, primary_key=True)
-    status_class: Mapped[int] = mapped_column(SmallInteger, primary_key=True)
     resolution: Mapped[int] = mapped_column(SmallInteger)
+    cell: Mapped[int] = mapped_column(BigInteger)
+    day: Mapped[date] = mapped_column(Date)
+    category_id: Mapped[int] = mapped_column(SmallInteger)
+    status_class: Mapped[int] = mapped_column(SmallInteger)
     count: Mapped[int] = mapped_column(Integer)
 
 

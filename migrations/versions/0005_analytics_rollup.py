@@ -44,7 +44,7 @@ WITH changes AS (
     INSERT INTO heat_cell_day AS h (cell, category_id, day, status_class, resolution, count)
     SELECT cell, category_id, day, status_class, ((cell >> 52) & 15)::smallint, delta
     FROM changes WHERE delta <> 0 ORDER BY 1, 2, 3, 4
-    ON CONFLICT (cell, category_id, day, status_class)
+    ON CONFLICT (resolution, cell, day, category_id, status_class)
     DO UPDATE SET count = h.count + EXCLUDED.count
 )
 INSERT INTO heat_cell_total AS t (resolution, cell, category_id, status_class, count)
@@ -96,11 +96,14 @@ def upgrade() -> None:
         sa.Column("resolution", sa.SmallInteger(), nullable=False),
         sa.Column("count", sa.Integer(), nullable=False),
         sa.PrimaryKeyConstraint(
-            "cell", "category_id", "day", "status_class", name=op.f("pk_heat_cell_day")
+            "resolution",
+            "cell",
+            "day",
+            "category_id",
+            "status_class",
+            name=op.f("pk_heat_cell_day"),
+            postgresql_include=["count"],
         ),
-    )
-    op.create_index(
-        "ix_heat_cell_day_resolution_day", "heat_cell_day", ["resolution", "day"], unique=False
     )
     op.create_table(
         "heat_cell_total",
@@ -207,6 +210,5 @@ def downgrade() -> None:
     )
     op.drop_geospatial_table("h3_cell")
     op.drop_table("heat_cell_total")
-    op.drop_index("ix_heat_cell_day_resolution_day", table_name="heat_cell_day")
     op.drop_table("heat_cell_day")
     op.drop_table("dp_release")
