@@ -19,7 +19,7 @@ import statistics
 import subprocess
 import sys
 import time
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from alembic import command
@@ -170,9 +170,15 @@ def main(count: int) -> None:
         http_conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
         bbox = f"{west},{south},{east},{north}"
         x, y = lonlat_to_tile(21.1655, 42.6629, 10)
+        # Six whole months of the last year: what a public date filter is snapped to.
+        today = datetime.now(UTC).date()
+        first = (today.replace(day=1) - timedelta(days=180)).replace(day=1)
+        last = today.replace(day=1) - timedelta(days=1)
+        dates = f"from={first}&to={last}"
         results = {
             "city": timed_http(http_conn, f"/v1/heatmaps?resolution=8&bbox={bbox}"),
             "national": timed_http(http_conn, "/v1/heatmaps?resolution=7"),
+            "dated": timed_http(http_conn, f"/v1/heatmaps?resolution=7&{dates}"),
             "tile": timed_http(http_conn, f"/v1/tiles/heatmap/10/{x}/{y}.mvt"),
         }
         worker = int(
@@ -198,6 +204,15 @@ def main(count: int) -> None:
             "national": timed_sql(
                 engine, grid, {"size": RES7_SQUARE_M, "w": 20.0, "s": 41.8, "e": 21.9, "n": 43.3}
             ),
+            "dated": timed_sql(
+                engine,
+                grid.replace(
+                    "GROUP BY g",
+                    "AND report_local_day(occurred_at) BETWEEN :first AND :last GROUP BY g",
+                ),
+                {"size": RES7_SQUARE_M, "w": 20.0, "s": 41.8, "e": 21.9, "n": 43.3}
+                | {"first": first, "last": last},
+            ),
             "tile": timed_sql(
                 engine,
                 "SELECT ST_AsMVT(t, 'heatmap', 4096, 'geom') FROM ("
@@ -218,6 +233,7 @@ def main(count: int) -> None:
         for name, label in (
             ("city", "Prishtina extent, res 8 (~550 m edges)"),
             ("national", "all of Kosovo, res 7 (~1.4 km edges)"),
+            ("dated", f"all of Kosovo, res 7, {first} to {last}"),
             ("tile", f"tile 10/{x}/{y} (Prishtina)"),
         ):
             ms, size = results[name]
