@@ -53,7 +53,6 @@ class HeatQuery:
     """A validated, privacy-adjusted aggregate query."""
 
     resolution: int
-    requested_resolution: int
     category_ids: tuple[int, ...]
     # The sensitive ones among them: their part of a cell is published only if 0 or >= k.
     sensitive_ids: tuple[int, ...]
@@ -84,7 +83,7 @@ def month_end(day: date) -> date:
     return day.replace(day=calendar.monthrange(day.year, day.month)[1])
 
 
-def build_query(args: dict, audience: Audience, default_resolution: int | None = None) -> HeatQuery:
+def build_query(args: dict, audience: Audience) -> HeatQuery:
     """Turn request arguments into a HeatQuery, applying the privacy rules for the audience."""
     categories = session.execute(
         select(Category.id, Category.code, Category.sensitive, CategoryGroup.code).join(
@@ -112,7 +111,7 @@ def build_query(args: dict, audience: Audience, default_resolution: int | None =
     elif "zoom" in args:
         requested = resolution_for_zoom(args["zoom"])
     else:
-        requested = default_resolution or 7
+        requested = 7  # all of Kosovo at ~1.4 km cells
     sensitive = any(c[2] for c in chosen)
     ceiling = (
         FINEST_SENSITIVE_RESOLUTION if sensitive and not audience.researcher else FINEST_RESOLUTION
@@ -134,7 +133,6 @@ def build_query(args: dict, audience: Audience, default_resolution: int | None =
     status = args.get("status") or DEFAULT_STATUS
     return HeatQuery(
         resolution=min(requested, ceiling),
-        requested_resolution=requested,
         category_ids=tuple(sorted(c[0] for c in chosen)),
         sensitive_ids=tuple(sorted(c[0] for c in chosen if c[2])),
         categories=named,
