@@ -1,6 +1,6 @@
 """Benchmark: heatmaps and tiles from the rollup against on-the-fly aggregation, same run.
 
-    DATABASE_URL=$(scripts/devdb url) .venv/bin/python bench/heatmap_bench.py [REPORTS]
+    DATABASE_URL=$(scripts/devdb url) .venv/bin/python bench/heatmap_bench.py [REPORTS [GROW_TO]]
 
 Creates its own database (<db>_bench_heat), loads REPORTS synthetic reports (default
 1,000,000; COPY with the rollup triggers off, then `rollup.rebuild`), serves it with the
@@ -84,12 +84,12 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def load(app, count: int) -> tuple[float, float]:
+def load(app, count: int, seed: int = 1) -> tuple[float, float]:
     engine = app.extensions["engine"]
     start = time.perf_counter()
     with engine.begin() as connection:
         connection.execute(text("ALTER TABLE report DISABLE TRIGGER USER"))
-        insert_demo_reports(connection, count, seed=1)
+        insert_demo_reports(connection, count, seed=seed)
         connection.execute(text("ALTER TABLE report ENABLE TRIGGER USER"))
     copied = time.perf_counter() - start
     start = time.perf_counter()
@@ -128,7 +128,7 @@ def insert_overhead(app, per_block: int = 50, blocks: int = 6) -> tuple[float, f
     return statistics.mean(timings[False]) * 1000, statistics.mean(timings[True]) * 1000
 
 
-def main(count: int) -> None:
+def main(count: int, grow_to: int | None = None) -> None:
     url = create_database(make_url(os.environ["DATABASE_URL"]).database + "_bench_heat")
     server = None
     try:
@@ -245,6 +245,21 @@ def main(count: int) -> None:
             f" overhead {100 * (on / off - 1):.1f}%"
         )
         print(f"gunicorn worker peak RSS: {peak_rss_mb:.0f} MB")
+        if grow_to:
+            # Same server, same run: add reports up to grow_to and measure again, so that the
+            # growth ratio is not confounded by the machine's speed changing between runs.
+            copied, rebuilt = load(app, grow_to - count, seed=2)
+            print(f"grown to {grow_to:,}; COPY {copied:.1f} s, rollup rebuild {rebuilt:.1f} s")
+            for name, path in (
+                ("city", f"/v1/heatmaps?resolution=8&bbox={bbox}"),
+                ("national", "/v1/heatmaps?resolution=7"),
+                ("tile", f"/v1/tiles/heatmap/10/{x}/{y}.mvt"),
+            ):
+                ms, _ = timed_http(http_conn, path)
+                print(
+                    f"{name}: {ms:.1f} ms at {grow_to:,} = {ms / results[name][0]:.2f}× the"
+                    f" {count:,} figure"
+                )
     finally:
         if server is not None:
             server.send_signal(signal.SIGTERM)
@@ -254,5 +269,6 @@ def main(count: int) -> None:
 
 
 if __name__ == "__main__":
-    numbers = [a for a in sys.argv[1:] if a.isdigit()]
-    main(int(numbers[0]) if numbers else 1_000_000)
+    # REPORTS [GROW_TO]: measure at REPORTS, then add reports up to GROW_TO and measure again.
+    numbers = [int(a) for a in sys.argv[1:] if a.isdigit()]
+    main(numbers[0] if numbers else 1_000_000, numbers[1] if len(numbers) > 1 else None)
