@@ -48,7 +48,9 @@ def chromium_executable() -> str:
         os.environ.get("CHROMIUM") or shutil.which("chromium") or shutil.which("chromium-browser")
     )
     if not path:
-        raise RuntimeError("Chromium is missing: run scripts/need chromium chromium (installs Debian's package)")
+        raise RuntimeError(
+            "Chromium is missing: run scripts/need chromium chromium (installs Debian's package)"
+        )
     return path
 
 
