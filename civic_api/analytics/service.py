@@ -35,7 +35,7 @@ from geo.cells import (
     resolution_for_zoom,
 )
 from geo.privacy import ReleaseSpec, make_release
-from geo.tiles import MVT_BUFFER, MVT_EXTENT
+from geo.tiles import MVT_EXTENT, mvt_geom, tile_envelope
 
 DEFAULT_STATUS = ("open", "resolved")
 
@@ -306,13 +306,11 @@ def heatmap_csv_rows(query: HeatQuery):
 def tile(query: HeatQuery, z: int, x: int, y: int) -> bytes:
     """One Mapbox vector tile (layer "heatmap") of the published cells touching the tile."""
     _no_parallel()
-    envelope = func.ST_TileEnvelope(z, x, y)
+    envelope = tile_envelope(z, x, y)
     tallied, area = area_counts(query, H3Cell.geom.intersects(func.ST_Transform(envelope, 4326)))
     features = (
         select(
-            func.ST_AsMVTGeom(
-                func.ST_Transform(H3Cell.geom, 3857), envelope, MVT_EXTENT, MVT_BUFFER, True
-            ).label("geom"),
+            mvt_geom(H3Cell.geom, z, x, y).label("geom"),
             func.to_hex(H3Cell.cell).label("cell"),
             tallied.c.n.label("count"),
             literal(query.resolution).label("resolution"),
