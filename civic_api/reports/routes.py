@@ -11,7 +11,7 @@ from civic_api.database import session
 from civic_api.errors import NotFound
 from civic_api.extensions import limiter
 from civic_api.i18n import current_locale
-from civic_api.reports import idempotency, service
+from civic_api.reports import idempotency, service, workflow
 from civic_api.reports.schemas import (
     CommentCreateSchema,
     FollowUpHeadersSchema,
@@ -169,6 +169,6 @@ class ReportReopenView(MethodView):
         """Reopen your resolved report if the problem is not solved"""
         report = reporters_report(report_id, headers)
         window = timedelta(days=current_app.config["REOPEN_WINDOW_DAYS"])
-        service.reopen(report, data.get("reason"), datetime.now(UTC), window)
+        workflow.reopen(report, data.get("reason"), datetime.now(UTC), window)
         session.commit()
         return status_view(report)

@@ -117,30 +117,3 @@ def add_comment(report: Report, message: str, now: datetime, limit: int) -> Repo
     report.updated_at = now
     session.flush()
     return event
-
-
-def reopen(report: Report, reason: str | None, now: datetime, window: timedelta) -> ReportEvent:
-    """The reporter says a resolved report is not resolved, within `window` of the resolution."""
-    if report.status != "resolved":
-        raise Conflict(
-            f"Only a resolved report can be reopened; this one is {report.status}.",
-            details={"current_status": report.status, "allowed": []},
-        )
-    if report.resolved_at + window < now:
-        raise Conflict(
-            f"A report can be reopened within {window.days} days of its resolution.",
-            details={"current_status": report.status, "allowed": []},
-        )
-    event = ReportEvent(
-        report_id=report.id,
-        type="status_changed",
-        at=now,
-        from_status="resolved",
-        to_status="reopened",
-        message=reason,
-    )
-    report.status = "reopened"
-    report.updated_at = now
-    session.add(event)
-    session.flush()
-    return event
