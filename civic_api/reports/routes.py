@@ -14,6 +14,7 @@ from civic_api.i18n import current_locale
 from civic_api.reports import idempotency, service, workflow
 from civic_api.reports.schemas import (
     CommentCreateSchema,
+    FeedbackSchema,
     FollowUpHeadersSchema,
     IdempotencyHeadersSchema,
     ReopenSchema,
@@ -136,6 +137,7 @@ def status_view(report) -> dict:
         "occurred_at": report.occurred_at,
         "submitted_at": report.submitted_at,
         "timeline": service.timeline(report),
+        "feedback_open": service.feedback_open(report),
     }
 
 
@@ -172,3 +174,18 @@ class ReportReopenView(MethodView):
         workflow.reopen(report, data.get("reason"), datetime.now(UTC), window)
         session.commit()
         return status_view(report)
+
+
+@blp.route("/<uuid:report_id>/feedback")
+class ReportFeedbackView(MethodView):
+    @blp.arguments(FollowUpHeadersSchema, location="headers")
+    @blp.arguments(FeedbackSchema)
+    @blp.response(201, FeedbackSchema)
+    @blp.alt_response(404, description="Unknown report, or a missing or wrong token")
+    @blp.alt_response(409, description="Not resolved or rejected, or feedback already given")
+    def post(self, headers, data, report_id):
+        """Say whether your resolved or rejected report was fixed and how satisfied you are"""
+        report = reporters_report(report_id, headers)
+        feedback = service.give_feedback(report, data, datetime.now(UTC))
+        session.commit()
+        return feedback

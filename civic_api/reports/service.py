@@ -8,13 +8,15 @@ from datetime import UTC, datetime, timedelta
 
 from shapely.geometry import Point
 from sqlalchemy import func, select
+from sqlalchemy.dialects.postgresql import insert
 
 from civic_api.analytics.rollup import cells_of
 from civic_api.categories import service as categories
 from civic_api.database import session
 from civic_api.errors import Conflict, InvalidInput
 from civic_api.municipalities.service import municipality_at
-from civic_api.reports.models import PUBLIC_EVENT_TYPES, Report, ReportEvent
+from civic_api.reports.models import PUBLIC_EVENT_TYPES, Report, ReportEvent, ReportFeedback
+from civic_api.reports.workflow import FEEDBACK_STATUSES
 from geo.points import as_sql
 
 
@@ -117,3 +119,27 @@ def add_comment(report: Report, message: str, now: datetime, limit: int) -> Repo
     report.updated_at = now
     session.flush()
     return event
+
+
+def feedback_open(report: Report) -> bool:
+    """Closed as resolved or rejected, and not answered yet."""
+    return report.status in FEEDBACK_STATUSES and session.get(ReportFeedback, report.id) is None
+
+
+def give_feedback(report: Report, answers: dict, now: datetime) -> ReportFeedback:
+    """The reporter's one answer on a resolved or rejected report; a second one is a 409."""
+    if report.status not in FEEDBACK_STATUSES:
+        raise Conflict(
+            f"Feedback is for resolved or rejected reports; this one is {report.status}.",
+            details={"current_status": report.status},
+        )
+    # ON CONFLICT: two answers racing for the same report leave exactly one.
+    stored = session.scalar(
+        insert(ReportFeedback)
+        .values(report_id=report.id, created_at=now, **answers)
+        .on_conflict_do_nothing()
+        .returning(ReportFeedback.report_id)
+    )
+    if stored is None:
+        raise Conflict("This report already has your feedback.")
+    return session.get(ReportFeedback, report.id)
