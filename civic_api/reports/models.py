@@ -89,6 +89,7 @@ class Report(Base):
                 "first_reopened_at",
                 "response_due_at",
                 "duplicate_of_id",
+                "h3_8",
             ],
         ),
         # Backlog at a period's end: the reports not closed by then.
@@ -96,7 +97,12 @@ class Report(Base):
             "ix_report_open_until",
             "municipality_id",
             text("coalesce(first_closed_at, 'infinity'::timestamptz)"),
-            postgresql_include=["submitted_at", "first_acknowledged_at", "response_due_at"],
+            postgresql_include=[
+                "category_id",
+                "submitted_at",
+                "first_acknowledged_at",
+                "response_due_at",
+            ],
         ),
         # The public points layer joins reports to their res-9 cells.
         Index("ix_report_h3_9", "h3_9"),

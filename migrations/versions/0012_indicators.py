@@ -30,6 +30,7 @@ INDICATOR_COLUMNS = [
     "first_reopened_at",
     "response_due_at",
     "duplicate_of_id",
+    "h3_8",
 ]
 
 
@@ -65,7 +66,12 @@ def upgrade() -> None:
         "ix_report_open_until",
         "report",
         ["municipality_id", sa.text("coalesce(first_closed_at, 'infinity'::timestamptz)")],
-        postgresql_include=["submitted_at", "first_acknowledged_at", "response_due_at"],
+        postgresql_include=[
+            "category_id",
+            "submitted_at",
+            "first_acknowledged_at",
+            "response_due_at",
+        ],
     )
     op.create_table(
         "report_feedback",
