@@ -3,19 +3,18 @@
 import csv
 import io
 import json
-import uuid
 from collections import Counter
 from datetime import UTC, date, datetime, timedelta
 
 import h3
 import mapbox_vector_tile
 import pytest
-from sqlalchemy import delete, insert, select, text, update
+from factories import add_reports
+from sqlalchemy import delete, select, text, update
 
 from civic_api.analytics import rollup
 from civic_api.analytics.models import DpRelease
 from civic_api.categories.models import Category
-from civic_api.municipalities.models import Municipality
 from civic_api.reports.models import Report
 from civic_api.seed.demo_reports import insert_demo_reports
 
@@ -27,33 +26,6 @@ OPEN = ("submitted", "acknowledged", "in_progress", "reopened")
 @pytest.fixture
 def k(app):
     return app.config["ANALYTICS_K"]
-
-
-def add_reports(db, points, category="public_lighting", status="submitted", occurred=None):
-    """Insert reports at exact (lat, lon) points, with their cells as the API computes them."""
-    category_id = db.scalar(select(Category.id).where(Category.code == category))
-    prishtina = db.scalar(select(Municipality.id).where(Municipality.slug == "prishtina"))
-    occurred = occurred or datetime(2026, 6, 15, 12, tzinfo=UTC)
-    rows = []
-    for lat, lon in points:
-        cells = rollup.cells_of([lat], [lon])
-        rows.append(
-            {
-                "id": uuid.uuid4(),
-                "category_id": category_id,
-                "municipality_id": prishtina,
-                "location": f"SRID=4326;POINT({lon} {lat})",
-                "occurred_at": occurred,
-                "submitted_at": occurred,
-                "status": status,
-                "locale": "en",
-                "follow_up_token_hash": b"x",
-                **{column: int(ids[0]) for column, ids in cells.items()},
-            }
-        )
-    db.execute(insert(Report), rows)
-    db.commit()  # a savepoint release: requests end their session, which would roll it back
-    return [r["id"] for r in rows]
 
 
 def seed_reports(db, count, seed, days):

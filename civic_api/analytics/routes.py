@@ -8,7 +8,8 @@ import json
 from flask import Response, current_app, request
 from flask.views import MethodView
 
-from civic_api.analytics import service
+from civic_api.analytics import releases, service
+from civic_api.analytics.models import Release
 from civic_api.analytics.schemas import (
     AggregateArgsSchema,
     HeatmapArgsSchema,
@@ -189,3 +190,42 @@ class HeatmapTileView(MethodView):
         return cached(
             service.tile(query, z, x, y), "application/vnd.mapbox-vector-tile", not who.researcher
         )
+
+
+@blp.route("/releases")
+class ReleasesView(MethodView):
+    @blp.doc(
+        responses={
+            "200": {
+                "description": "`releases`: every public release (id, period, epsilon,"
+                " created_at, ...), oldest first; `ledger`: epsilon per month (public release"
+                " and researchers' answers) and in total",
+                "content": {"application/json": {"schema": {"type": "object"}}},
+            }
+        }
+    )
+    def get(self):
+        """Published releases of the sensitive categories, and the privacy budget ledger"""
+        body = {
+            "releases": [releases.release_metadata(r) for r in releases.all_releases()],
+            "ledger": releases.ledger(),
+        }
+        return cached(json.dumps(body), "application/json", True)
+
+
+@blp.route("/releases/<release_id>")
+class ReleaseByIdView(MethodView):
+    @blp.doc(
+        responses={
+            "200": {
+                "description": "The release's metadata: period, epsilon, mechanism, levels",
+                "content": {"application/json": {"schema": {"type": "object"}}},
+            }
+        }
+    )
+    def get(self, release_id):
+        """One release's metadata"""
+        row = session.get(Release, release_id) if len(release_id) <= 16 else None
+        if row is None:
+            raise NotFound("No release has this id (a month, YYYY-MM).")
+        return cached(json.dumps(releases.release_metadata(row)), "application/json", True)

@@ -1,7 +1,7 @@
 """Indicators: reporter feedback, the closed/reopened milestones, feedback push requests
 
 Revision ID: 0012_indicators
-Revises: 0005
+Revises: 0006_releases
 Create Date: 2026-12-01 09:00:00
 """
 
@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0012_indicators"
-down_revision = "0005"
+down_revision = "0006_releases"
 branch_labels = None
 depends_on = None
 
