@@ -388,3 +388,54 @@ def test_top_cells_takes_the_top_tenth_with_ties():
     # 23 cells → ceil(2.3) = 3 → threshold 5: cells 100, 101, 102.
     assert top_cells(counts) == {100, 101, 102}
     assert top_cells({1: 2, 2: 2, 3: 2}) == {1, 2, 3}  # a tie at the threshold is all in
+
+
+def test_public_sensitive_volumes_come_from_the_releases_only(app, db, client, staff_client):
+    from civic_api.analytics import releases
+    from civic_api.analytics.models import MUNICIPALITY, ReleaseCount
+
+    for day in range(1, 31):  # 30 harassment reports in Prishtina, June 2026
+        make(
+            "commenting",
+            PRISHTINA,
+            f"2026-06-{day:02d}T10:00Z",
+            occurred=f"2026-06-{day:02d}T09:00Z",
+        )
+    url = "/v1/indicators?period=2026-06&breakdown=group,all&municipality=prishtina"
+    unreleased = values(client.get(url), breakdown="group", key="harassment")
+    assert unreleased["reports_received"]["withheld"] == "available_from_releases"
+
+    releases.publish(releases.parse_month("2026-06"), at("2026-07-20T12:00Z"), app.config)
+    session.commit()
+    released = {
+        (node, group): value
+        for node, group, value in db.execute(
+            select(ReleaseCount.node, ReleaseCount.group_id, ReleaseCount.value).where(
+                ReleaseCount.release_id == "2026-06", ReleaseCount.level == MUNICIPALITY
+            )
+        )
+    }
+    harassment_id = category("commenting").group_id
+    noisy = released.get((municipality("prishtina").id, harassment_id), 0)
+    public = values(client.get(url), breakdown="group", key="harassment")
+    if noisy >= app.config["RELEASE_THRESHOLD"]:
+        assert public["reports_received"]["value"] == noisy
+        assert public["reports_per_10000"]["value"] == round(noisy / 198897 * 10_000, 4)
+    else:
+        assert public["reports_received"]["withheld"] == "below_release_threshold"
+    assert public["acknowledgement_hours_median"]["withheld"] == (
+        "not_published_for_sensitive_categories"
+    )
+    # A report planted after the release changes nothing public; staff see the exact count.
+    make("commenting", PRISHTINA, "2026-06-15T11:00Z", occurred="2026-06-15T10:00Z")
+    assert values(client.get(url), breakdown="group", key="harassment") == public
+    staff = staff_client("staff", ["prishtina"])
+    exact = values(
+        staff.get(url.replace("/v1/", "/v1/admin/")), breakdown="group", key="harassment"
+    )
+    assert exact["reports_received"]["value"] == 31
+    # The median beside a staff member's exact figure is the public one.
+    assert (
+        exact["reports_received"]["median_of_municipalities"]
+        == (public["reports_received"]["median_of_municipalities"])
+    )

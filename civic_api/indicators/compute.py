@@ -13,12 +13,14 @@ BELOW_MIN_N = "below_min_n"
 NO_POPULATION = "no_population"
 FROM_RELEASES = "available_from_releases"
 NOT_PUBLISHED = "not_published_for_sensitive_categories"
+BELOW_RELEASE_THRESHOLD = "below_release_threshold"
 
 REASONS = {
     BELOW_MIN_N: "Fewer reports than the minimum n behind this figure.",
     NO_POPULATION: "The municipality has no population figure.",
     FROM_RELEASES: "Sensitive categories are published only from the monthly noisy releases.",
     NOT_PUBLISHED: "Not published for sensitive categories: the releases hold volumes only.",
+    BELOW_RELEASE_THRESHOLD: "The released (noisy) volume is below the release threshold.",
 }
 
 
@@ -26,7 +28,7 @@ REASONS = {
 class Raw:
     """Counts and duration quantiles for one municipality × breakdown × period."""
 
-    received: int = 0
+    received: int | None = 0  # None: a released volume below the release threshold
     duplicates: int = 0
     handled: int = 0  # received minus duplicates
     resolved: int = 0
@@ -244,6 +246,8 @@ def evaluate(indicator: Indicator, raw: Raw | None, min_n: int, public_sensitive
             return Value(None, withheld=NOT_PUBLISHED)
         if raw is None or not raw.released:
             return Value(None, withheld=FROM_RELEASES)
+        if raw.received is None:
+            return Value(None, withheld=BELOW_RELEASE_THRESHOLD)
     raw = raw or Raw()
     value, n = indicator.compute(raw)
     if indicator.name == "reports_per_10000" and not raw.population:

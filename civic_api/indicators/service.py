@@ -10,10 +10,12 @@ import math
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import text
 
+from civic_api.analytics import releases
+from civic_api.analytics.models import MUNICIPALITY
 from civic_api.database import session
 from civic_api.indicators import compute
 from civic_api.indicators.compute import INDICATORS, Raw, Row, Value
@@ -268,7 +270,7 @@ def build_table(
     *,
     min_n: int,
     exact_for: Iterable[int] | None,
-    released: Callable[[Period], dict[Key, int]] | None = None,
+    released: Callable[[Period], dict[Key, int | None]] | None = None,
     municipality_ids: set[int] | None = None,
     levels: set[str] | None = None,
     keys: set[str] | None = None,
@@ -300,8 +302,10 @@ def build_table(
         raw = raws.get((place.id, *breakdown))
         public_sensitive = is_sensitive and not exact_ok
         if public_sensitive:
-            volume = released_volumes.get((place.id, *breakdown))
-            raw = None if volume is None else Raw(received=volume, released=True)
+            key = (place.id, *breakdown)
+            raw = None
+            if key in released_volumes:  # a released figure, or withheld below the threshold
+                raw = Raw(received=released_volumes[key], released=True)
         if raw is not None:
             raw.population = place.population
         elif not public_sensitive:
@@ -371,11 +375,29 @@ def by_answer(municipality_id: int, period: Period, category: str) -> dict[str, 
     return dict(found)
 
 
-def released_volumes(period: Period) -> dict[Key, int]:
-    """Noisy report volumes per municipality × sensitive group from the stored monthly
-    releases, summed over the period's months; {} when a month has no release yet.
+def released_volumes(period: Period) -> dict[Key, int | None]:
+    """Noisy volumes per municipality × sensitive group (and all sensitive groups) from the
+    stored monthly releases, summed over the period's months, for every municipality.
 
-    Until the releases exist (the privacy-safe publication issue) there are none, and the
-    public sees every sensitive figure withheld as available_from_releases.
+    Sums of released values are post-processing, as private as the releases; a sum below
+    the release threshold is withheld (None), as the releases withhold single values. A
+    period with any month not released yet has no released figures ({}).
     """
-    return {}
+    months = releases.releases_covering(period.start_date, period.end_date - timedelta(days=1))
+    if {row.id for row in months} != set(period.month_labels()):
+        return {}
+    threshold = max(row.threshold for row in months)
+    groups = {g["id"]: g["code"] for row in months for g in row.groups}
+    sums: dict[Key, int] = {}
+    for place in municipalities():
+        sums[(place.id, "all", "sensitive")] = 0
+        for code in groups.values():
+            sums[(place.id, "group", code)] = 0
+    for value in releases.released_counts(MUNICIPALITY, [row.id for row in months]):
+        for key in (
+            (value.node, "group", groups[value.group_id]),
+            (value.node, "all", "sensitive"),
+        ):
+            if key in sums:
+                sums[key] += value.value
+    return {key: (total if total >= threshold else None) for key, total in sums.items()}
