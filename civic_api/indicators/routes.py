@@ -30,7 +30,10 @@ TABLE_DOC = {
             "description": "period, previous_period, min_n, the indicator list and one row per"
             " municipality × breakdown with value, n, withheld, previous, median and rank; or"
             " CSV with one line per indicator (?format=csv or Accept: text/csv)",
-            "content": {"application/json": {"schema": {"type": "object"}}, "text/csv": {}},
+            "content": {
+                "application/json": {"schema": {"type": "object"}},
+                "text/csv": {"schema": {"type": "string"}},
+            },
         }
     }
 }
@@ -204,7 +207,10 @@ class IndicatorReportView(MethodView):
         responses={
             "200": {
                 "description": "The quarterly M&E report as HTML, or PDF",
-                "content": {"text/html": {}, "application/pdf": {}},
+                "content": {
+                    "text/html": {"schema": {"type": "string"}},
+                    "application/pdf": {"schema": {"type": "string", "format": "binary"}},
+                },
             }
         },
         security=[{}, {"bearerAuth": []}],
