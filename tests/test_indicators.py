@@ -439,3 +439,21 @@ def test_public_sensitive_volumes_come_from_the_releases_only(app, db, client, s
         exact["reports_received"]["median_of_municipalities"]
         == (public["reports_received"]["median_of_municipalities"])
     )
+
+
+def test_one_municipality_gets_weekday_hours_and_answers(fixture, staff_client, client):
+    answered = make("waste", PRISHTINA, "2026-08-10T12:00Z", occurred="2026-08-08T21:30Z")
+    answered.attributes = {"waste_type": ["household", "construction"]}
+    session.commit()
+    url = "/v1/admin/indicators?period=2026-Q3&municipality=prishtina&breakdown=category,group"
+    [row] = [
+        r for r in staff_client("staff", ["prishtina"]).get(url).json["rows"] if r["key"] == "waste"
+    ]
+    grid = row["by_weekday_hour"]
+    assert len(grid) == 7 and all(len(day) == 24 for day in grid)
+    assert sum(map(sum, grid)) == 7  # the six Q3 reports and this one
+    assert grid[5][23] == 1  # Saturday Aug 8, 23:30 local (21:30 UTC, summer time)
+    assert row["by_answer"] == {"waste_type": {"household": 1, "construction": 1}}
+    public = client.get(url.replace("/admin", "")).json["rows"]
+    harassment = next(r for r in public if r["key"] == "harassment")
+    assert "by_weekday_hour" not in harassment  # sensitive: nothing beyond the releases

@@ -77,10 +77,32 @@ def _query(args, exact_for, scope: set[int] | None):
         levels=set(args.get("breakdown") or ["group"]),
         keys=set(args["key"]) if args.get("key") else None,
     )
-    return table, now
+    details = {}
+    if ids is not None and len(ids) == 1:
+        details = _details(table, next(iter(ids)), exact_for)
+    return table, now, details
 
 
-def respond(table, now, audience: str, args) -> Response:
+def _details(table, municipality_id: int, exact_for) -> dict:
+    """For one municipality: when problems occur (weekday × local hour) per row, and the
+    answers to each category's list questions, where the row's figures are not withheld."""
+    details = {}
+    exact = exact_for is None or municipality_id in set(exact_for)
+    for row in table.rows:
+        if row.sensitive and not exact:
+            continue
+        entry = {
+            "by_weekday_hour": service.by_hour_and_weekday(
+                municipality_id, table.period, row.level, row.key
+            )
+        }
+        if row.level == "category":
+            entry["by_answer"] = service.by_answer(municipality_id, table.period, row.key)
+        details[(row.municipality, row.level, row.key)] = entry
+    return details
+
+
+def respond(table, now, details, audience: str, args) -> Response:
     wants_csv = args.get("format") == "csv" or (
         "format" not in args
         and request.accept_mimetypes.best_match(["application/json", "text/csv"]) == "text/csv"
@@ -115,7 +137,7 @@ def respond(table, now, audience: str, args) -> Response:
         filename = f"indicators-{table.period.label}.csv".replace("..", "_")
         response.headers["Content-Disposition"] = f'attachment; filename="{filename}"'
     else:
-        response = current_app.json.response(as_json(table, now, audience))
+        response = current_app.json.response(as_json(table, now, details, audience))
     if audience == "public":
         response.cache_control.public = True
         response.cache_control.max_age = 300
@@ -129,7 +151,7 @@ def _blank(value):
     return "" if value is None else value
 
 
-def as_json(table, now, audience: str) -> dict:
+def as_json(table, now, details, audience: str) -> dict:
     period = table.period
     previous = period.previous()
     return {
@@ -159,6 +181,7 @@ def as_json(table, now, audience: str) -> dict:
                     }
                     for name, value in row.values.items()
                 },
+                **details.get((row.municipality, row.level, row.key), {}),
             }
             for row in table.rows
         ],
@@ -182,8 +205,7 @@ class IndicatorsView(MethodView):
     @blp.alt_response(404, description="Unknown municipality")
     def get(self, args):
         """Public impact indicators: non-sensitive live, sensitive from the releases"""
-        table, now = _query(args, exact_for=[], scope=None)
-        return respond(table, now, "public", args)
+        return respond(*_query(args, exact_for=[], scope=None), "public", args)
 
 
 @blp.route("/admin/indicators")
@@ -196,8 +218,9 @@ class AdminIndicatorsView(MethodView):
         """Exact indicators for your municipalities, beside the public median"""
         principal = current_principal()
         scope = None if principal.municipality_ids is None else set(principal.municipality_ids)
-        table, now = _query(args, exact_for=principal.municipality_ids, scope=scope)
-        return respond(table, now, "staff", args)
+        return respond(
+            *_query(args, exact_for=principal.municipality_ids, scope=scope), "staff", args
+        )
 
 
 @blp.route("/indicators/report")
