@@ -127,8 +127,9 @@ class AggregateQuery:
         # A sensitive category is released with its whole group (the fixed partition).
         set_(self, "group_ids", tuple(sorted({c.group_id for c in selected if c.sensitive})))
         set_(self, "k", self.audience.k)
-        if not self.audience.researcher:
-            # Whole months only: day-level differences could isolate a withheld count.
+        if not self.audience.researcher or self.group_ids:
+            # Whole months only: day-level differences could isolate a withheld count, and
+            # releases are monthly.
             set_(self, "date_from", month_start(self.date_from) if self.date_from else None)
             set_(self, "date_to", month_end(self.date_to) if self.date_to else None)
         ceiling = FINEST_SENSITIVE_RESOLUTION if self.group_ids else FINEST_RESOLUTION
