@@ -15,6 +15,7 @@ from numpy.typing import NDArray
 from sqlalchemy import Connection, text
 
 from civic_api.analytics.rollup import cells_of
+from civic_api.reports.models import STATUSES
 from civic_api.seed.gazetteer import MUNICIPALITIES
 from geo.synthetic import sample_hours, sample_points_near
 
@@ -177,15 +178,6 @@ DESCRIPTIONS: dict[str, dict[str, tuple[str, ...]]] = {
     },
 }
 
-STATUSES = (
-    "submitted",
-    "acknowledged",
-    "in_progress",
-    "resolved",
-    "rejected",
-    "duplicate",
-    "reopened",
-)
 # Final outcome of a report: resolved, rejected, duplicate, or stalled (never closed).
 OUTCOME_SHARES = (0.70, 0.10, 0.07, 0.13)
 # Where stalled reports stay once acknowledged: acknowledged, in_progress, submitted.
