@@ -90,6 +90,7 @@ class Report(Base):
                 "response_due_at",
                 "duplicate_of_id",
                 "h3_8",
+                "id",
             ],
         ),
         # Backlog at a period's end: the reports not closed by then.
@@ -167,6 +168,12 @@ class ReportEvent(Base):
         CheckConstraint(f"type IN {EVENT_TYPES}", name="type_known"),
         CheckConstraint(f"char_length(message) <= {TEXT_MAX}", name="message_length"),
         Index("ix_report_event_report_id_id", "report_id", "id"),
+        # The indicators count reporter comments per report.
+        Index(
+            "ix_report_event_reporter_comment",
+            "report_id",
+            postgresql_where="type = 'reporter_comment'",
+        ),
     )
 
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True)

@@ -31,6 +31,7 @@ INDICATOR_COLUMNS = [
     "response_due_at",
     "duplicate_of_id",
     "h3_8",
+    "id",
 ]
 
 
@@ -73,6 +74,12 @@ def upgrade() -> None:
             "response_due_at",
         ],
     )
+    op.create_index(
+        "ix_report_event_reporter_comment",
+        "report_event",
+        ["report_id"],
+        postgresql_where=sa.text("type = 'reporter_comment'"),
+    )
     op.create_table(
         "report_feedback",
         sa.Column("report_id", sa.UUID(), nullable=False),
@@ -109,6 +116,7 @@ def downgrade() -> None:
     op.execute("DELETE FROM outbox_event WHERE kind = 'report.feedback_requested'")
     _kinds(OLD_KINDS)
     op.drop_table("report_feedback")
+    op.drop_index("ix_report_event_reporter_comment", table_name="report_event")
     op.drop_index("ix_report_open_until", table_name="report")
     op.drop_index("ix_report_indicators", table_name="report")
     op.create_index(
