@@ -96,9 +96,9 @@ class Report(Base):
         # Backlog at a period's end: the reports not closed by then.
         Index(
             "ix_report_open_until",
-            "municipality_id",
             text("coalesce(first_closed_at, 'infinity'::timestamptz)"),
             postgresql_include=[
+                "municipality_id",
                 "category_id",
                 "submitted_at",
                 "first_acknowledged_at",

@@ -62,12 +62,13 @@ def upgrade() -> None:
         ["municipality_id", "submitted_at"],
         postgresql_include=INDICATOR_COLUMNS,
     )
-    # Backlog at a period's end: reports not closed by then, found from the end date.
+    # Backlog at a period's end: the reports not closed by then, from the end date on.
     op.create_index(
         "ix_report_open_until",
         "report",
-        ["municipality_id", sa.text("coalesce(first_closed_at, 'infinity'::timestamptz)")],
+        [sa.text("coalesce(first_closed_at, 'infinity'::timestamptz)")],
         postgresql_include=[
+            "municipality_id",
             "category_id",
             "submitted_at",
             "first_acknowledged_at",
