@@ -18,6 +18,7 @@ from sqlalchemy import text
 from civic_api.analytics import releases
 from civic_api.analytics.models import MUNICIPALITY
 from civic_api.database import session
+from civic_api.errors import Busy
 from civic_api.indicators import compute
 from civic_api.indicators.compute import INDICATORS, Raw, Row, Value
 from civic_api.indicators.periods import Period
@@ -291,7 +292,9 @@ class National:
 # national pass is what costs; CIVIC_INDICATORS_CACHE_SECONDS bounds how stale it may be.
 _cache: dict[tuple, National] = {}
 _cache_lock = threading.Lock()
+_compute_lock = threading.Lock()
 CACHE_ENTRIES = 32
+COMPUTE_WAIT_SECONDS = 30
 
 
 def _values(raw, released_volumes, place, breakdown, exact_ok, is_sensitive, min_n):
@@ -319,10 +322,29 @@ def national(
     """The public figures of every municipality (computed, or from the cache if younger
     than `max_age_seconds`)."""
     key = (str(session.get_bind().engine.url), period, min_n)
-    with _cache_lock:
-        hit = _cache.get(key)
-    if hit is not None and (now - hit.computed_at).total_seconds() < max_age_seconds:
+
+    def cached() -> National | None:
+        with _cache_lock:
+            hit = _cache.get(key)
+        if hit is not None and (now - hit.computed_at).total_seconds() < max_age_seconds:
+            return hit
+        return None
+
+    if (hit := cached()) is not None:
         return hit
+    # One pass at a time per process: concurrent requests wait for it instead of piling up.
+    if not _compute_lock.acquire(timeout=COMPUTE_WAIT_SECONDS):
+        raise Busy(
+            "The indicators are being computed; try again shortly.",
+            headers={"Retry-After": str(math.ceil(COMPUTE_WAIT_SECONDS))},
+        )
+    try:
+        return cached() or _national(key, period, now, min_n, released)
+    finally:
+        _compute_lock.release()
+
+
+def _national(key, period, now, min_n, released) -> National:
     places = municipalities()
     sensitive = sensitivity()
     tables, exact = {}, {}
