@@ -459,3 +459,12 @@ def tile_of(lat, lon, z):
     from geo.tiles import lonlat_to_tile
 
     return lonlat_to_tile(lon, lat, z)
+
+
+def test_sensitive_tiles_and_series_before_any_release_are_empty(client, db, k):
+    add_reports(db, [CENTRE] * 9, category="touching")
+    x, y = tile_of(*CENTRE, 11)
+    response = client.get(f"/v1/tiles/heatmap/11/{x}/{y}.mvt?group=harassment")
+    assert response.status_code == 200 and decode(response.data) == {}
+    series = client.get("/v1/heatmaps/series?group=harassment&municipality=prishtina").json
+    assert series["series"] == [] and series["k"] == k
