@@ -84,6 +84,16 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def bench_app(url: str):
+    """The app on a fresh benchmark database: migrated, municipalities and both profiles."""
+    command.upgrade(alembic_config(url), "head")
+    app = create_app({"DATABASE_URL": url, "SECRET_KEY": "bench"})
+    runner = app.test_cli_runner()
+    for args in (["seed", "municipalities"], ["seed", "walk-freely"], ["seed", "e-komuna"]):
+        assert runner.invoke(args=args).exit_code == 0
+    return app
+
+
 def load(app, count: int, seed: int = 1, **demo) -> tuple[float, float]:
     """COPY `count` demo reports (insert_demo_reports' days/now in `demo`), then rebuild."""
     engine = app.extensions["engine"]
@@ -133,11 +143,7 @@ def main(count: int, grow_to: int | None = None) -> None:
     url = create_database(make_url(os.environ["DATABASE_URL"]).database + "_bench_heat")
     server = None
     try:
-        command.upgrade(alembic_config(url), "head")
-        app = create_app({"DATABASE_URL": url, "SECRET_KEY": "bench"})
-        runner = app.test_cli_runner()
-        for args in (["seed", "municipalities"], ["seed", "walk-freely"], ["seed", "e-komuna"]):
-            assert runner.invoke(args=args).exit_code == 0
+        app = bench_app(url)
         copied, rebuilt = load(app, count)
         engine = app.extensions["engine"]
         with engine.connect() as connection:

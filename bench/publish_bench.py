@@ -19,7 +19,6 @@ import time
 from datetime import UTC, date, datetime
 from pathlib import Path
 
-from alembic import command
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
@@ -27,11 +26,9 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))
 sys.path.insert(0, str(ROOT / "bench"))
 from conftest import create_database, drop_database  # noqa: E402
-from heatmap_bench import load  # noqa: E402
+from heatmap_bench import bench_app, load  # noqa: E402
 
-from civic_api import create_app  # noqa: E402
 from civic_api.analytics import releases  # noqa: E402
-from civic_api.cli import alembic_config  # noqa: E402
 from civic_api.database import session  # noqa: E402
 
 MONTH = date(2026, 2, 1)
@@ -46,11 +43,7 @@ WHERE c.sensitive AND r.occurred_at >= :after AND r.occurred_at < :before GROUP 
 def main(count: int) -> None:
     url = create_database(make_url(os.environ["DATABASE_URL"]).database + "_bench_publish")
     try:
-        command.upgrade(alembic_config(url), "head")
-        app = create_app({"DATABASE_URL": url, "SECRET_KEY": "bench"})
-        runner = app.test_cli_runner()
-        for args in (["seed", "municipalities"], ["seed", "walk-freely"], ["seed", "e-komuna"]):
-            assert runner.invoke(args=args).exit_code == 0
+        app = bench_app(url)
         copied, rebuilt = load(app, count, days=28, now=LOADED_AT)
         engine = app.extensions["engine"]
         window = {
