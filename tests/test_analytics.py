@@ -170,9 +170,14 @@ def test_public_dates_are_whole_months_researchers_get_days(client, staff_client
     assert (public["filters"]["from"], public["filters"]["to"]) == ("2026-03-01", "2026-03-31")
     assert sum(features_of(public).values()) == 10
     researcher = staff_client("researcher")
-    days = researcher.get("/v1/heatmaps?resolution=8&from=2026-03-10&to=2026-03-25").json
+    days = researcher.get(
+        "/v1/heatmaps?resolution=8&group=utilities&from=2026-03-10&to=2026-03-25"
+    ).json
     assert days["filters"]["from"] == "2026-03-10"
     assert sum(features_of(days).values()) == 5
+    # With sensitive categories in the selection (here: all categories), months again.
+    mixed = researcher.get("/v1/heatmaps?resolution=8&from=2026-03-10&to=2026-03-25").json
+    assert (mixed["filters"]["from"], mixed["filters"]["to"]) == ("2026-03-01", "2026-03-31")
     bad = client.get("/v1/heatmaps?from=2026-04-01&to=2026-03-01")
     assert bad.status_code == 422
     assert list(bad.json["errors"]["query"]) == ["to"]
