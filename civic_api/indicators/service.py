@@ -134,12 +134,16 @@ CROSS JOIN LATERAL (
 GROUP BY {SETS}
 """
 
+# Slot 0: the period; 1: the one before; 2: the one before that (the previous period's own
+# hotspots need it). One scan serves both periods' hotspot figures.
 CELLS_SQL = f"""
 WITH {CATEGORIES_CTE}
 SELECT r.municipality_id AS m, cat.category, cat.grp, cat.sensitive, r.h3_8 AS cell,
-       (r.submitted_at >= :start) AS current, count(*) AS n
+       CASE WHEN r.submitted_at >= :start THEN 0 WHEN r.submitted_at >= :previous_start THEN 1
+            ELSE 2 END AS slot,
+       count(*) AS n
 FROM report r JOIN cat ON cat.id = r.category_id
-WHERE r.submitted_at >= :previous_start AND r.submitted_at < :end AND r.h3_8 IS NOT NULL
+WHERE r.submitted_at >= :earliest AND r.submitted_at < :end AND r.h3_8 IS NOT NULL
 GROUP BY 1, 2, 3, 4, 5, 6
 """
 
@@ -230,14 +234,20 @@ def raw_aggregates(period: Period, now: datetime) -> dict[Key, Raw]:
         raw.devices += row.devices
         raw.followed += row.followed
         raw.comments += row.comments
-    _hotspots(period, raws)
     return raws
 
 
-def _hotspots(period: Period, raws: dict[Key, Raw]) -> None:
-    """Share of reports in the top 10 % of cells, and last period's top cells that cooled."""
-    params = {"start": period.start, "end": period.end, "previous_start": period.previous().start}
-    cells: dict[Key, list[Counter]] = defaultdict(lambda: [Counter(), Counter()])
+def hotspots(period: Period, current: dict[Key, Raw], previous: dict[Key, Raw]) -> None:
+    """Share of reports in the top 10 % of cells, and last period's top cells that cooled,
+    for the period (into `current`) and the one before (into `previous`)."""
+    before = period.previous()
+    params = {
+        "start": period.start,
+        "end": period.end,
+        "previous_start": before.start,
+        "earliest": before.previous().start,
+    }
+    cells: dict[Key, list[Counter]] = defaultdict(lambda: [Counter(), Counter(), Counter()])
     for row in session.execute(text(CELLS_SQL), params):
         level_keys = (
             ("category", row.category),
@@ -245,14 +255,14 @@ def _hotspots(period: Period, raws: dict[Key, Raw]) -> None:
             ("all", "sensitive" if row.sensitive else "non_sensitive"),
         )
         for level, key in level_keys:
-            cells[(row.m, level, key)][0 if row.current else 1][row.cell] += row.n
-    for key, (current, previous) in cells.items():
-        top_now = top_cells(current)
-        raw = raws[key]
-        raw.top_cell_reports = sum(current[c] for c in top_now)
-        top_before = top_cells(previous)
-        raw.previous_hotspots = len(top_before)
-        raw.cooled_hotspots = len(top_before - top_now)
+            cells[(row.m, level, key)][row.slot][row.cell] += row.n
+    for key, slots in cells.items():
+        tops = [top_cells(counts) for counts in slots]
+        for raws, now, then in ((current, 0, 1), (previous, 1, 2)):
+            raw = raws[key]
+            raw.top_cell_reports = sum(slots[now][c] for c in tops[now])
+            raw.previous_hotspots = len(tops[then])
+            raw.cooled_hotspots = len(tops[then] - tops[now])
 
 
 def top_cells(counts: Counter) -> set:
@@ -327,7 +337,8 @@ def national(
     def cached() -> National | None:
         with _cache_lock:
             hit = _cache.get(key)
-        if hit is not None and (now - hit.computed_at).total_seconds() < max_age_seconds:
+        # A pass computed "after" `now` (a caller's clock behind) is not reused either.
+        if hit is not None and 0 <= (now - hit.computed_at).total_seconds() < max_age_seconds:
             return hit
         return None
 
@@ -349,8 +360,11 @@ def _national(key, period, now, min_n, released) -> National:
     places = municipalities()
     sensitive = sensitivity()
     tables, exact = {}, {}
+    exact["current"] = raw_aggregates(period, now)
+    exact["previous"] = raw_aggregates(period.previous(), now)
+    hotspots(period, exact["current"], exact["previous"])
     for which, when in (("current", period), ("previous", period.previous())):
-        raws = exact[which] = raw_aggregates(when, now)
+        raws = exact[which]
         volumes = released(when) if released else {}
         tables[which] = {
             (p.id, *b): _values(raws.get((p.id, *b)), volumes, p, b, False, s, min_n)
