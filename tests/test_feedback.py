@@ -49,6 +49,7 @@ def follow(client, report):
 def test_feedback_once_on_a_closed_report(client, staff_client, report, status):
     assert answer(client, report).status_code == 409  # still open
     assert follow(client, report)["feedback_open"] is False
+    assert staff_client().get(f"/v1/admin/reports/{report['id']}").json["feedback"] is None
     close(staff_client(), report, status)
     assert follow(client, report)["feedback_open"] is True
 
@@ -62,6 +63,8 @@ def test_feedback_once_on_a_closed_report(client, staff_client, report, status):
         "Quick, thank you.",
         True,
     )
+    detail = staff_client().get(f"/v1/admin/reports/{report['id']}").json
+    assert {k: detail["feedback"][k] for k in ANSWER} == ANSWER  # staff read it
     again = answer(client, report, {"fixed": "no", "rating": 1})
     assert again.status_code == 409 and again.json["code"] == 409
     assert session.get(ReportFeedback, uuid.UUID(report["id"])).rating == 4

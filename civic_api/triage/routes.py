@@ -13,7 +13,7 @@ from civic_api.database import session
 from civic_api.errors import NotFound, PreconditionFailed
 from civic_api.extensions import Blueprint, With, page_of
 from civic_api.reports import workflow
-from civic_api.reports.models import OPEN_STATUSES, PUBLIC_EVENT_TYPES, Report
+from civic_api.reports.models import OPEN_STATUSES, PUBLIC_EVENT_TYPES, Report, ReportFeedback
 from civic_api.staff.auth import current_principal
 from civic_api.staff.models import StaffAccount
 from civic_api.staff.service import Principal, utcnow
@@ -72,7 +72,12 @@ def present_event(event) -> With:
 
 def detail(report: Report, principal: Principal):
     timeline = [present_event(e) for e in service.timeline(report, public_only=False)]
-    return present(report, principal, timeline=timeline), 200, {"ETag": service.etag(report)}
+    feedback = session.get(ReportFeedback, report.id)
+    return (
+        present(report, principal, timeline=timeline, feedback=feedback),
+        200,
+        {"ETag": service.etag(report)},
+    )
 
 
 def check_if_match(report: Report, headers: dict) -> None:
