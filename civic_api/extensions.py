@@ -4,30 +4,91 @@ from functools import wraps
 
 import flask_smorest
 import marshmallow as ma
-from flask_limiter import Limiter
-from flask_limiter.util import get_remote_address
+from flask_smorest import pagination
 from werkzeug.exceptions import HTTPException
 
-from civic_api.i18n import translate
+from civic_api import edge
+from civic_api.i18n import localise, translate
+from civic_api.limits import limiter, setting
 
 DEFAULT_MESSAGES = {
     400: "The request could not be parsed; see errors.",
     422: "The request data is invalid; see errors.",
+    429: "Too many requests from this client; try again later (see Retry-After).",
 }
+# The first page nobody will ever ask for: keeps OFFSET well inside PostgreSQL's bigint.
+MAX_PAGE = 100_000
 
 
 class Api(flask_smorest.Api):
-    """flask-smorest's Api whose error payload always carries a human-readable message."""
+    """flask-smorest's Api whose error payload always carries a localised, human message."""
 
     def handle_http_exception(self, error: HTTPException):
         payload, code, headers = super().handle_http_exception(error)
-        if "message" not in payload:
-            default = DEFAULT_MESSAGES.get(code) if "errors" in payload else None
+        if "message" not in payload or code == 429:
+            default = DEFAULT_MESSAGES.get(code) if "errors" in payload or code == 429 else None
             payload["message"] = default or error.description
-        return payload, code, headers
+        payload["message"] = localise(payload["message"])
+        if "errors" in payload:
+            payload["errors"] = localise(payload["errors"])
+        # Keep what werkzeug says in headers (Allow on a 405, Retry-After on a 503 or 429).
+        extra = {k: v for k, v in error.get_headers() if k.lower() != "content-type"}
+        return payload, code, extra | dict(headers or {})
+
+
+def _bounded_pagination_schema(default_page, page_size, max_page_size):
+    base = _pagination_schema(default_page, page_size, max_page_size)
+
+    class PaginationParametersSchema(base):
+        page = ma.fields.Integer(
+            load_default=default_page, validate=ma.validate.Range(min=1, max=MAX_PAGE)
+        )
+
+    return PaginationParametersSchema
+
+
+# flask-smorest builds the page/page_size schema in a module function: bound the page there.
+_pagination_schema = pagination._pagination_parameters_schema_factory
+pagination._pagination_parameters_schema_factory = _bounded_pagination_schema
+
+PAGINATION_HEADER = {
+    "description": "Pagination metadata as JSON: total, total_pages, first_page, last_page, "
+    "page, previous_page, next_page (the last five only when there are items)",
+    "schema": {"type": "string"},
+    "example": '{"total": 42, "total_pages": 5, "first_page": 1, "last_page": 5, "page": 1, '
+    '"next_page": 2}',
+}
 
 
 class Blueprint(flask_smorest.Blueprint):
+    def __init__(self, *args, query_role: str | None = None, **kwargs):
+        """`query_role` ("ingest", "analytics") sets its views' statement timeout."""
+        super().__init__(*args, **kwargs)
+        if query_role:
+            from civic_api.database import use_role
+
+            self.before_request(lambda: use_role(query_role))
+
+    def limited(self, setting_name: str, *, shared: str | None = None):
+        """Limit this view per client to the configured `setting_name` and document the 429.
+
+        `shared` names a budget that several views draw from together (e.g. all aggregates).
+        """
+        limit = setting(setting_name)
+        apply = limiter.shared_limit(limit, scope=shared) if shared else limiter.limit(limit)
+
+        def decorator(func):
+            wrapper = self.alt_response(
+                429, description="Too many requests from this client; see Retry-After"
+            )(apply(func))
+            return wrapper
+
+        return decorator
+
+    def _document_pagination_metadata(self, spec, resp_doc):
+        # The header is a JSON string, not an object in OpenAPI's header serialisation.
+        resp_doc.setdefault("headers", {})[self.PAGINATION_HEADER_NAME] = PAGINATION_HEADER
+
     def auth(self, scope: str | None):
         """Require a staff bearer token (with `scope`, if given) and document it."""
 
@@ -47,10 +108,6 @@ class Blueprint(flask_smorest.Blueprint):
             return wrapper
 
         return decorator
-
-
-# In memory per worker, keyed by client address: addresses are never stored.
-limiter = Limiter(key_func=get_remote_address, storage_uri="memory://", headers_enabled=True)
 
 
 class With:
@@ -86,8 +143,16 @@ def plain_text(value: str) -> None:
 
 
 class Schema(ma.Schema):
+    """Every loaded integer fits the database and every date lies in a plausible year."""
+
     class Meta:
         ordered = True
+
+    @ma.validates_schema(skip_on_field_errors=True)
+    def _edge_bounds(self, data, **kwargs):
+        keys = {f.attribute or name: f.data_key or name for name, f in self.load_fields.items()}
+        for attribute, value in data.items():
+            edge.check_loaded(value, (keys.get(attribute, attribute),))
 
 
 class HeadersSchema(Schema):
@@ -140,5 +205,4 @@ def init_api(app) -> Api:
             "or a personal API token",
         },
     )
-    limiter.init_app(app)
     return api
