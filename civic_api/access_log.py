@@ -15,6 +15,7 @@ import secrets
 from datetime import UTC, datetime
 
 from flask import g, has_request_context, request
+from gunicorn import util
 from gunicorn.glogging import Logger
 
 UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
@@ -27,8 +28,15 @@ def redact(path: str | None) -> str:
     return UUID.sub("{id}", path or "")
 
 
+ADDRESS = re.compile(r"ip=\S+")
+
+
 class RedactingLogger(Logger):
     """Gunicorn's access log as one JSON object per request (see the module docstring)."""
+
+    def warning(self, msg, *args, **kwargs):
+        # Gunicorn names the client address of every malformed request: leave it out.
+        super().warning(ADDRESS.sub("ip=-", str(msg)), *args, **kwargs)
 
     def atoms(self, resp, req, environ, request_time):
         atoms = super().atoms(resp, req, environ, request_time)
@@ -67,6 +75,22 @@ class RedactingLogger(Logger):
         if os.environ.get("CIVIC_ACCESS_LOG_CLIENT_IP") == "1":
             line["client"] = environ.get("REMOTE_ADDR")
         return line
+
+
+def write_json_error(sock, status_int, reason, mesg):
+    """Gunicorn's own error answers (414, 431, malformed requests) in the API's JSON shape."""
+    body = json.dumps({"code": status_int, "status": reason, "message": mesg or reason})
+    head = (
+        f"HTTP/1.1 {status_int} {reason}\r\nConnection: close\r\n"
+        "Content-Type: application/json\r\nX-Content-Type-Options: nosniff\r\n"
+        f"Content-Length: {len(body.encode())}\r\n\r\n"
+    )
+    util.write_nonblock(sock, (head + body).encode("latin1", "replace"))
+
+
+def install_json_error_pages() -> None:
+    """Called from gunicorn.conf.py before the workers start."""
+    util.write_error = write_json_error
 
 
 class JsonFormatter(logging.Formatter):

@@ -15,7 +15,7 @@ from datetime import date, datetime
 from flask import request
 from werkzeug.routing import IntegerConverter
 
-from civic_api.errors import InvalidInput
+from civic_api.errors import InvalidInput, NotFound
 
 MAX_JSON_DEPTH = 32
 # Integers must fit PostgreSQL's integer (ids, counts, pages); JSON numbers a double exactly.
@@ -100,10 +100,10 @@ def parse_json(data: bytes):
 def check_request() -> None:
     """The request hook: the path, the query string and a JSON body."""
     if CONTROL.search(request.path):
-        _reject("path", (), "The path must not contain control characters.", 400)
+        raise NotFound("No resource has a name with control characters.")
     for name, value in request.args.items(multi=True):
         if CONTROL.search(name) or CONTROL.search(value):
-            _reject("query", (name,), "Must not contain control characters.")
+            _reject("query", (name,), "Must be plain text without control characters.")
     if request.method in {"POST", "PUT", "PATCH"} and (
         request.content_length or request.headers.get("Transfer-Encoding")
     ):

@@ -1,5 +1,6 @@
 """The Api, Schema and field subclasses shared by every feature."""
 
+import logging
 from functools import wraps
 
 import flask_smorest
@@ -10,6 +11,8 @@ from werkzeug.exceptions import HTTPException
 from civic_api import edge
 from civic_api.i18n import localise, translate
 from civic_api.limits import limiter, setting
+
+logger = logging.getLogger(__name__)
 
 DEFAULT_MESSAGES = {
     400: "The request could not be parsed; see errors.",
@@ -132,6 +135,24 @@ def page_of(query, pagination_parameters) -> list:
     return session.scalars(
         query.limit(pagination_parameters.page_size).offset(pagination_parameters.first_item)
     ).all()
+
+
+class StreamAborted(Exception):
+    """A streamed response failed after its headers went out; only its connection ends."""
+
+
+def safe_stream(chunks):
+    """Stream `chunks`. A failure mid-way is logged by type only (database messages can echo
+    row values) and closes the connection, so the client sees a truncated transfer and the
+    worker lives on. (The streamed query runs after the view's session is closed: validate
+    before streaming, so that bad input is still a JSON error.)
+    """
+    try:
+        yield from chunks
+    except Exception as exc:
+        code = getattr(getattr(exc, "orig", None), "pgcode", None)
+        logger.error("stream aborted by %s (SQLSTATE %s)", type(exc).__name__, code)
+        raise StreamAborted() from None
 
 
 def plain_text(value: str) -> None:

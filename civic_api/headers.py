@@ -39,7 +39,8 @@ def secure(response):
         or any(name in request.headers for name in PRIVATE_HEADERS)
         or request.path.startswith("/v1/devices")
     )
-    if private:
+    # A view that chose its caching (aggregates: private for researchers) knows better.
+    if private and "Cache-Control" not in headers:
         headers["Cache-Control"] = "no-store"
         headers.setdefault("Pragma", "no-cache")
     return response

@@ -105,9 +105,9 @@ CATALOGUE: list[tuple[str, str, str]] = [
         "Brojevi moraju biti konačni i najviše {} po veličini.",
     ),
     (
-        "The path must not contain control characters.",
-        "Shtegu nuk duhet të përmbajë karaktere kontrolli.",
-        "Putanja ne sme sadržati kontrolne znakove.",
+        "No resource has a name with control characters.",
+        "Asnjë burim nuk ka emër me karaktere kontrolli.",
+        "Nijedan resurs nema naziv sa kontrolnim znakovima.",
     ),
     (
         "Must not contain control characters.",

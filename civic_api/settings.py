@@ -46,7 +46,6 @@ DEFAULTS: dict = {
     # client is locked out of that account for a while (other clients are not).
     "LOGIN_MAX_FAILURES": 5,
     "LOGIN_FAILURE_WINDOW_MINUTES": 15,
-    "LOGIN_LOCKOUT_MINUTES": 15,
     # Per client address, in memory only (never stored): flask-limiter syntax.
     "LOGIN_RATE_LIMIT": "20 per minute",
     "PASSWORD_MIN_LENGTH": 12,

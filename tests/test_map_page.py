@@ -392,7 +392,7 @@ def test_browser_draws_heatmap_tiles_legend_and_notice(
     assert tiles, requested(page)
     assert {t["status"] for t in tiles} == {200}
     assert {t["mimeType"] for t in tiles} == {"application/vnd.mapbox-vector-tile"}
-    assert "GET /v1/tiles/heatmap/" in live_server.log.read_text()
+    assert '"method": "GET", "path": "/v1/tiles/heatmap/' in live_server.log.read_text()
     # Nothing came from anywhere but this server.
     assert [
         u for u in requested(page) if not u.startswith((live_server.url, "data:", "blob:"))

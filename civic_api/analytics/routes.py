@@ -25,6 +25,7 @@ blp = Blueprint(
     "analytics",
     __name__,
     url_prefix="/v1",
+    query_role="analytics",
     description="Privacy-safe aggregates over H3 cells: cells with fewer than k reports are "
     "withheld, areas are whole cells, public date ranges are whole months. A researcher "
     "token (analytics:read) unlocks finer resolutions, day-level dates and DP counts.",
@@ -70,6 +71,7 @@ def geojson_doc(description: str) -> dict:
 
 @blp.route("/heatmaps")
 class HeatmapsView(MethodView):
+    @blp.limited("AGGREGATE_RATE_LIMIT", shared="aggregates")
     @blp.arguments(HeatmapArgsSchema, location="query")
     @blp.doc(
         **geojson_doc(
@@ -112,6 +114,7 @@ def dp_heatmap(query: service.HeatQuery, who: service.Audience) -> Response:
 
 @blp.route("/heatmaps/series")
 class SeriesView(MethodView):
+    @blp.limited("AGGREGATE_RATE_LIMIT", shared="aggregates")
     @blp.arguments(SeriesArgsSchema, location="query")
     @blp.doc(
         responses={
@@ -147,6 +150,7 @@ class SeriesView(MethodView):
 
 @blp.route("/hotspots")
 class HotspotsView(MethodView):
+    @blp.limited("AGGREGATE_RATE_LIMIT", shared="aggregates")
     @blp.arguments(HotspotArgsSchema, location="query")
     @blp.doc(
         **geojson_doc(
@@ -166,6 +170,7 @@ class HotspotsView(MethodView):
 
 @blp.route("/tiles/heatmap/<int:z>/<int:x>/<int:y>.mvt")
 class HeatmapTileView(MethodView):
+    @blp.limited("AGGREGATE_RATE_LIMIT", shared="aggregates")
     @blp.arguments(AggregateArgsSchema, location="query")
     @blp.doc(
         responses={
