@@ -5,10 +5,12 @@ from functools import wraps
 
 import flask_smorest
 import marshmallow as ma
+from flask import request
 from flask_smorest import pagination
 from werkzeug.exceptions import HTTPException
 
 from civic_api import edge
+from civic_api.errors import InvalidInput
 from civic_api.i18n import localise, translate
 from civic_api.limits import limiter, setting
 
@@ -71,6 +73,26 @@ class Blueprint(flask_smorest.Blueprint):
             from civic_api.database import use_role
 
             self.before_request(lambda: use_role(query_role))
+
+    def arguments(self, schema, *, location="json", required=True, **kwargs):
+        """flask-smorest's arguments; a required JSON body must be sent (else 422)."""
+        decorator = super().arguments(schema, location=location, required=required, **kwargs)
+        if location != "json" or not required:
+            return decorator
+
+        def with_body(func):
+            inner = decorator(func)
+
+            @wraps(inner)
+            def wrapper(*args, **kw):
+                if not request.get_data(cache=True).strip():
+                    message = "A JSON body is required."
+                    raise InvalidInput(message, {"json": {"_schema": [message]}})
+                return inner(*args, **kw)
+
+            return wrapper
+
+        return with_body
 
     def limited(self, setting_name: str, *, shared: str | None = None):
         """Limit this view per client to the configured `setting_name` and document the 429.
@@ -168,6 +190,28 @@ class Schema(ma.Schema):
 
     class Meta:
         ordered = True
+
+    # JSON has real booleans and integers: no 0/1 or "true" for a boolean, no "5" or 5.0 for an
+    # integer (query strings and headers, which are text, are parsed as before).
+    _JSON_TYPES = ((ma.fields.Boolean, (bool,)), (ma.fields.Integer, (int,)))
+
+    @ma.pre_load
+    def _strict_json_types(self, data, **kwargs):
+        if isinstance(self, QueryArgsSchema | HeadersSchema) or not isinstance(data, dict):
+            return data
+        errors = {}
+        for name, field in self.load_fields.items():
+            key = field.data_key or name
+            value = data.get(key)
+            for kind, types in self._JSON_TYPES:
+                if isinstance(field, kind) and key in data and value is not None:
+                    # bool is an int in Python, but true is not an integer in JSON.
+                    wrong = isinstance(value, bool) and bool not in types
+                    if wrong or not isinstance(value, types):
+                        errors[key] = [field.error_messages["invalid"]]
+        if errors:
+            raise ma.ValidationError(errors)
+        return data
 
     @ma.validates_schema(skip_on_field_errors=True)
     def _edge_bounds(self, data, **kwargs):

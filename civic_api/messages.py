@@ -79,6 +79,7 @@ CATALOGUE: list[tuple[str, str, str]] = [
         "Telo zahteva mora biti JSON (Content-Type: application/json).",
     ),
     ("Invalid JSON body.", "Trup JSON i pavlefshëm.", "Neispravno JSON telo."),
+    ("A JSON body is required.", "Kërkohet një trup JSON.", "Potrebno je JSON telo."),
     (
         "The database schema is not at the expected migration.",
         "Skema e bazës së të dhënave nuk është në migrimin e pritur.",

