@@ -12,7 +12,7 @@ from werkzeug.exceptions import HTTPException
 from civic_api import edge
 from civic_api.errors import InvalidInput
 from civic_api.i18n import localise, translate
-from civic_api.limits import limiter, setting
+from civic_api.limits import limiter, retry_after, setting
 
 logger = logging.getLogger(__name__)
 
@@ -38,6 +38,8 @@ class Api(flask_smorest.Api):
             payload["errors"] = localise(payload["errors"])
         # Keep what werkzeug says in headers (Allow on a 405, Retry-After on a 503 or 429).
         extra = {k: v for k, v in error.get_headers() if k.lower() != "content-type"}
+        if code == 429:
+            extra["Retry-After"] = retry_after()
         return payload, code, extra | dict(headers or {})
 
 

@@ -9,8 +9,10 @@ is gone. IPv6 clients are keyed by their /64, which one phone or household contr
 
 import hashlib
 import ipaddress
+import math
 import secrets
 import threading
+import time
 from datetime import UTC, datetime, timedelta
 
 from flask import current_app, request
@@ -70,9 +72,17 @@ def setting(name: str):
     return lambda: current_app.config[name]
 
 
+def retry_after() -> str:
+    """Seconds until the exceeded limit of this request frees up (for a 429's Retry-After)."""
+    current = limiter.current_limit
+    return str(max(1, math.ceil(current.reset_at - time.time()))) if current else "60"
+
+
 limiter = Limiter(
     key_func=client_key,
-    headers_enabled=True,
+    # flask-limiter would put Retry-After on every limited response, even a 201 or a 503 whose
+    # own Retry-After it overrides: the 429 handler sets it instead (extensions.Api).
+    headers_enabled=False,
     # A Redis that is away must not turn every limited request into a 500: count in memory.
     swallow_errors=True,
     in_memory_fallback_enabled=True,
