@@ -25,8 +25,26 @@ DEFAULT_MESSAGES = {
 MAX_PAGE = 100_000
 
 
+class ErrorSchema(ma.Schema):
+    """The one error shape (documentation only). Some errors add members of their own."""
+
+    code = ma.fields.Integer(metadata={"description": "The HTTP status"})
+    status = ma.fields.String(metadata={"description": "Its name"})
+    message = ma.fields.String(metadata={"description": "What went wrong, localised"})
+    errors = ma.fields.Dict(
+        metadata={"description": "Field-level messages by location (json, query, headers)"}
+    )
+    etag = ma.fields.String(metadata={"description": "412: the current ETag"})
+    current_status = ma.fields.String(metadata={"description": "409 on a workflow transition"})
+    allowed = ma.fields.List(
+        ma.fields.String(), metadata={"description": "409: the statuses one may move to"}
+    )
+
+
 class Api(flask_smorest.Api):
     """flask-smorest's Api whose error payload always carries a localised, human message."""
+
+    ERROR_SCHEMA = ErrorSchema
 
     def handle_http_exception(self, error: HTTPException):
         payload, code, headers = super().handle_http_exception(error)
@@ -95,6 +113,27 @@ class Blueprint(flask_smorest.Blueprint):
             return wrapper
 
         return with_body
+
+    def app_checked(self, func):
+        """Require a Firebase App Check token when APP_CHECK_PROJECT is set; document it."""
+        from civic_api.app_check import HEADER, require_app_check
+
+        @wraps(func)
+        def wrapper(*args, **kwargs):
+            require_app_check()
+            return func(*args, **kwargs)
+
+        parameter = {
+            "in": "header",
+            "name": HEADER,
+            "required": False,
+            "schema": {"type": "string"},
+            "description": "Firebase App Check token; required when the server enforces it",
+        }
+        wrapper = self.doc(parameters=[parameter])(wrapper)
+        return self.alt_response(401, description="App Check enforced and the token invalid")(
+            wrapper
+        )
 
     def limited(self, setting_name: str, *, shared: str | None = None):
         """Limit this view per client to the configured `setting_name` and document the 429.

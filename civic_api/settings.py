@@ -25,7 +25,7 @@ DEFAULTS: dict = {
     "RATELIMIT_STORAGE_URI": "memory://",
     "RATELIMIT_ENABLED": True,
     # Firebase App Check on report submission and device registration (docs/deploy.md).
-    "APP_CHECK_PROJECT_NUMBER": None,  # enforced when set, e.g. "123456789012"
+    "APP_CHECK_PROJECT": None,  # Firebase project id or number: enforced when set
     "APP_CHECK_JWKS_URL": None,  # default: Firebase's; moved for tests and egress proxies
     # Database timeouts (milliseconds unless named otherwise), per role of query.
     "DB_CONNECT_TIMEOUT_SECONDS": 3,

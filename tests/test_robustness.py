@@ -431,3 +431,61 @@ def test_readyz_checks_the_migration(client):
     assert r.json["status"] == "ok"
     assert r.json["migration"]
     assert client.get("/healthz").json == {"status": "ok"}
+
+
+@pytest.fixture
+def redis_url(tmp_path):
+    """A real redis-server (Debian's, installed by scripts/test) on a free loopback port."""
+    import os
+    import shutil
+    import subprocess
+
+    binary = os.environ.get("REDIS_SERVER") or shutil.which("redis-server")
+    assert binary, "redis-server is missing: scripts/test installs it (scripts/need)"
+    port = free_port()
+    process = subprocess.Popen(
+        [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
+        cwd=tmp_path,
+        stdout=subprocess.DEVNULL,
+    )
+    import redis
+
+    client = redis.Redis(port=port)
+    deadline = time.monotonic() + 10
+    while True:
+        try:
+            client.ping()
+            break
+        except redis.ConnectionError:
+            assert time.monotonic() < deadline and process.poll() is None
+            time.sleep(0.05)
+    yield f"redis://127.0.0.1:{port}/0", client
+    process.terminate()
+    process.wait(timeout=10)
+
+
+def test_redis_shares_limits_and_the_salt_between_processes(database_url, tmp_path, redis_url):
+    url, redis = redis_url
+    env = {
+        "CIVIC_RATELIMIT_STORAGE_URI": url,
+        "CIVIC_REPORT_RATE_LIMIT": "3 per minute",
+        "CIVIC_WORKERS": "3",
+        "CIVIC_THREADS": "1",
+    }
+    report = {"category": "commenting", "location": PRISHTINA, "description": "robust-redis"}
+    engine = make_engine(database_url)
+    try:
+        with gunicorn(database_url, tmp_path / "gunicorn.log", env) as server:
+            # New connections spread over the workers; one budget for all of them.
+            statuses = [call(server.url + "/v1/reports", "POST", report)[0] for _ in range(6)]
+    finally:
+        with engine.begin() as connection:
+            connection.execute(text("DELETE FROM report WHERE description = 'robust-redis'"))
+        engine.dispose()
+    assert statuses == [201, 201, 201, 429, 429, 429]
+    keys = [k.decode() for k in redis.keys("*")]
+    assert any(k.startswith("civic:ratelimit-salt:") for k in keys)
+    assert not any("127.0.0.1" in k for k in keys)
+    assert (
+        0 < redis.ttl(next(k for k in keys if k.startswith("civic:ratelimit-salt:"))) <= 25 * 3600
+    )

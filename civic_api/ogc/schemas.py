@@ -77,8 +77,8 @@ class ItemsArgsSchema(OgcArgsSchema):
         load_default=service.DEFAULT_LIMIT,
         validate=ma.validate.Range(min=1),
         metadata={
+            # No "maximum": OGC API - Features lets clients ask for more and get the maximum.
             "minimum": 1,
-            "maximum": service.MAX_LIMIT,
             "default": service.DEFAULT_LIMIT,
             "description": f"Features per page; larger values are served as {service.MAX_LIMIT}",
         },

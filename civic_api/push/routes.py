@@ -54,6 +54,7 @@ def detail(device) -> dict:
 @blp.route("")
 class DevicesView(MethodView):
     @blp.limited("DEVICE_RATE_LIMIT")
+    @blp.app_checked
     @blp.arguments(DeviceCreateSchema, example=DEVICE_EXAMPLE)
     @blp.response(201, DeviceCreatedSchema)
     def post(self, data):

@@ -47,6 +47,7 @@ REPORT_EXAMPLE = {
 @blp.route("")
 class ReportsView(MethodView):
     @blp.limited("REPORT_RATE_LIMIT")
+    @blp.app_checked
     @blp.arguments(IdempotencyHeadersSchema, location="headers")
     @blp.arguments(ReportCreateSchema, example=REPORT_EXAMPLE)
     @blp.response(201, ReportCreatedSchema)
