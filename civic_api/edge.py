@@ -4,13 +4,13 @@ One place for what no feature should have to think about: NUL and other control 
 in paths and query strings, lone surrogates, JSON nesting depth, numbers too large for the
 database, dates outside the years anyone means, and bodies that are not JSON. Features get it
 for free: the request hook covers paths, query strings and JSON bodies; `Schema` (in
-extensions) bounds every loaded integer and date; `bounded_moment` is for hand-parsed dates.
+extensions) bounds every loaded integer and date; hand-parsed dates use MIN_YEAR/MAX_YEAR.
 """
 
 import json
 import math
 import re
-from datetime import date, datetime
+from datetime import date
 
 from flask import request
 from werkzeug.routing import IntegerConverter
@@ -138,13 +138,6 @@ def _schema_error(path: tuple, message: str):
     if len(path) < 2:
         return ma.ValidationError([message], *path)
     return ma.ValidationError(_nested(path[1:], message), path[0])
-
-
-def bounded_moment(value: date | datetime, field: str, location: str = "query"):
-    """A hand-parsed date or date-time, refused (422 on `field`) outside the plausible years."""
-    if not MIN_YEAR <= value.year <= MAX_YEAR:
-        _reject(location, (field,), f"Must lie between the years {MIN_YEAR} and {MAX_YEAR}.")
-    return value
 
 
 def init_app(app) -> None:

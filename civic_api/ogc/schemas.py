@@ -6,7 +6,6 @@ from webargs.fields import DelimitedList
 from civic_api.analytics.models import STATUS_CLASSES
 from civic_api.analytics.schemas import CODE
 from civic_api.extensions import QueryArgsSchema, Schema
-from civic_api.models import LOCALES
 from civic_api.ogc import service
 from geo.cells import ROLLUP_RESOLUTIONS
 
@@ -68,7 +67,8 @@ class OgcArgsSchema(QueryArgsSchema):
 
 class OgcLanguageArgsSchema(OgcArgsSchema):
     lang = ma.fields.String(
-        metadata={"description": "sq, sr or en (overrides Accept-Language)", "enum": LOCALES}
+        # No enum: like Accept-Language, an unsupported language falls back to English.
+        metadata={"description": "sq, sr or en (overrides Accept-Language)"}
     )
 
 
