@@ -324,6 +324,12 @@ CATALOGUE: list[tuple[str, str, str]] = [
     # attribute answers
     ("Must be text.", "Duhet të jetë tekst.", "Mora biti tekst."),
     (
+        "This category has no such attribute.",
+        "Kjo kategori nuk ka një atribut të tillë.",
+        "Ova kategorija nema takav atribut.",
+    ),
+    ("An answer is required.", "Kërkohet një përgjigje.", "Odgovor je obavezan."),
+    (
         "Must be at most {} characters long.",
         "Duhet të jetë të shumtën {} karaktere.",
         "Mora imati najviše {} znakova.",
@@ -401,14 +407,14 @@ CATALOGUE: list[tuple[str, str, str]] = [
         "Mora imati najmanje {} znakova.",
     ),
     (
-        "Must not contain your email address.",
-        "Nuk duhet të përmbajë adresën tuaj email.",
-        "Ne sme sadržati vašu email adresu.",
+        "Must not contain the email address.",
+        "Nuk duhet të përmbajë adresën email.",
+        "Ne sme sadržati email adresu.",
     ),
     (
-        "Is too common; choose a less guessable password.",
-        "Është shumë i zakonshëm; zgjidhni një fjalëkalim më të vështirë për t'u gjetur.",
-        "Previše je česta; izaberite lozinku koju je teže pogoditi.",
+        "Must not repeat so few characters.",
+        "Nuk duhet të përsërisë kaq pak karaktere.",
+        "Ne sme ponavljati tako malo znakova.",
     ),
     (
         "Unknown municipalities: {}.",
@@ -504,6 +510,7 @@ CATALOGUE: list[tuple[str, str, str]] = [
         "Ky token sapo u regjistrua nga një kërkesë tjetër; provoni përsëri.",
         "Ovaj token je upravo registrovan drugim zahtevom; pokušajte ponovo.",
     ),
+    ("Unknown municipality {}.", "Komunë e panjohur {}.", "Nepoznata opština {}."),
     (
         "Some subscriptions name unknown municipalities or categories.",
         "Disa abonime përmendin komuna ose kategori të panjohura.",

@@ -18,7 +18,7 @@ from live import gunicorn  # noqa: E402
 from sqlalchemy.engine import make_url  # noqa: E402
 
 SCHEMATHESIS = ROOT / ".venv-fuzz" / "bin" / "schemathesis"
-MAX_EXAMPLES = os.environ.get("FUZZ_MAX_EXAMPLES", "15")
+MAX_EXAMPLES = os.environ.get("FUZZ_MAX_EXAMPLES", "25")
 
 
 def prepare(url: str) -> str:

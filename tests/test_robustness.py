@@ -171,7 +171,7 @@ def test_a_locked_table_times_out_as_503_and_other_requests_are_served(proxied_s
     assert call(server.url + "/v1/heatmaps")[0] == 200
 
 
-def test_worker_survives_a_stream_that_fails_and_gunicorn_errors_are_json(proxied_server):
+def test_gunicorn_errors_are_json_and_the_worker_lives_on(proxied_server):
     server = proxied_server
     with socket.create_connection(("127.0.0.1", server.port)) as s:
         s.sendall(b"GET /" + b"a" * 5000 + b" HTTP/1.1\r\nHost: x\r\n\r\n")
@@ -185,6 +185,22 @@ def test_worker_survives_a_stream_that_fails_and_gunicorn_errors_are_json(proxie
         head = s.recv(65536).decode().partition("\r\n\r\n")[0]
     assert head.startswith("HTTP/1.1 431") or head.startswith("HTTP/1.1 400"), head
     assert "application/json" in head
+    # A chunked body over the limit is a 413 like any other (no Content-Length to check).
+    with socket.create_connection(("127.0.0.1", server.port)) as s:
+        s.sendall(
+            b"POST /v1/reports HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+            b"Transfer-Encoding: chunked\r\n\r\n"
+        )
+        chunk = b"[" + b"1," * 20000 + b"1]"
+        try:
+            for _ in range(10):
+                s.sendall(b"%x\r\n%s\r\n" % (len(chunk), chunk))
+            s.sendall(b"0\r\n\r\n")
+        except OSError:
+            pass  # the server may answer and close before the whole body is sent
+        head, _, body = s.recv(65536).decode().partition("\r\n\r\n")
+    assert head.startswith("HTTP/1.1 413"), head
+    assert json.loads(body)["code"] == 413
     log = server.log.read_text()
     assert "ip=" not in log or "ip=-" in log
     assert call(server.url + "/healthz")[0] == 200
@@ -204,6 +220,69 @@ def test_access_log_is_json_with_request_id_and_escapes_control_characters(proxi
 
 
 # In-process checks (test client)
+
+
+def test_a_stream_that_fails_midway_is_cut_and_logged_without_its_message(caplog):
+    from civic_api.extensions import StreamAborted, safe_stream
+
+    def rows():
+        yield "header\n"
+        raise ValueError("row text: my private description")
+
+    stream = safe_stream(rows())
+    assert next(stream) == "header\n"
+    with pytest.raises(StreamAborted):
+        next(stream)
+    assert "stream aborted by ValueError" in caplog.text
+    assert "private description" not in caplog.text
+
+
+def test_the_access_logger_never_raises_on_gunicorns_error_path():
+    from datetime import timedelta
+    from types import SimpleNamespace
+
+    from gunicorn.config import Config
+
+    from civic_api.access_log import RedactingLogger
+
+    logger = RedactingLogger(Config())
+    response = SimpleNamespace(status="400 Bad Request", headers=[], sent=0)
+    environ = {"REQUEST_METHOD": "GET", "RAW_URI": "/x", "SERVER_PROTOCOL": "HTTP/1.1"}
+    atoms = logger.atoms(response, SimpleNamespace(headers=[]), environ, timedelta(0))
+    assert atoms["U"] == ""  # PATH_INFO missing: no crash
+    line = RedactingLogger.access_line(response, environ | {"PATH_INFO": None}, timedelta(0))
+    assert line["status"] == 400 and line["path"] == ""
+
+
+@pytest.mark.parametrize(
+    "pgcode, status",
+    [
+        ("23505", 409),  # unique violation: two requests raced for one email
+        ("23503", 409),
+        ("23514", 422),  # a check constraint
+        ("22003", 422),  # numeric value out of range
+        ("57014", 503),  # statement timeout
+        ("55P03", 503),  # lock timeout
+        ("08006", 503),  # connection failure
+        ("53300", 503),  # too many connections
+        ("42P01", 500),  # undefined table: our bug
+    ],
+)
+def test_database_errors_map_to_client_statuses(app, pgcode, status):
+    from sqlalchemy.exc import DBAPIError
+
+    from civic_api.errors import database_error
+
+    class DriverError(Exception):
+        pass
+
+    driver = DriverError("message that may echo values")
+    driver.pgcode = pgcode
+    with app.app_context():
+        mapped = database_error(DBAPIError("SELECT", {}, driver))
+        assert (mapped.status if mapped else 500) == status
+        if status == 503:
+            assert mapped.headers == {"Retry-After": "5"}
 
 
 @pytest.mark.parametrize(
@@ -379,6 +458,8 @@ def _raised_messages():
         "InvalidParameter",
         "bad_parameter",
         "_reject",
+        "ValueError",
+        "append",
     }
     for path in (ROOT / "civic_api").rglob("*.py"):
         if "seed" in path.parts or path.name == "messages.py":
@@ -390,19 +471,17 @@ def _raised_messages():
             if name not in names:
                 continue
             for arg in [*node.args, *(k.value for k in node.keywords)]:
-                if (
-                    isinstance(arg, ast.Constant)
-                    and isinstance(arg.value, str)
-                    and " " in arg.value
-                ):
-                    yield path.name, arg.value
+                if isinstance(arg, ast.Constant) and isinstance(arg.value, str):
+                    message = arg.value
                 elif isinstance(arg, ast.JoinedStr):
-                    yield (
-                        path.name,
-                        "".join(
-                            v.value if isinstance(v, ast.Constant) else "{}" for v in arg.values
-                        ),
+                    message = "".join(
+                        v.value if isinstance(v, ast.Constant) else "{}" for v in arg.values
                     )
+                else:
+                    continue
+                # Messages are sentences; other strings (names, SQL) are not.
+                if " " in message and message[:1].isupper() and message.endswith("."):
+                    yield path.name, message
 
 
 def test_every_error_message_has_albanian_and_serbian_texts():

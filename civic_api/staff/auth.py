@@ -62,33 +62,36 @@ def _lockout(email: str):
     return item, ("sign-in-lockout", client_key(), digest)
 
 
+def _counter(action):
+    """Run a lockout-counter call; if the storage is away the per-client rate limit remains."""
+    try:
+        return action()
+    except Exception:
+        logger.warning("sign-in lockout storage unavailable")
+        return None
+
+
 def check_lockout(email: str) -> None:
     """Raise Locked (423, Retry-After) while this client has too many failures on `email`."""
     item, key = _lockout(email)
-    try:
-        if limiter.limiter.test(item, *key):
-            return
-        reset_at = limiter.limiter.get_window_stats(item, *key).reset_time
-    except Exception:  # storage away: the per-client rate limit still applies
-        logger.warning("sign-in lockout storage unavailable")
-        return
-    raise Locked(
-        "Too many failed sign-ins for this account from this client; try again later.",
-        headers={"Retry-After": str(max(1, math.ceil(reset_at - time.time())))},
+    strategy = limiter.limiter
+    reset_at = _counter(
+        lambda: (
+            None if strategy.test(item, *key) else strategy.get_window_stats(item, *key).reset_time
+        )
     )
+    if reset_at is not None:
+        raise Locked(
+            "Too many failed sign-ins for this account from this client; try again later.",
+            headers={"Retry-After": str(max(1, math.ceil(reset_at - time.time())))},
+        )
 
 
 def record_failure(email: str) -> None:
     item, key = _lockout(email)
-    try:
-        limiter.limiter.hit(item, *key)
-    except Exception:
-        logger.warning("sign-in lockout storage unavailable")
+    _counter(lambda: limiter.limiter.hit(item, *key))
 
 
 def clear_failures(email: str) -> None:
     item, key = _lockout(email)
-    try:
-        limiter.limiter.clear(item, *key)
-    except Exception:
-        logger.warning("sign-in lockout storage unavailable")
+    _counter(lambda: limiter.limiter.clear(item, *key))
