@@ -111,7 +111,12 @@ def check_request() -> None:
             raise InvalidInput(
                 "The request body must be JSON (Content-Type: application/json).", status=415
             )
-        check_json(parse_json(request.get_data(cache=True)))
+        data = request.get_data(cache=True)
+        limit = request.max_content_length
+        if request.content_length is None and limit is not None and len(data) >= limit:
+            # A chunked body is cut at the limit silently; reading on raises the 413.
+            request.stream.read(1)
+        check_json(parse_json(data))
 
 
 def check_loaded(value, path: tuple = ()) -> None:

@@ -1,6 +1,7 @@
 """The Api, Schema and field subclasses shared by every feature."""
 
 import logging
+from copy import deepcopy
 from functools import wraps
 
 import flask_smorest
@@ -21,7 +22,7 @@ DEFAULT_MESSAGES = {
     422: "The request data is invalid; see errors.",
     429: "Too many requests from this client; try again later (see Retry-After).",
 }
-# The first page nobody will ever ask for: keeps OFFSET well inside PostgreSQL's bigint.
+# The highest page number accepted: keeps OFFSET well inside PostgreSQL's bigint.
 MAX_PAGE = 100_000
 
 
@@ -48,8 +49,10 @@ class Api(flask_smorest.Api):
 
     def handle_http_exception(self, error: HTTPException):
         payload, code, headers = super().handle_http_exception(error)
-        if "message" not in payload or code == 429:
-            default = DEFAULT_MESSAGES.get(code) if "errors" in payload or code == 429 else None
+        if code == 429:  # flask-limiter's description is the limit itself ("10 per 1 minute")
+            payload["message"] = DEFAULT_MESSAGES[429]
+        elif "message" not in payload:
+            default = DEFAULT_MESSAGES.get(code) if "errors" in payload else None
             payload["message"] = default or error.description
         payload["message"] = localise(payload["message"])
         if "errors" in payload:
@@ -130,7 +133,9 @@ class Blueprint(flask_smorest.Blueprint):
             "schema": {"type": "string"},
             "description": "Firebase App Check token; required when the server enforces it",
         }
-        wrapper = self.doc(parameters=[parameter])(wrapper)
+        # Next to the parameters of @arguments (doc(parameters=…) would replace those).
+        wrapper._apidoc = deepcopy(getattr(wrapper, "_apidoc", {}))
+        wrapper._apidoc.setdefault("arguments", {}).setdefault("parameters", []).append(parameter)
         return self.alt_response(401, description="App Check enforced and the token invalid")(
             wrapper
         )
@@ -144,10 +149,8 @@ class Blueprint(flask_smorest.Blueprint):
         apply = limiter.shared_limit(limit, scope=shared) if shared else limiter.limit(limit)
 
         def decorator(func):
-            wrapper = self.alt_response(
-                429, description="Too many requests from this client; see Retry-After"
-            )(apply(func))
-            return wrapper
+            document = self.alt_response(429, description="Too many requests; see Retry-After")
+            return document(apply(func))
 
         return decorator
 
