@@ -6,7 +6,7 @@ for a lock, a statement (per role of query: `use_role`), and an idle open transa
 
 import re
 
-from sqlalchemy import MetaData, create_engine, event, text
+from sqlalchemy import MetaData, create_engine, event
 from sqlalchemy.orm import DeclarativeBase, Session, scoped_session, sessionmaker
 
 NAMING_CONVENTION = {
@@ -79,12 +79,12 @@ def _request_timeouts(sql_session, transaction, connection) -> None:
 
 def use_role(role: str) -> None:
     """Give this request's transactions the statement timeout of `role` (see ROLES)."""
-    from flask import current_app, g
+    from flask import g
 
     g.query_role = role
-    if session().in_transaction():
-        milliseconds = int(current_app.config[ROLES[role]])
-        session.execute(text(f"SET LOCAL statement_timeout = {milliseconds}"))
+    current = session()
+    if current.in_transaction():  # already begun: set it now, as _request_timeouts would
+        _request_timeouts(current, current.get_transaction(), current.connection())
 
 
 def init_app(app) -> None:

@@ -50,10 +50,10 @@ def _reject(location: str, path: tuple, message: str, status: int = 422):
     raise InvalidInput(message, {location: _nested(path, message)}, status=status)
 
 
-def _int(text: str) -> int:
+def _int(text: str) -> int | float:
     # Python refuses integers over 4,300 digits with an unhelpful error; refuse far sooner.
     if len(text) > 20:
-        return math.inf  # reported with its field by _walk
+        return math.inf  # reported with its field by check_json
     return int(text)
 
 

@@ -42,7 +42,7 @@ def gunicorn(database_url: str, log: Path, env: dict | None = None, ready: str =
             stderr=subprocess.STDOUT,
         )
     try:
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + 60  # a loaded CI machine boots slowly
         while True:
             try:
                 urllib.request.urlopen(url + ready, timeout=5).close()
