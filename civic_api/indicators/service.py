@@ -18,7 +18,7 @@ from sqlalchemy import text
 from civic_api.analytics import releases
 from civic_api.analytics.models import MUNICIPALITY
 from civic_api.database import session
-from civic_api.errors import Busy
+from civic_api.errors import Unavailable
 from civic_api.indicators import compute
 from civic_api.indicators.compute import INDICATORS, Raw, Row, Value
 from civic_api.indicators.periods import Period
@@ -346,10 +346,7 @@ def national(
         return hit
     # One pass at a time per process: concurrent requests wait for it instead of piling up.
     if not _compute_lock.acquire(timeout=COMPUTE_WAIT_SECONDS):
-        raise Busy(
-            "The indicators are being computed; try again shortly.",
-            headers={"Retry-After": str(math.ceil(COMPUTE_WAIT_SECONDS))},
-        )
+        raise Unavailable("The indicators are being computed; try again shortly.")
     try:
         return cached() or _national(key, period, now, min_n, released)
     finally:
