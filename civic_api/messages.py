@@ -800,6 +800,92 @@ CATALOGUE: list[tuple[str, str, str]] = [
         "Koleksioni {} nuk ka një objekt të tillë.",
         "Kolekcija {} nema takav objekat.",
     ),
+    # Indicators and reporter feedback
+    (
+        "The indicators are being computed; try again shortly.",
+        "Treguesit po llogariten; provoni përsëri pas pak.",
+        "Pokazatelji se izračunavaju; pokušajte ponovo uskoro.",
+    ),
+    (
+        "Feedback is for resolved or rejected reports; this one is {}.",
+        "Vlerësimi jepet për raporte të zgjidhura ose të refuzuara; ky është {}.",
+        "Ocena se daje za rešene ili odbijene prijave; ova je {}.",
+    ),
+    (
+        "This report already has your feedback.",
+        "Ky raport e ka tashmë vlerësimin tuaj.",
+        "Ova prijava već ima vašu ocenu.",
+    ),
+    (
+        "No municipality in your reach has the slug {}.",
+        "Asnjë komunë në qasjen tuaj nuk ka identifikuesin {}.",
+        "Nijedna opština u vašem delokrugu nema oznaku {}.",
+    ),
+    (
+        "Use a month (2026-07), a quarter (2026-Q3), a year (2026) or whole months "
+        "(2026-01..2026-05).",
+        "Përdorni një muaj (2026-07), një tremujor (2026-Q3), një vit (2026) ose muaj të "
+        "plotë (2026-01..2026-05).",
+        "Koristite mesec (2026-07), tromesečje (2026-Q3), godinu (2026) ili cele mesece "
+        "(2026-01..2026-05).",
+    ),
+    (
+        "A period ends after it starts.",
+        "Një periudhë mbaron pasi fillon.",
+        "Period se završava posle početka.",
+    ),
+    (
+        "A period spans at most {} months.",
+        "Një periudhë përfshin të shumtën {} muaj.",
+        "Period obuhvata najviše {} meseci.",
+    ),
+    (
+        "Periods start in {} or later.",
+        "Periudhat fillojnë në {} ose më vonë.",
+        "Periodi počinju {} ili kasnije.",
+    ),
+    # Releases and researchers (privacy)
+    (
+        "No release has this id (see /v1/releases).",
+        "Asnjë publikim nuk ka këtë identifikues (shih /v1/releases).",
+        "Nijedna objava nema ovaj identifikator (vidi /v1/releases).",
+    ),
+    (
+        "This needs the analytics:read permission, which your token lacks.",
+        "Kjo kërkon lejen analytics:read, të cilën tokeni juaj nuk e ka.",
+        "Za ovo je potrebna dozvola analytics:read, koju vaš token nema.",
+    ),
+    (
+        "Differentially private answers need a researcher token.",
+        "Përgjigjet me privatësi diferenciale kërkojnë një token studiuesi.",
+        "Odgovori sa diferencijalnom privatnošću traže token istraživača.",
+    ),
+    (
+        "Public series and sensitive categories are monthly: finer periods could reveal "
+        "withheld counts by subtraction. Day and week need a researcher token and "
+        "non-sensitive categories.",
+        "Seritë publike dhe kategoritë e ndjeshme janë mujore: periudhat më të imta mund të "
+        "zbulonin me zbritje numrat e mbajtur. Dita dhe java kërkojnë një token studiuesi dhe "
+        "kategori jo të ndjeshme.",
+        "Javne serije i osetljive kategorije su mesečne: finiji periodi bi oduzimanjem mogli "
+        "otkriti uskraćene brojeve. Dan i nedelja traže token istraživača i neosetljive "
+        "kategorije.",
+    ),
+    (
+        "No release has this id (a month, YYYY-MM).",
+        "Asnjë publikim nuk ka këtë identifikues (një muaj, YYYY-MM).",
+        "Nijedna objava nema ovaj identifikator (mesec, YYYY-MM).",
+    ),
+    (
+        "DP answers cover closed whole months: give from and to.",
+        "Përgjigjet DP mbulojnë muaj të plotë të mbyllur: jepni from dhe to.",
+        "DP odgovori pokrivaju cele zatvorene mesece: navedite from i to.",
+    ),
+    (
+        "DP answers cover closed months only; {} closes on {}.",
+        "Përgjigjet DP mbulojnë vetëm muaj të mbyllur; {} mbyllet më {}.",
+        "DP odgovori pokrivaju samo zatvorene mesece; {} se zatvara {}.",
+    ),
 ]
 
 

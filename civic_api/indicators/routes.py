@@ -19,6 +19,7 @@ blp = Blueprint(
     "indicators",
     __name__,
     url_prefix="/v1",
+    query_role="analytics",
     description="Impact indicators per municipality, category group and period, with the "
     "previous period and the median of all municipalities; sensitive categories from the "
     "noisy monthly releases only (docs/indicators.md).",
@@ -63,8 +64,9 @@ def _query(args, exact_for, scope: set[int] | None):
         by_slug = {m.slug: m.id for m in service.municipalities()}
         unknown = [s for s in args["municipality"] if s not in by_slug]
         ids = {by_slug[s] for s in args["municipality"] if s in by_slug}
-        if unknown or (scope is not None and not ids <= scope):
-            raise NotFound("No such municipality in your reach: " + ", ".join(unknown or []))
+        refused = unknown or [s for s in args["municipality"] if scope and by_slug[s] not in scope]
+        if refused:
+            raise NotFound(f"No municipality in your reach has the slug {', '.join(refused)}.")
     if scope is not None:
         ids = scope if ids is None else ids
     table = service.build_table(
@@ -201,6 +203,7 @@ def _period(period) -> dict:
 
 @blp.route("/indicators")
 class IndicatorsView(MethodView):
+    @blp.limited("AGGREGATE_RATE_LIMIT", shared="aggregates")
     @blp.arguments(IndicatorArgsSchema, location="query")
     @blp.doc(**TABLE_DOC)
     @blp.alt_response(404, description="Unknown municipality")
@@ -226,6 +229,7 @@ class AdminIndicatorsView(MethodView):
 
 @blp.route("/indicators/report")
 class IndicatorReportView(MethodView):
+    @blp.limited("AGGREGATE_RATE_LIMIT", shared="aggregates")
     @blp.arguments(ReportArgsSchema, location="query")
     @blp.doc(
         responses={
