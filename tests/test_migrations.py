@@ -17,8 +17,15 @@ import civic_api.all_models  # noqa: F401  (registers every table on Base.metada
 from civic_api.cli import ROOT, alembic_config
 from civic_api.database import Base, make_engine
 
-# The newest revision: files are named after their zero-padded ids.
-HEAD = max(p.name[:4] for p in (ROOT / "migrations" / "versions").glob("0*.py"))
+# The newest revision: ids start with a zero-padded number, optionally followed by a
+# feature suffix ("0007_push"), and files are named after them.
+REVISIONS = sorted(
+    ast.literal_eval(
+        next(line for line in p.read_text().splitlines() if line.startswith("revision = "))[11:]
+    )
+    for p in (ROOT / "migrations" / "versions").glob("0*.py")
+)
+HEAD = REVISIONS[-1]
 APP_TABLES = set(Base.metadata.tables)
 # Integer primary keys named id are serial: each has its sequence.
 APP_SEQUENCES = {
@@ -107,7 +114,7 @@ def test_single_head_and_linear_history():
     assert scripts.get_heads() == [HEAD]
     assert scripts.get_bases() == ["0001"]
     revisions = [r.revision for r in scripts.walk_revisions()]
-    assert revisions == [f"{n:04d}" for n in range(int(HEAD), 0, -1)]
+    assert revisions == REVISIONS[::-1]
     assert [r.down_revision for r in scripts.walk_revisions()] == revisions[1:] + [None]
 
 
