@@ -142,7 +142,8 @@ def decide(
     - transient → pending after backoff (or Retry-After, if longer); dead after max_attempts;
     - no answer (timeout) → pending after backoff, sent once more at most; a second send
       without an answer, or none left, → unknown (it may have arrived: never "failed");
-    - not started (deadline, pause) → pending now, the attempt given back;
+    - not started (deadline, pause) → pending, the attempt given back, due at once or when
+      the pause ends;
     - 429 → pending after Retry-After (throttle_default when absent), the attempt given back,
       and every worker pauses as long;
     - auth → pending after auth_pause, the attempt given back, every worker pauses; alert.
@@ -170,8 +171,10 @@ def decide(
             out.dead_tokens.append((item.device_id, item.token, result.error or "BAD_TOKEN"))
         elif outcome is Outcome.REJECTED:
             decision = Decision(item.id, "failed", result.error)
-        elif outcome is Outcome.NOT_SENT:
-            decision = Decision(item.id, "pending", result.error, 0.0, attempts_delta=-1)
+        elif outcome is Outcome.NOT_SENT:  # after a pause, due when the pause ends
+            wait = max(waits.values(), default=0.0)
+            reason = paused[0].error if paused else result.error
+            decision = Decision(item.id, "pending", reason, wait, attempts_delta=-1)
         elif outcome in (Outcome.THROTTLED, Outcome.AUTH):
             wait = waits[outcome]
             decision = Decision(item.id, "pending", result.error, wait, attempts_delta=-1)
