@@ -51,7 +51,7 @@ DEFAULTS: dict = {
     # A claimed batch whose worker died is sent again after this; keep it well above the timeout.
     "PUSH_LEASE_SECONDS": 60,
     # The end of a lease kept free to record outcomes (and absorb clock skew between workers);
-    # the worker refuses a lease shorter than PUSH_FCM_TIMEOUT_SECONDS plus this.
+    # the worker refuses a lease shorter than twice PUSH_FCM_TIMEOUT_SECONDS plus this.
     "PUSH_LEASE_MARGIN_SECONDS": 5,
     "PUSH_MAX_ATTEMPTS": 8,  # tries on 5xx / network errors before a message is dead
     "PUSH_BACKOFF_BASE_SECONDS": 30,  # exponential backoff with jitter from here...

@@ -30,7 +30,7 @@ from civic_api.outbox.models import OutboxEvent
 from civic_api.push import delivery
 from civic_api.push.models import Device
 from civic_api.push.worker import WorkerSettings, backoff, decide
-from notifications import LogSender, Outcome, PushResult
+from notifications import LogSender, NotReady, Outcome, PushResult
 
 
 def category(code):
@@ -527,3 +527,225 @@ def test_refused_credentials_stop_the_worker_at_startup(app, caplog, fake, tmp_p
     )
     result = run_command(app, caplog, PUSH_FCM_CREDENTIALS=str(tmp_path / "missing.json"))
     assert result.exit_code == 1 and "cannot read the FCM service-account file" in result.output
+
+
+# Delivery that never multiplies (issue 14).
+
+
+def followed_report(submit, token="tok-1"):
+    created = submit().get_json()
+    report_id = uuid.UUID(created["id"])
+    from civic_api.push import service as devices
+
+    phone = add_device(token)
+    devices.link_report(phone, report_id, created["follow_up_token"])
+    return report_id, phone
+
+
+def test_a_newer_status_supersedes_the_unsent_older_one(make_worker, fcm_sender, fake, submit):
+    report_id, phone = followed_report(submit)
+    report_event(report_id, status="acknowledged")
+    report_event(report_id, status="resolved")
+    report_event(report_id, kind="report.response")
+    make_worker(fcm_sender).run(until_idle=True)
+    assert [(m.kind, m.payload["status"], m.state) for m in messages()] == [
+        ("report.status_changed", "acknowledged", "superseded"),
+        ("report.status_changed", "resolved", "sent"),
+        ("report.response", "in_progress", "sent"),  # not a status: not superseded
+    ]
+    tags = {
+        m["data"]["type"]: (m["android"]["notification"]["tag"], m["apns"]["headers"])
+        for m in fake.accepted
+    }
+    assert tags == {
+        "report.status_changed": (
+            f"report-{report_id}",
+            {"apns-collapse-id": f"report-{report_id}"},
+        ),
+        "report.response": (
+            f"response-{report_id}",
+            {"apns-collapse-id": f"response-{report_id}"},
+        ),
+    }
+
+
+def test_an_older_status_in_flight_holds_the_newer_back_until_recorded(db, clock, submit):
+    report_id, phone = followed_report(submit)
+    report_event(report_id, status="acknowledged")
+    db.flush()
+    connection = db.connection()
+    delivery.fan_out(connection, T0)
+    lease = uuid.uuid4()
+    [older] = delivery.claim(connection, T0, 10, 60, lease, 8)  # being sent now
+    report_event(report_id, status="resolved")
+    db.flush()
+    delivery.fan_out(connection, T0)
+    # Not superseded (it may be on its way) and the newer cannot overtake it.
+    assert [m.state for m in messages()] == ["pending", "pending"]
+    assert delivery.claim(connection, T0, 10, 60, uuid.uuid4(), 8) == []
+    delivery.record(connection, T0, lease, [delivery.Decision(older.id, "sent")])
+    [newer] = delivery.claim(connection, T0, 10, 60, uuid.uuid4(), 8)
+    assert newer.payload["status"] == "resolved"
+
+
+def test_an_older_status_fanned_out_after_the_newer_is_stored_superseded(db, submit):
+    report_id, phone = followed_report(submit)
+    older = report_event(report_id, status="acknowledged", available_at=T0 + timedelta(hours=1))
+    report_event(report_id, status="resolved")
+    db.flush()
+    connection = db.connection()
+    delivery.fan_out(connection, T0)  # the newer only: the older is not available yet
+    delivery.fan_out(connection, T0 + timedelta(hours=1))
+    assert {m.event_id: m.state for m in messages()}[older.id] == "superseded"
+
+
+def test_a_claim_never_exceeds_max_attempts_and_lost_leases_end_unknown(db, clock):
+    subscribe(add_device("tok-1"))
+    subscribe(add_device("tok-2"))
+    add_announcement()
+    db.flush()
+    connection = db.connection()
+    delivery.fan_out(connection, T0)
+    connection.exec_driver_sql(
+        "UPDATE push_message SET attempts = 2, last_error = 'UNAVAILABLE' "
+        "WHERE device_id = (SELECT id FROM push_device WHERE fcm_token = 'tok-1')"
+    )
+    [second] = delivery.claim(connection, T0, 10, 60, uuid.uuid4(), 2)
+    [exhausted] = messages(state="dead")
+    assert (exhausted.attempts, exhausted.last_error) == (2, "UNAVAILABLE after 2 attempts")
+    assert second.attempts == 1
+    # Its worker dies twice: the second lost lease would make a third copy possible.
+    later = T0 + timedelta(seconds=61)
+    [again] = delivery.claim(connection, later, 10, 60, uuid.uuid4(), 2)
+    assert (again.attempts, again.unanswered) == (2, 1)
+    assert delivery.claim(connection, later + timedelta(seconds=61), 10, 60, uuid.uuid4(), 2) == []
+    [unknown] = messages(state="unknown")
+    assert (unknown.attempts, unknown.unanswered, unknown.last_error) == (
+        2,
+        2,
+        "NO_ANSWER after 2 attempts",
+    )
+
+
+def test_a_lost_lease_is_logged_and_not_counted_as_sent(make_worker, clock, caplog):
+    subscribe(add_device("tok-1"))
+    subscribe(add_device("tok-2"))
+    add_announcement()
+
+    class Slow(LogSender):
+        def send(self, messages, control=None):
+            # Another worker takes over one row while we send (our lease ran out).
+            session.connection().exec_driver_sql(
+                "UPDATE push_message SET lease_id = gen_random_uuid() WHERE id = "
+                "(SELECT min(id) FROM push_message)"
+            )
+            return super().send(messages, control)
+
+    worker = make_worker(Slow())
+    with caplog.at_level(logging.INFO, logger="civic_api.push.worker"):
+        step = worker.step()
+    assert step.counts == {"delivered_to_log": 1, "lease_lost": 1}
+    assert "push lease lost for 1 of 2 messages" in caplog.text
+    assert "push batch of 2: 1 delivered_to_log, 1 lease_lost" in caplog.text
+
+
+def test_a_timed_out_send_is_retried_once_then_unknown_never_dead(
+    make_worker, fcm_sender, fake, clock, db
+):
+    subscribe(add_device("tok-1"))
+    announcement, _ = add_announcement()
+    worker = make_worker(fcm_sender, max_attempts=8)
+    claimed_results = iter(["TIMEOUT", "TIMEOUT"])
+
+    class NoAnswer:
+        def send(self, messages, control=None):
+            fcm_sender.send(messages, control)  # FCM gets it...
+            error = next(claimed_results)
+            return [PushResult(m.key, Outcome.UNKNOWN, error) for m in messages]  # ...no answer
+
+    worker.sender = NoAnswer()
+    worker.step()
+    [m] = messages()
+    assert (m.state, m.attempts, m.unanswered, m.last_error) == ("pending", 1, 1, "TIMEOUT")
+    clock.advance(3600)
+    worker.step()
+    [m] = messages()
+    assert (m.state, m.attempts, m.unanswered) == ("unknown", 2, 2)
+    assert m.last_error == "TIMEOUT: 2 sends without an answer, may have arrived"
+    assert fake.received_keys() == {str(m.key): 2}
+    stats = delivery.stats(db.connection(), announcement_id=announcement.id)
+    assert (stats["by_state"]["unknown"], stats["errors"], stats["may_have_arrived"]) == (1, {}, 1)
+    assert delivery.requeue_dead(db.connection(), clock(), announcement_id=announcement.id) == (
+        0,
+        0,
+    )
+
+
+def test_requeue_says_how_many_may_already_have_arrived(db, clock):
+    for i in range(3):
+        subscribe(add_device(f"tok-{i}"))
+    announcement, _ = add_announcement()
+    db.flush()
+    connection = db.connection()
+    delivery.fan_out(connection, T0)
+    connection.exec_driver_sql("UPDATE push_message SET state = 'dead', attempts = 8")
+    connection.exec_driver_sql(
+        "UPDATE push_message SET unanswered = 1 WHERE id = (SELECT min(id) FROM push_message)"
+    )
+    assert delivery.requeue_dead(connection, T0, announcement_id=announcement.id) == (3, 1)
+
+
+def test_a_429_pauses_every_worker_through_the_database(make_worker, fcm_sender, fake, clock):
+    for i in range(3):
+        subscribe(add_device(f"tok-{i}"))
+    add_announcement()
+    fake.throttle(1, retry_after="120")
+    first, second = make_worker(fcm_sender, batch_size=1), make_worker(fcm_sender, batch_size=1)
+    first.step()
+    step = second.step()
+    assert (step.claimed, step.paused) == (0, True)
+    assert second.paused_until == T0 + timedelta(seconds=120)
+    assert fake.stats()["sends"] == 1
+    clock.advance(120)
+    second.run(until_idle=True)
+    assert count_by_state() == {"sent": 3}
+
+
+def test_an_unready_sender_claims_nothing(make_worker, clock):
+    subscribe(add_device("tok-1"))
+    add_announcement()
+
+    class NoToken(LogSender):
+        def prepare(self, valid_for):
+            raise NotReady(Outcome.RETRY, "TOKEN_ENDPOINT_UNAVAILABLE")
+
+    worker = make_worker(NoToken(), fcm_timeout=10)
+    step = worker.step()
+    assert (step.claimed, step.paused, worker.paused_until) == (
+        0,
+        True,
+        T0 + timedelta(seconds=10),
+    )
+    assert [(m.attempts, m.lease_id) for m in messages()] == [(0, None)]
+
+
+def test_settings_that_could_outlive_a_lease_are_refused():
+    assert WorkerSettings().problems() == []
+    [problem] = WorkerSettings(lease_seconds=5, fcm_timeout=10).problems()
+    assert problem.startswith("PUSH_LEASE_SECONDS (5) cannot cover two FCM requests")
+    assert problem.endswith("make it at least 25")
+
+
+def test_deleting_a_device_deletes_its_messages_and_logs_never_name_it(
+    make_worker, caplog, submit
+):
+    report_id, phone = followed_report(submit, token="tok-gone")
+    report_event(report_id)
+    with caplog.at_level(logging.INFO):
+        make_worker(LogSender()).step()
+    assert str(phone.id) not in caplog.text
+    assert [m.state for m in messages()] == ["delivered_to_log"]
+    from civic_api.push import service as devices
+
+    devices.delete_device(phone)
+    assert messages() == []

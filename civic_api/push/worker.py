@@ -80,12 +80,15 @@ class WorkerSettings:
     def problems(self) -> list[str]:
         """Why these settings could send a message twice without any crash (empty: fine)."""
         found = []
-        if self.lease_seconds < self.fcm_timeout + self.lease_margin:
+        # Two request timeouts: whatever the claim itself took, a full round of requests can
+        # still start after it, and end before the margin kept for recording.
+        needed = 2 * self.fcm_timeout + self.lease_margin
+        if self.lease_seconds < needed:
             found.append(
-                f"PUSH_LEASE_SECONDS ({self.lease_seconds:g}) cannot cover one FCM request "
-                f"(PUSH_FCM_TIMEOUT_SECONDS {self.fcm_timeout:g}) plus the time kept to record "
-                f"it (PUSH_LEASE_MARGIN_SECONDS {self.lease_margin:g}): make it at least "
-                f"{self.fcm_timeout + self.lease_margin:g}"
+                f"PUSH_LEASE_SECONDS ({self.lease_seconds:g}) cannot cover two FCM requests "
+                f"(PUSH_FCM_TIMEOUT_SECONDS {self.fcm_timeout:g} each) plus the time kept to "
+                f"record them (PUSH_LEASE_MARGIN_SECONDS {self.lease_margin:g}): make it at "
+                f"least {needed:g}"
             )
         if self.max_attempts < 1:
             found.append("PUSH_MAX_ATTEMPTS must be at least 1")
