@@ -382,9 +382,7 @@ def quick_sender(fake, service_account):
     sender.close()
 
 
-def test_an_answer_slower_than_the_timeout_is_an_unknown_outcome_not_a_failure(
-    fake, quick_sender
-):
+def test_an_answer_slower_than_the_timeout_is_an_unknown_outcome_not_a_failure(fake, quick_sender):
     fake.slow(2)
     started = time.monotonic()
     [result] = quick_sender.send([message("k", "t")])

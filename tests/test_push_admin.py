@@ -75,7 +75,12 @@ def test_status_change_and_response_reach_the_reporters_phone(
 
     stats = staff.get(f"{url}/deliveries")
     assert stats.status_code == 200
-    assert stats.json == {"total": 2, "by_state": STATS_ZERO | {"sent": 2}, "errors": {}, "may_have_arrived": 0}
+    assert stats.json == {
+        "total": 2,
+        "by_state": STATS_ZERO | {"sent": 2},
+        "errors": {},
+        "may_have_arrived": 0,
+    }
 
 
 def test_an_announcement_created_by_a_manager_reaches_subscribers(

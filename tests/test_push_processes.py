@@ -399,9 +399,11 @@ def test_a_newer_status_replaces_the_older_and_is_never_overtaken_by_it(
     workers = [WorkerProcess(database_url, fake, service_account, batch_size=10) for _ in range(2)]
     try:
         wait_until(
-            lambda: sum(states(engine).values()) == 60
-            and set(states(engine)) <= {"sent", "superseded"}
-            and states(engine)["sent"] >= 30
+            lambda: (
+                sum(states(engine).values()) == 60
+                and set(states(engine)) <= {"sent", "superseded"}
+                and states(engine)["sent"] >= 30
+            )
         )
     finally:
         codes = [worker.stop() for worker in workers]

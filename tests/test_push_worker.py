@@ -215,9 +215,7 @@ def test_a_dead_token_fails_its_message_and_deactivates_the_device(
 
     assert [
         (str(m.key), m.state, m.last_error, m.attempts) for m in messages(device_id=dead.id)
-    ] == [
-        (key(first, dead), "failed", code, 1)
-    ]
+    ] == [(key(first, dead), "failed", code, 1)]
     session.refresh(dead)
     assert (dead.active, dead.deactivated_reason, dead.deactivated_at) == (False, code, T0)
     assert fake.received_keys() == {key(first, ok): 1}
@@ -736,9 +734,7 @@ def test_settings_that_could_outlive_a_lease_are_refused():
     assert problem.endswith("make it at least 25")
 
 
-def test_deleting_a_device_deletes_its_messages_and_logs_never_name_it(
-    make_worker, caplog, submit
-):
+def test_deleting_a_device_deletes_its_messages_and_logs_never_name_it(make_worker, caplog, submit):
     report_id, phone = followed_report(submit, token="tok-gone")
     report_event(report_id)
     with caplog.at_level(logging.INFO):
