@@ -246,6 +246,9 @@ class FcmSender:
             result = PushResult(message.key, Outcome.AUTH, "TOKEN_REFRESH_FAILED")
         except GoogleAuthError:  # the token endpoint did not answer: nothing went to FCM
             result = PushResult(message.key, Outcome.RETRY, "TOKEN_ENDPOINT_UNAVAILABLE")
+        except Exception as exc:  # a bug must not take the batch (or the worker) down
+            logger.error("push %s: unexpected %s", message.key, type(exc).__name__)
+            result = PushResult(message.key, Outcome.UNKNOWN, "SENDER_ERROR")
         finally:
             del _deadline.at
         if result.outcome in (Outcome.THROTTLED, Outcome.AUTH):
