@@ -20,8 +20,10 @@ never one ORM object at a time.
 """
 
 import json
+import logging
 import uuid
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -33,8 +35,30 @@ from civic_api.push.models import STATES
 from notifications import PushMessage
 from notifications.payload import TOKEN_LIMIT, fit
 
+logger = logging.getLogger(__name__)
+
 ANNOUNCEMENT = "announcement.published"
-STATUS_CHANGED = "report.status_changed"
+
+
+@dataclass(frozen=True)
+class ReportEvent:
+    """How one kind of report event reaches the devices that follow the report.
+
+    To add a kind (e.g. a request to rate a closed report): add it to
+    `outbox.models.EVENT_KINDS` (and to both tables' `kind_known` constraints in a
+    migration), write its texts, register it here, and `outbox.enqueue(kind,
+    report_id=…, payload=…)` in the transaction of the change.
+    """
+
+    texts: Callable[[str, dict], tuple[str, str]]  # (locale, event payload) → (title, body)
+    collapse: str  # the phone keeps one notification per report and collapse prefix
+    supersedes: bool = False  # a newer event drops the older one not yet sent
+
+
+REPORT_EVENTS = {
+    "report.status_changed": ReportEvent(texts.report_status, "report", supersedes=True),
+    "report.response": ReportEvent(texts.report_response, "response"),
+}
 
 _DUE_EVENTS = text("""
     SELECT id, kind, report_id, announcement_id, payload
@@ -66,10 +90,10 @@ _REPORT_TARGETS = text("""
         (event_id, kind, report_id, device_id, payload, state, next_attempt_at, created_at,
          updated_at)
     SELECT :event_id, :kind, l.report_id, d.id, CAST(:payload AS jsonb),
-           CASE WHEN :kind = 'report.status_changed' AND EXISTS (
+           CASE WHEN :supersedes AND EXISTS (
                     SELECT 1 FROM push_message n
                     WHERE n.report_id = l.report_id AND n.device_id = d.id
-                      AND n.kind = 'report.status_changed' AND n.event_id > :event_id)
+                      AND n.kind = :kind AND n.event_id > :event_id)
                 THEN 'superseded' ELSE 'pending' END,
            :now, :now, :now
     FROM push_report_link l JOIN push_device d ON d.id = l.device_id AND d.active
@@ -77,13 +101,13 @@ _REPORT_TARGETS = text("""
     ON CONFLICT (event_id, device_id) DO NOTHING
 """)
 
-# The newest status replaces the older on the phone (same collapse key), so an older status
-# not yet sent is dropped. One in flight (leased) is left alone: the claim holds the newer
-# back until its outcome is recorded, so the two never race.
+# The newest status replaces the older on the phone (same collapse key), so an older one of
+# the same kind not yet sent is dropped. One in flight (leased) is left alone: the claim
+# holds the newer back until its outcome is recorded, so the two never race.
 _SUPERSEDE = text("""
     UPDATE push_message o
     SET state = 'superseded', updated_at = :now
-    WHERE o.report_id = :report_id AND o.kind = 'report.status_changed'
+    WHERE o.report_id = :report_id AND o.kind = :kind
       AND o.state = 'pending' AND o.event_id < :event_id
       AND (o.lease_id IS NULL OR o.next_attempt_at <= :now)
       AND EXISTS (SELECT 1 FROM push_message n
@@ -189,15 +213,21 @@ def fan_out(connection: Connection, now: datetime, limit: int = 20) -> tuple[int
                 created += connection.execute(
                     _ANNOUNCEMENT_TARGETS, common | {"announcement_id": event.announcement_id}
                 ).rowcount
-        else:
+        elif event.kind in REPORT_EVENTS:
+            supersedes = REPORT_EVENTS[event.kind].supersedes
             created += connection.execute(
                 _REPORT_TARGETS,
-                common | {"report_id": event.report_id, "payload": json.dumps(event.payload)},
+                common
+                | {
+                    "report_id": event.report_id,
+                    "payload": json.dumps(event.payload),
+                    "supersedes": supersedes,
+                },
             ).rowcount
-            if event.kind == STATUS_CHANGED:
-                connection.execute(
-                    _SUPERSEDE, {"event_id": event.id, "report_id": event.report_id, "now": now}
-                )
+            if supersedes:
+                connection.execute(_SUPERSEDE, common | {"report_id": event.report_id})
+        else:
+            logger.error("outbox event %d of kind %s: nobody fans it out", event.id, event.kind)
     if events:
         connection.execute(
             text("UPDATE outbox_event SET dispatched_at = :now WHERE id = ANY(:ids)"),
@@ -279,13 +309,11 @@ def claim(
 
 
 def collapse_key(item: Claimed) -> str:
-    """One per report (status changes; responses have their own) or announcement, so the
-    newest replaces the older on the phone."""
+    """One per announcement, and per report and kind of report event, so that the newest
+    replaces the older on the phone."""
     if item.kind == ANNOUNCEMENT:
         return f"announcement-{item.announcement_id}"
-    if item.kind == STATUS_CHANGED:
-        return f"report-{item.report_id}"
-    return f"{item.kind.removeprefix('report.')}-{item.report_id}"
+    return f"{REPORT_EVENTS[item.kind].collapse}-{item.report_id}"
 
 
 def render(item: Claimed, device, announcement) -> PushMessage:
@@ -299,13 +327,9 @@ def render(item: Claimed, device, announcement) -> PushMessage:
         data = {"type": item.kind, "report_id": str(item.report_id)}
         if "event_id" in item.payload:
             data["event_id"] = str(item.payload["event_id"])
-        status = item.payload.get("status")
-        if status:
-            data["status"] = str(status)
-        if item.kind == STATUS_CHANGED:
-            title, body = texts.report_status(locale, status or "")
-        else:
-            title, body = texts.report_response(locale)
+        if item.payload.get("status"):
+            data["status"] = str(item.payload["status"])
+        title, body = REPORT_EVENTS[item.kind].texts(locale, item.payload)
     title, body = fit(title, body, data | {"push_key": item.key}, TOKEN_LIMIT)
     target = (
         {"fid": device.fcm_token} if device.token_type == "fid" else {"token": device.fcm_token}
