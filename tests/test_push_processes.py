@@ -1,7 +1,8 @@
 """Real worker processes (`flask notifications worker`) on committed data, against the fake
 FCM with faults injected, each asserting the documented bound on copies per device
 (docs/push.md): none extra without a kill, at most the killed worker's batch with one, at
-most one extra when FCM answers later than the timeout and the lease.
+most one extra when FCM answers later than the timeout and the lease. (A lease too
+short for the timeout is refused at startup: tests/test_push_worker.py.)
 
 These tests commit into the session's test database and delete what they wrote afterwards.
 """
@@ -233,23 +234,6 @@ def test_two_workers_at_once_never_send_a_message_twice(
 
 def copies(fake) -> list[int]:
     return sorted(fake.received_keys().values())
-
-
-def test_a_lease_too_short_for_the_timeout_is_refused_at_startup(
-    committed, database_url, fake, service_account
-):
-    worker = WorkerProcess(
-        database_url, fake, service_account, LEASE_SECONDS=5, FCM_TIMEOUT_SECONDS=10
-    )
-    code = worker.process.wait(30)
-    worker.stop()
-    assert code == 1
-    assert any(
-        "PUSH_LEASE_SECONDS (5) cannot cover two FCM requests (PUSH_FCM_TIMEOUT_SECONDS 10 each)"
-        in line
-        for line in worker.lines
-    ), worker.lines
-    assert fake.stats()["sends"] == 0
 
 
 def test_fcm_slower_than_the_timeout_and_the_lease_sends_at_most_one_extra_copy(

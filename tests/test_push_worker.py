@@ -727,11 +727,16 @@ def test_an_unready_sender_claims_nothing(make_worker, clock):
     assert [(m.attempts, m.lease_id) for m in messages()] == [(0, None)]
 
 
-def test_settings_that_could_outlive_a_lease_are_refused():
+def test_settings_that_could_outlive_a_lease_are_refused_at_startup(app, caplog, fake):
     assert WorkerSettings().problems() == []
-    [problem] = WorkerSettings(lease_seconds=5, fcm_timeout=10).problems()
-    assert problem.startswith("PUSH_LEASE_SECONDS (5) cannot cover two FCM requests")
-    assert problem.endswith("make it at least 25")
+    result = run_command(app, caplog, PUSH_LEASE_SECONDS=5, PUSH_FCM_TIMEOUT_SECONDS=10)
+    assert result.exit_code == 1
+    assert result.output == (
+        "Error: push worker: PUSH_LEASE_SECONDS (5) cannot cover two FCM requests "
+        "(PUSH_FCM_TIMEOUT_SECONDS 10 each) plus the time kept to record them "
+        "(PUSH_LEASE_MARGIN_SECONDS 5): make it at least 25\n"
+    )
+    assert fake.stats()["sends"] == 0
 
 
 def test_deleting_a_device_deletes_its_messages_and_logs_never_name_it(make_worker, caplog, submit):
