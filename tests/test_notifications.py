@@ -351,6 +351,12 @@ def test_plain_google_auth_would_call_google_from_a_background_thread(fake, no_n
     deadline = time.monotonic() + 5
     while not no_network and time.monotonic() < deadline:
         time.sleep(0.01)
+    # The lookup is retried in the background (urllib3, with backoff): wait for quiet.
+    seen, quiet_since = len(no_network), time.monotonic()
+    while time.monotonic() - quiet_since < 2 and time.monotonic() < deadline + 10:
+        time.sleep(0.05)
+        if len(no_network) != seen:
+            seen, quiet_since = len(no_network), time.monotonic()
     assert no_network and set(no_network) == {"iamcredentials.googleapis.com"}
     no_network.clear()
 

@@ -121,7 +121,7 @@ class WorkerProcess:
         for line in self.process.stderr:
             self.lines.append(line.rstrip())
 
-    def wait_for(self, fragment: str, timeout: float = 20) -> None:
+    def wait_for(self, fragment: str, timeout: float = 60) -> None:
         deadline = time.monotonic() + timeout
         while not any(fragment in line for line in self.lines):
             assert self.process.poll() is None, "\n".join(self.lines)
@@ -152,7 +152,7 @@ def states(engine) -> dict:
         )
 
 
-def wait_until(condition, timeout=30.0):
+def wait_until(condition, timeout=60.0):
     deadline = time.monotonic() + timeout
     while not condition():
         assert time.monotonic() < deadline
@@ -220,7 +220,7 @@ def test_two_workers_at_once_never_send_a_message_twice(
         for worker in workers:
             worker.wait_for("push worker")  # both polling before there is any work
         add_audience(engine, created, 2000)
-        wait_until(lambda: states(engine) == {"sent": 2000})
+        wait_until(lambda: states(engine) == {"sent": 2000}, timeout=90)
     finally:
         codes = [worker.stop() for worker in workers]
     assert codes == [0, 0]

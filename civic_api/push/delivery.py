@@ -51,7 +51,7 @@ class ReportEvent:
     """
 
     texts: Callable[[str, dict], tuple[str, str]]  # (locale, event payload) → (title, body)
-    collapse: str  # the phone keeps one notification per report and collapse prefix
+    collapse: str  # collapse-key prefix: the phone shows one notification per report and prefix
     supersedes: bool = False  # a newer event drops the older one not yet sent
 
 
