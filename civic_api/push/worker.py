@@ -328,16 +328,20 @@ class Worker:
             return False
 
     def _shared_pause(self) -> bool:
-        """Whether another worker has paused everyone (polled, from sender threads)."""
-        with self._db_lock:
-            if time.monotonic() - self._polled_at >= self.settings.pause_poll_seconds:
+        """Whether another worker has paused everyone (polled by one sender thread at a time;
+        the others read the last answer instead of waiting for it)."""
+        due = time.monotonic() - self._polled_at >= self.settings.pause_poll_seconds
+        if due and self._db_lock.acquire(blocking=False):
+            try:
                 self._polled_at = time.monotonic()
-                try:
-                    with self.engine.begin() as connection:
-                        self._shared_until = paused_until(connection, self.now())
-                except DBAPIError:
-                    self._shared_until = None  # the record step will meet the error
-            return self._shared_until is not None and self._shared_until > self.now()
+                with self.engine.begin() as connection:
+                    self._shared_until = paused_until(connection, self.now())
+            except DBAPIError:
+                self._shared_until = None  # the record step will meet the error
+            finally:
+                self._db_lock.release()
+        until = self._shared_until
+        return until is not None and until > self.now()
 
     def _pause_everyone(self, result: PushResult) -> None:
         """The first 429 or auth error of a batch: tell every worker at once."""
