@@ -267,8 +267,9 @@ def test_fcm_slower_than_the_timeout_and_the_lease_sends_at_most_one_extra_copy(
 def test_a_hanging_token_endpoint_delays_sending_but_never_duplicates(
     committed, database_url, fake, service_account
 ):
-    """The issue's run at the default proportions: a token request hanging longer than the
-    lease. Before: the batch was claimed first, reclaimed by the other worker, sent twice."""
+    """The issue's run, scaled down (lease 2.5 s, timeout 1 s): a token request hanging for
+    twice the lease. Before: the batch was claimed first, its refresh waited up to 120 s,
+    the other worker reclaimed it, and both sent it."""
     engine, created = committed
     fake.token_lifetime(225 + 3)  # google-auth uses a token until 225 s before it expires
     workers = [WorkerProcess(database_url, fake, service_account, batch_size=50) for _ in range(2)]
