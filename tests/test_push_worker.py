@@ -727,6 +727,8 @@ def test_an_unready_sender_claims_nothing(make_worker, clock):
         T0 + timedelta(seconds=10),
     )
     assert [(m.attempts, m.lease_id) for m in messages()] == [(0, None)]
+    worker.run(until_idle=True)  # `--once` gives up instead of retrying forever
+    assert clock.sleeps == [10]
 
 
 def test_settings_that_could_outlive_a_lease_are_refused_at_startup(app, caplog, fake):

@@ -218,6 +218,7 @@ class Step:
     claimed: int
     counts: Counter
     paused: bool = False  # nothing claimed: every worker is paused, or the sender not ready
+    unready: bool = False  # the sender could not get ready (e.g. no access token)
 
     @property
     def idle(self) -> bool:
@@ -263,8 +264,10 @@ class Worker:
         with self.engine.begin() as connection:
             events, created = fan_out(connection, self.now(), settings.fanout_events)
             self.paused_until = paused_until(connection, self.now())
-        if self.paused_until is not None or not self._ready():
+        if self.paused_until is not None:
             return Step(events, created, 0, Counter(), paused=True)
+        if not self._ready():
+            return Step(events, created, 0, Counter(), paused=True, unready=True)
         lease = uuid.uuid4()
         started = time.monotonic()
         with self.engine.begin() as connection:
@@ -376,7 +379,8 @@ class Worker:
             )
 
     def run(self, *, until_idle: bool = False) -> None:
-        """Loop until stop(); with until_idle, return once nothing is due."""
+        """Loop until stop(); with until_idle, return once nothing is due, or when the sender
+        cannot get ready (a run from cron must not wait for the token endpoint forever)."""
         while not self.stopped:
             now = self.now()
             if self.paused_until is not None and now < self.paused_until:
@@ -389,6 +393,8 @@ class Worker:
                 logger.error("push worker database error: %s", type(exc.orig).__name__)
                 self.sleep(self.settings.idle_seconds)
                 continue
+            if step.unready and until_idle:
+                return
             if step.idle:
                 if until_idle:
                     return
