@@ -1,7 +1,7 @@
 """Push: random message keys, messages deleted with their device, unanswered sends, one throttle
 
 Revision ID: 0007_push
-Revises: 0005
+Revises: 0008_robust
 Create Date: 2026-12-01 08:50:00
 
 - `push_message.key` becomes a random UUID (it was "<event id>:<device id>", which put the
@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0007_push"
-down_revision = "0005"
+down_revision = "0008_robust"
 branch_labels = None
 depends_on = None
 
