@@ -9,6 +9,7 @@ from flask_smorest import abort
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from civic_api import cli, database, errors, i18n, settings
+from civic_api.categories.service import CategoryCache
 from civic_api.extensions import init_api
 
 API_DESCRIPTION = """\
@@ -37,6 +38,7 @@ def create_app(config: dict | None = None) -> Flask:
         hops = app.config["TRUSTED_PROXIES"]
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops)
     database.init_app(app)
+    app.extensions["category_cache"] = CategoryCache(app.config["CATEGORY_CACHE_SECONDS"])
     i18n.init_app(app)
     api = init_api(app)
     errors.init_app(app, api)

@@ -13,6 +13,9 @@ DEFAULTS: dict = {
     # A point this close to a municipality (simplified boundaries, GPS drift) is assigned to it.
     "MUNICIPALITY_SNAP_METRES": 250,
     "IDEMPOTENCY_TTL_HOURS": 24,
+    # Report submission reads categories from a per-process cache; a change an admin commits
+    # is seen by every process within this many seconds (0: checked on every submission).
+    "CATEGORY_CACHE_SECONDS": 1.0,
     # Optional per-address limit on report submissions, e.g. "30 per hour" (flask-limiter
     # syntax; in memory only). Off by default: phones on mobile networks share addresses.
     "REPORT_RATE_LIMIT": None,

@@ -2,6 +2,7 @@
 
 import ast
 import os
+from pathlib import Path
 
 import pytest
 from alembic import command
@@ -17,8 +18,9 @@ import civic_api.all_models  # noqa: F401  (registers every table on Base.metada
 from civic_api.cli import ROOT, alembic_config
 from civic_api.database import Base, make_engine
 
-# The newest revision: files are named after their zero-padded ids.
-HEAD = max(p.name[:4] for p in (ROOT / "migrations" / "versions").glob("0*.py"))
+SCRIPTS = ScriptDirectory.from_config(alembic_config("postgresql://unused/unused"))
+# The newest revision (test_single_head_and_linear_history checks that there is one).
+HEAD = SCRIPTS.get_current_head()
 APP_TABLES = set(Base.metadata.tables)
 # Integer primary keys named id are serial: each has its sequence.
 APP_SEQUENCES = {
@@ -103,12 +105,14 @@ def has_postgis(engine) -> bool:
 
 
 def test_single_head_and_linear_history():
-    scripts = ScriptDirectory.from_config(alembic_config("postgresql://unused/unused"))
-    assert scripts.get_heads() == [HEAD]
-    assert scripts.get_bases() == ["0001"]
-    revisions = [r.revision for r in scripts.walk_revisions()]
-    assert revisions == [f"{n:04d}" for n in range(int(HEAD), 0, -1)]
-    assert [r.down_revision for r in scripts.walk_revisions()] == revisions[1:] + [None]
+    assert SCRIPTS.get_heads() == [HEAD]
+    assert SCRIPTS.get_bases() == ["0001"]
+    walked = list(SCRIPTS.walk_revisions())
+    revisions = [r.revision for r in walked]
+    assert revisions[-5:] == ["0005", "0004", "0003", "0002", "0001"]
+    assert [r.down_revision for r in walked] == revisions[1:] + [None]
+    # Every revision file is named after its id.
+    assert all(Path(r.path).name.startswith(f"{r.revision}_") for r in walked)
 
 
 def test_revision_files_match_their_ids():

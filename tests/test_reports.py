@@ -328,7 +328,7 @@ def test_unexpected_errors_are_json_without_internals(app, client, monkeypatch):
     def explode(*args, **kwargs):
         raise RuntimeError("secret internal detail")
 
-    monkeypatch.setattr(service, "create_report", explode)
+    monkeypatch.setattr(service, "new_report", explode)
     r = client.post("/v1/reports", json={"category": "commenting", "location": PRISHTINA})
     assert r.status_code == 500
     assert r.json == {
@@ -402,7 +402,7 @@ def test_database_errors_are_logged_without_row_values(client, monkeypatch, capl
             FakeDriverError("DETAIL: Failing row contains (..., my private description, ...)"),
         )
 
-    monkeypatch.setattr(service, "create_report", violate)
+    monkeypatch.setattr(service, "new_report", violate)
     r = client.post("/v1/reports", json={"category": "commenting", "location": PRISHTINA})
     assert r.status_code == 500
     assert "private description" not in caplog.text

@@ -9,10 +9,10 @@ import hashlib
 import hmac
 import json
 import os
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-from sqlalchemy import delete, select
+from sqlalchemy import Insert, Update, delete, func, select, update
 from sqlalchemy.dialects.postgresql import insert
 
 from civic_api.database import session
@@ -32,26 +32,30 @@ def fingerprint(secret: bytes, body: object) -> bytes:
 def claim(secret: bytes, key: str, request_hash: bytes, ttl: timedelta) -> dict | None:
     """Reserve `key` for this request, or return the response of the request that had it.
 
-    A concurrent request with the same key waits on the row lock until the first commits.
-    Records older than `ttl` are purged on the way, so keys are kept no longer than that.
+    One statement when the key is new: the insert returns the row it reserved. A record
+    older than `ttl` counts as absent and is taken over by the same statement, so the
+    request path never purges (`purge_expired` does, from a scheduled job). A concurrent
+    request with the same key waits on the row lock until the first commits.
     """
     key_hash = _derive(secret, b"lookup", key)
-    expired = (
-        select(IdempotencyRecord.key_hash)
-        .where(IdempotencyRecord.created_at < datetime.now(UTC) - ttl)
-        .with_for_update(skip_locked=True)  # concurrent purges never wait on each other
-    )
-    session.execute(delete(IdempotencyRecord).where(IdempotencyRecord.key_hash.in_(expired)))
-    inserted = session.execute(
-        insert(IdempotencyRecord)
-        .values(key_hash=key_hash, request_hash=request_hash)
-        .on_conflict_do_nothing()
-        .returning(IdempotencyRecord.key_hash)
+    table = IdempotencyRecord.__table__
+    statement = insert(table).values(key_hash=key_hash, request_hash=request_hash)
+    reserved = session.execute(
+        statement.on_conflict_do_update(
+            index_elements=[table.c.key_hash],
+            set_={
+                "request_hash": statement.excluded.request_hash,
+                "sealed_response": None,
+                "report_id": None,
+                "created_at": func.now(),
+            },
+            where=table.c.created_at < func.now() - ttl,
+        ).returning(table.c.key_hash)
     ).first()
-    if inserted:
+    if reserved:
         return None
-    record = session.scalars(
-        select(IdempotencyRecord).where(IdempotencyRecord.key_hash == key_hash)
+    record = session.execute(
+        select(table.c.request_hash, table.c.sealed_response).where(table.c.key_hash == key_hash)
     ).one()
     if not hmac.compare_digest(record.request_hash, request_hash):
         raise InvalidInput.field(
@@ -64,13 +68,26 @@ def claim(secret: bytes, key: str, request_hash: bytes, ttl: timedelta) -> dict 
     return json.loads(aead.decrypt(sealed[:12], sealed[12:], key_hash))
 
 
-def complete(secret: bytes, key: str, report_id, response: dict) -> None:
-    """Store the sealed first response for `key`."""
+def complete(secret: bytes, key: str, report_insert: Insert, response: dict) -> Update:
+    """`report_insert` (… RETURNING id) and the storing of the sealed first response for
+    `key`, as one statement."""
     key_hash = _derive(secret, b"lookup", key)
     nonce = os.urandom(12)
     aead = AESGCM(_derive(secret, b"seal", key))
     sealed = nonce + aead.encrypt(nonce, json.dumps(response).encode(), key_hash)
-    record = session.get(IdempotencyRecord, key_hash)
-    record.sealed_response = sealed
-    record.report_id = report_id
-    session.flush()
+    report = report_insert.cte("new_report")
+    table = IdempotencyRecord.__table__
+    return (
+        update(table)
+        .where(table.c.key_hash == key_hash)
+        .values(sealed_response=sealed, report_id=select(report.c.id).scalar_subquery())
+        .add_cte(report)
+    )
+
+
+def purge_expired(ttl: timedelta) -> int:
+    """Delete the records older than `ttl`; return how many. Run it from a scheduled job
+    (`flask reports purge-idempotency`, docs/deploy.md), never on the request path."""
+    table = IdempotencyRecord.__table__
+    result = session.execute(delete(table).where(table.c.created_at < func.now() - ttl))
+    return result.rowcount

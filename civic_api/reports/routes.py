@@ -77,22 +77,15 @@ class ReportsView(MethodView):
                 return created(replay, {"Idempotent-Replayed": "true"})
         if data.get("locale"):
             g.locale = data["locale"]  # answer in the reporter's chosen language
-        report, token = service.create_report(
+        report = service.new_report(
+            categories=current_app.extensions["category_cache"],
             locale=data.pop("locale", None) or current_locale(),
             snap_metres=current_app.config["MUNICIPALITY_SNAP_METRES"],
             **data,
         )
-        body = ReportCreatedSchema().dump(
-            {
-                "id": report.id,
-                "follow_up_token": token,
-                "status": report.status,
-                "municipality": report.municipality,
-                "submitted_at": report.submitted_at,
-            }
-        )
-        if key:
-            idempotency.complete(secret, key, report.id, body)
+        body = ReportCreatedSchema().dump(report)
+        insert = report.insert()
+        session.execute(idempotency.complete(secret, key, insert, body) if key else insert)
         session.commit()
         return created(body)
 
