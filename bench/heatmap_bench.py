@@ -122,7 +122,7 @@ def insert_overhead(app, per_block: int = 50, blocks: int = 6) -> tuple[float, f
                     attributes={},
                     snap_metres=250,
                 )
-                session.execute(report.insert())
+                reports.insert_report(report)
                 session.commit()
                 timings[enabled].append(time.perf_counter() - start)
         session.execute(text("ALTER TABLE report ENABLE TRIGGER USER"))

@@ -2,10 +2,10 @@
 
 import math
 
-from geoalchemy2 import Geography
+from geoalchemy2 import Geography, Geometry
 from geoalchemy2.shape import from_shape
 from shapely.geometry import Point
-from sqlalchemy import ColumnElement, and_, cast, func
+from sqlalchemy import BindParameter, ColumnElement, and_, bindparam, cast, func
 
 WGS84 = 4326
 
@@ -30,9 +30,14 @@ def as_sql(point: Point) -> ColumnElement:
     return from_shape(point, srid=WGS84)
 
 
-def covers(area: ColumnElement, point: Point) -> ColumnElement[bool]:
+def point_parameter(name: str) -> BindParameter:
+    """A bound WGS84 point (pass `as_sql(point)` as its value), for statements built once."""
+    return bindparam(name, type_=Geometry("POINT", srid=WGS84))
+
+
+def covers(area: ColumnElement, point: Point | ColumnElement) -> ColumnElement[bool]:
     """True where `area` contains the point or has it on its boundary."""
-    return func.ST_Covers(area, as_sql(point))
+    return func.ST_Covers(area, as_sql(point) if isinstance(point, Point) else point)
 
 
 def distance_metres(geom: ColumnElement, point: Point) -> ColumnElement[float]:

@@ -70,6 +70,9 @@ class ActiveCategory:
     attributes: tuple[AttributeDefinition, ...]
 
 
+_VERSION = select(CategoryVersion.version)
+
+
 class CategoryCache:
     """Active categories held in the process, for report submission.
 
@@ -99,7 +102,7 @@ class CategoryCache:
             if started - self._checked_at < self.max_age:
                 return  # another thread has just checked
             # The version first: data read after it is at least as new, never older.
-            version = session.scalar(select(CategoryVersion.version))
+            version = session.scalar(_VERSION)
             if version != self._version:
                 self._by_code = {c.code: _detached(c) for c in list_categories()}
                 self._version = version

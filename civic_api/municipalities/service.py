@@ -62,6 +62,16 @@ def _as_dict(row) -> dict:
     return out
 
 
+_REFERENCE = (Municipality.id, Municipality.slug, Municipality.name)
+# Built once: it runs for every report.
+_INSIDE = (
+    select(*_REFERENCE)
+    .where(points.covers(Municipality.boundary, points.point_parameter("point")))
+    .order_by(Municipality.slug)
+    .limit(1)
+)
+
+
 def municipality_at(point: Point, snap_metres: float = 0) -> Row | None:
     """The municipality responsible for a point: its (id, slug, name), found through the
     boundary's spatial index (the boundary itself is not fetched).
@@ -71,17 +81,11 @@ def municipality_at(point: Point, snap_metres: float = 0) -> Row | None:
     on insertion order. A point outside all of them but within `snap_metres` of one (GPS
     drift, simplified boundaries) belongs to the nearest.
     """
-    columns = (Municipality.id, Municipality.slug, Municipality.name)
-    inside = session.execute(
-        select(*columns)
-        .where(points.covers(Municipality.boundary, point))
-        .order_by(Municipality.slug)
-        .limit(1)
-    ).first()
+    inside = session.execute(_INSIDE, {"point": points.as_sql(point)}).first()
     if inside is not None or snap_metres <= 0:
         return inside
     return session.execute(
-        select(*columns)
+        select(*_REFERENCE)
         .where(points.within_metres(Municipality.boundary, point, snap_metres))
         .order_by(points.distance_metres(Municipality.boundary, point), Municipality.slug)
         .limit(1)

@@ -12,12 +12,13 @@ import os
 from datetime import timedelta
 
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-from sqlalchemy import Insert, Update, delete, func, select, update
+from sqlalchemy import Interval, bindparam, delete, func, select, update
 from sqlalchemy.dialects.postgresql import insert
 
 from civic_api.database import session
 from civic_api.errors import InvalidInput
 from civic_api.reports.models import IdempotencyRecord
+from civic_api.reports.service import INSERT_REPORT, NewReport
 
 
 def _derive(secret: bytes, purpose: bytes, key: str) -> bytes:
@@ -29,6 +30,34 @@ def fingerprint(secret: bytes, body: object) -> bytes:
     return hmac.new(secret, canonical.encode(), hashlib.sha256).digest()
 
 
+_record = IdempotencyRecord.__table__
+_new = insert(_record).values(
+    key_hash=bindparam("lookup_hash"), request_hash=bindparam("request_hash")
+)
+# Reserves a new key, or takes over one older than the TTL; returns nothing for a live key.
+CLAIM = _new.on_conflict_do_update(
+    index_elements=[_record.c.key_hash],
+    set_={
+        "request_hash": _new.excluded.request_hash,
+        "sealed_response": None,
+        "report_id": None,
+        "created_at": func.now(),
+    },
+    where=_record.c.created_at < func.now() - bindparam("ttl", type_=Interval),
+).returning(_record.c.key_hash)
+RECORDED = select(_record.c.request_hash, _record.c.sealed_response).where(
+    _record.c.key_hash == bindparam("lookup_hash")
+)
+_report = INSERT_REPORT.cte("new_report")
+# The report's INSERT and the storing of the sealed response, in one statement.
+COMPLETE = (
+    update(_record)
+    .where(_record.c.key_hash == bindparam("lookup_hash"))
+    .values(sealed_response=bindparam("sealed"), report_id=select(_report.c.id).scalar_subquery())
+    .add_cte(_report)
+)
+
+
 def claim(secret: bytes, key: str, request_hash: bytes, ttl: timedelta) -> dict | None:
     """Reserve `key` for this request, or return the response of the request that had it.
 
@@ -38,25 +67,10 @@ def claim(secret: bytes, key: str, request_hash: bytes, ttl: timedelta) -> dict 
     request with the same key waits on the row lock until the first commits.
     """
     key_hash = _derive(secret, b"lookup", key)
-    table = IdempotencyRecord.__table__
-    statement = insert(table).values(key_hash=key_hash, request_hash=request_hash)
-    reserved = session.execute(
-        statement.on_conflict_do_update(
-            index_elements=[table.c.key_hash],
-            set_={
-                "request_hash": statement.excluded.request_hash,
-                "sealed_response": None,
-                "report_id": None,
-                "created_at": func.now(),
-            },
-            where=table.c.created_at < func.now() - ttl,
-        ).returning(table.c.key_hash)
-    ).first()
-    if reserved:
+    params = {"lookup_hash": key_hash, "request_hash": request_hash, "ttl": ttl}
+    if session.execute(CLAIM, params).first():
         return None
-    record = session.execute(
-        select(table.c.request_hash, table.c.sealed_response).where(table.c.key_hash == key_hash)
-    ).one()
+    record = session.execute(RECORDED, {"lookup_hash": key_hash}).one()
     if not hmac.compare_digest(record.request_hash, request_hash):
         raise InvalidInput.field(
             "Idempotency-Key",
@@ -68,26 +82,17 @@ def claim(secret: bytes, key: str, request_hash: bytes, ttl: timedelta) -> dict 
     return json.loads(aead.decrypt(sealed[:12], sealed[12:], key_hash))
 
 
-def complete(secret: bytes, key: str, report_insert: Insert, response: dict) -> Update:
-    """`report_insert` (… RETURNING id) and the storing of the sealed first response for
-    `key`, as one statement."""
+def complete(secret: bytes, key: str, report: NewReport, response: dict) -> None:
+    """Insert `report` and store the sealed first response for `key`, in one statement."""
     key_hash = _derive(secret, b"lookup", key)
     nonce = os.urandom(12)
     aead = AESGCM(_derive(secret, b"seal", key))
     sealed = nonce + aead.encrypt(nonce, json.dumps(response).encode(), key_hash)
-    report = report_insert.cte("new_report")
-    table = IdempotencyRecord.__table__
-    return (
-        update(table)
-        .where(table.c.key_hash == key_hash)
-        .values(sealed_response=sealed, report_id=select(report.c.id).scalar_subquery())
-        .add_cte(report)
-    )
+    session.execute(COMPLETE, {**report.values, "lookup_hash": key_hash, "sealed": sealed})
 
 
 def purge_expired(ttl: timedelta) -> int:
     """Delete the records older than `ttl`; return how many. Run it from a scheduled job
     (`flask reports purge-idempotency`, docs/deploy.md), never on the request path."""
-    table = IdempotencyRecord.__table__
-    result = session.execute(delete(table).where(table.c.created_at < func.now() - ttl))
+    result = session.execute(delete(_record).where(_record.c.created_at < func.now() - ttl))
     return result.rowcount

@@ -44,6 +44,9 @@ REPORT_EXAMPLE = {
 }
 
 
+CREATED = ReportCreatedSchema()
+
+
 def report_rate_limit() -> str:
     return current_app.config["REPORT_RATE_LIMIT"] or "1000000 per second"
 
@@ -83,9 +86,11 @@ class ReportsView(MethodView):
             snap_metres=current_app.config["MUNICIPALITY_SNAP_METRES"],
             **data,
         )
-        body = ReportCreatedSchema().dump(report)
-        insert = report.insert()
-        session.execute(idempotency.complete(secret, key, insert, body) if key else insert)
+        body = CREATED.dump(report)
+        if key:
+            idempotency.complete(secret, key, report, body)
+        else:
+            service.insert_report(report)
         session.commit()
         return created(body)
 
