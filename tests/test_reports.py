@@ -436,3 +436,109 @@ def test_optional_submission_rate_limit(app, submit, db):
     assert int(limited.headers["Retry-After"]) > 0
     assert count_reports(db) == 2
     assert submit().status_code == 201  # off again
+
+
+@pytest.fixture
+def committing(app, db):
+    """The app's own engine with real commits (BEGIN/COMMIT are round trips to count); the
+    reports it stores are deleted afterwards."""
+    from civic_api.database import session
+
+    engine = app.extensions["engine"]
+    session.remove()
+    session.configure(bind=engine)
+    yield engine
+    session.remove()
+    with engine.begin() as connection:
+        connection.execute(text("DELETE FROM report WHERE description = 'round trips'"))
+        connection.execute(text("DELETE FROM idempotency_record"))
+
+
+def round_trips(engine, action) -> list[str]:
+    """The first word of every statement sent while `action` runs, BEGIN and COMMIT too."""
+    from sqlalchemy import event
+
+    sent: list[str] = []
+
+    def statement(conn, cursor, sql, *args):
+        sent.append(sql.split(None, 1)[0].upper())
+
+    listeners = [
+        ("before_cursor_execute", statement),
+        ("begin", lambda conn: sent.append("BEGIN")),
+        ("commit", lambda conn: sent.append("COMMIT")),
+        ("rollback", lambda conn: sent.append("ROLLBACK")),
+    ]
+    for name, listener in listeners:
+        event.listen(engine, name, listener)
+    try:
+        action()
+    finally:
+        for name, listener in listeners:
+            event.remove(engine, name, listener)
+    return sent
+
+
+def test_a_report_takes_at_most_five_round_trips(app, client, committing, monkeypatch):
+    cache = app.extensions["category_cache"]
+    monkeypatch.setattr(cache, "max_age", 60.0)
+    body = {"category": "commenting", "location": PRISHTINA, "description": "round trips"}
+    assert client.post("/v1/reports", json=body).status_code == 201  # the cache is warm now
+
+    plain = round_trips(committing, lambda: client.post("/v1/reports", json=body))
+    # No pre-ping, no category query, no purge: the municipality, the report, the commit.
+    assert plain == ["BEGIN", "SELECT", "INSERT", "COMMIT"]
+    key = {"Idempotency-Key": str(uuid.uuid4())}
+    keyed = round_trips(committing, lambda: client.post("/v1/reports", json=body, headers=key))
+    # The key is claimed by an upsert; the sealed response is stored by the report's INSERT.
+    assert keyed == ["BEGIN", "INSERT", "SELECT", "WITH", "COMMIT"]
+    replay = round_trips(committing, lambda: client.post("/v1/reports", json=body, headers=key))
+    assert replay == ["BEGIN", "INSERT", "SELECT", "ROLLBACK"]
+    with committing.connect() as connection:
+        stored = connection.scalar(
+            text("SELECT count(*) FROM report WHERE description = 'round trips'")
+        )
+    assert stored == 3
+
+
+def test_requests_do_not_purge_expired_keys_the_command_does(app, submit, db):
+    db.execute(
+        text(
+            "INSERT INTO idempotency_record (key_hash, request_hash, created_at) VALUES"
+            " ('\\x01', '\\x01', now() - interval '25 hours'),"
+            " ('\\x02', '\\x02', now() - interval '23 hours')"
+        )
+    )
+    assert submit(headers={"Idempotency-Key": str(uuid.uuid4())}).status_code == 201
+    assert db.scalar(text("SELECT count(*) FROM idempotency_record")) == 3
+    result = app.test_cli_runner().invoke(args=["reports", "purge-idempotency"])
+    assert result.exit_code == 0, result.output
+    assert result.output == "purged 1 expired idempotency records\n"
+    kept = db.scalars(text("SELECT key_hash FROM idempotency_record ORDER BY created_at")).all()
+    assert len(kept) == 2 and bytes(kept[0]) == b"\x02"  # the expired one went, not the others
+
+
+def test_wrong_token_and_unknown_id_run_the_same_query(app, submit, db):
+    """One look-up by id and token hash: a wrong token sends what an unknown id sends and
+    gets no row back either, so nothing is loaded or compared in Python (the timing is
+    measured in bench/ingest_bench.py)."""
+    from sqlalchemy import event
+
+    created = submit().json
+    engine = db.get_bind().engine
+    client = app.test_client()
+    sent: dict[str, list[str]] = {"wrong token": [], "unknown id": []}
+    for kind, report_id in (("wrong token", created["id"]), ("unknown id", uuid.uuid4())):
+
+        def record(conn, cursor, sql, *args, kind=kind):
+            if "SAVEPOINT" not in sql:
+                sent[kind].append((sql, cursor.rowcount))
+
+        event.listen(engine, "after_cursor_execute", record)
+        try:
+            r = client.get(f"/v1/reports/{report_id}", headers={"Follow-Up-Token": "x" * 43})
+        finally:
+            event.remove(engine, "after_cursor_execute", record)
+        assert r.status_code == 404
+    assert sent["wrong token"] == sent["unknown id"]
+    assert [rows for _, rows in sent["wrong token"]] == [0]

@@ -61,8 +61,9 @@ class ReportsView(MethodView):
         )
     ]
 
-    @blp.arguments(IdempotencyHeadersSchema, location="headers")
-    @blp.arguments(ReportCreateSchema, example=REPORT_EXAMPLE)
+    # Schema instances: webargs would build one from a class on every request.
+    @blp.arguments(IdempotencyHeadersSchema(), location="headers")
+    @blp.arguments(ReportCreateSchema(), example=REPORT_EXAMPLE)
     @blp.response(201, ReportCreatedSchema)
     @blp.alt_response(
         422, description="Invalid report, or Idempotency-Key reused with another body"
