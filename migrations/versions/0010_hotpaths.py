@@ -1,7 +1,7 @@
 """Categories: a version row bumped by triggers, so processes can cache categories safely
 
 Revision ID: 0010_hotpaths
-Revises: 0005
+Revises: 0006_releases
 Create Date: 2026-12-01 08:50:00
 """
 
@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0010_hotpaths"
-down_revision = "0005"
+down_revision = "0006_releases"
 branch_labels = None
 depends_on = None
 
