@@ -33,7 +33,7 @@ from civic_api.analytics.models import (
     Release,
     ReleaseCount,
 )
-from civic_api.categories.models import Category, CategoryGroup
+from civic_api.categories.service import CatalogueEntry, CategoryCache, load_catalogue
 from civic_api.database import session
 from civic_api.errors import InvalidInput
 from civic_api.municipalities.models import Municipality
@@ -68,12 +68,7 @@ class Audience:
         return not self.researcher and not self.exact_municipality_ids
 
 
-class CategoryInfo(NamedTuple):
-    id: int
-    code: str
-    group_id: int
-    group_code: str
-    sensitive: bool
+CategoryInfo = CatalogueEntry
 
 
 def month_start(day: date) -> date:
@@ -156,18 +151,12 @@ class AggregateQuery:
         }
 
 
-def catalogue() -> tuple[CategoryInfo, ...]:
-    rows = session.execute(
-        select(Category.id, Category.code, CategoryGroup.id, CategoryGroup.code, Category.sensitive)
-        .join(CategoryGroup)
-        .order_by(Category.id)
-    ).all()
-    return tuple(CategoryInfo(*row) for row in rows)
-
-
-def build_query(args: dict, audience: Audience) -> AggregateQuery:
-    """Turn request arguments into an AggregateQuery for the audience."""
-    categories = catalogue()
+def build_query(
+    args: dict, audience: Audience, cache: CategoryCache | None = None
+) -> AggregateQuery:
+    """Turn request arguments into an AggregateQuery for the audience; the categories come
+    from the process's cache when given (every request path), else from the database."""
+    categories = cache.catalogue() if cache is not None else load_catalogue()
     chosen = None
     if args.get("category") or args.get("group"):
         codes, groups = set(args.get("category") or ()), set(args.get("group") or ())

@@ -7,7 +7,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import select
 
@@ -52,6 +52,25 @@ def get_category(code: str, active_only: bool = True) -> Category | None:
     return session.scalars(query).first()
 
 
+class CatalogueEntry(NamedTuple):
+    """Every category, active or not, as the aggregates need it."""
+
+    id: int
+    code: str
+    group_id: int
+    group_code: str
+    sensitive: bool
+
+
+def load_catalogue() -> tuple[CatalogueEntry, ...]:
+    rows = session.execute(
+        select(Category.id, Category.code, CategoryGroup.id, CategoryGroup.code, Category.sensitive)
+        .join(CategoryGroup)
+        .order_by(Category.id)
+    ).all()
+    return tuple(CatalogueEntry(*row) for row in rows)
+
+
 @dataclass(frozen=True)
 class AttributeDefinition:
     code: str
@@ -74,7 +93,8 @@ _VERSION = select(CategoryVersion.version)
 
 
 class CategoryCache:
-    """Active categories held in the process, for report submission.
+    """Categories held in the process: the active ones for report submission, the whole
+    catalogue for the aggregates.
 
     At most every `max_age` seconds the first caller compares the `category_version` row
     with the version it loaded, and reloads when they differ: a committed change is seen
@@ -88,13 +108,23 @@ class CategoryCache:
         self._version: int | None = None
         self._checked_at = -math.inf
         self._by_code: dict[str, ActiveCategory] = {}
+        self._catalogue: tuple[CatalogueEntry, ...] = ()
 
     def get(self, code: str) -> ActiveCategory | None:
+        """The active category with this code, or None."""
         if not re.fullmatch(CODE_FORMAT, code):
             return None
+        self._fresh()
+        return self._by_code.get(code)
+
+    def catalogue(self) -> tuple[CatalogueEntry, ...]:
+        """Every category, by id."""
+        self._fresh()
+        return self._catalogue
+
+    def _fresh(self) -> None:
         if self._clock() - self._checked_at >= self.max_age:
             self._refresh()
-        return self._by_code.get(code)
 
     def _refresh(self) -> None:
         with self._lock:
@@ -105,6 +135,7 @@ class CategoryCache:
             version = session.scalar(_VERSION)
             if version != self._version:
                 self._by_code = {c.code: _detached(c) for c in list_categories()}
+                self._catalogue = load_catalogue()
                 self._version = version
             self._checked_at = started
 
