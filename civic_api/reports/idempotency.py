@@ -12,13 +12,13 @@ import os
 from datetime import timedelta
 
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-from sqlalchemy import Interval, bindparam, delete, func, select, update
+from sqlalchemy import Interval, bindparam, cast, delete, func, select
 from sqlalchemy.dialects.postgresql import insert
 
 from civic_api.database import session
 from civic_api.errors import InvalidInput
 from civic_api.reports.models import IdempotencyRecord
-from civic_api.reports.service import INSERT_REPORT, NewReport
+from civic_api.reports.service import INSERT_REPORT, INSERTED_COLUMNS, NewReport
 
 
 def _derive(secret: bytes, purpose: bytes, key: str) -> bytes:
@@ -31,46 +31,57 @@ def fingerprint(secret: bytes, body: object) -> bytes:
 
 
 _record = IdempotencyRecord.__table__
+_report = INSERT_REPORT.table
+_ttl = bindparam("ttl", type_=Interval)
 _new = insert(_record).values(
-    key_hash=bindparam("lookup_hash"), request_hash=bindparam("request_hash")
+    key_hash=bindparam("lookup_hash"),
+    request_hash=bindparam("request_hash"),
+    sealed_response=bindparam("sealed"),
+    report_id=bindparam("report_id", type_=_report.c.id.type),
 )
-# Reserves a new key, or takes over one older than the TTL; returns nothing for a live key.
-CLAIM = _new.on_conflict_do_update(
-    index_elements=[_record.c.key_hash],
-    set_={
-        "request_hash": _new.excluded.request_hash,
-        "sealed_response": None,
-        "report_id": None,
-        "created_at": func.now(),
-    },
-    where=_record.c.created_at < func.now() - bindparam("ttl", type_=Interval),
-).returning(_record.c.key_hash)
-RECORDED = select(_record.c.request_hash, _record.c.sealed_response).where(
-    _record.c.key_hash == bindparam("lookup_hash")
+# Records the key with its sealed response, taking over a record older than the TTL;
+# returns nothing for a live key (after waiting for a concurrent request holding it).
+_CLAIM = (
+    _new.on_conflict_do_update(
+        index_elements=[_record.c.key_hash],
+        set_={
+            "request_hash": _new.excluded.request_hash,
+            "sealed_response": _new.excluded.sealed_response,
+            "report_id": _new.excluded.report_id,
+            "created_at": func.now(),
+        },
+        where=_record.c.created_at < func.now() - _ttl,
+    )
+    .returning(_record.c.key_hash)
+    .cte("claim")
 )
-_report = INSERT_REPORT.cte("new_report")
-# The report's INSERT and the storing of the sealed response, in one statement.
-COMPLETE = (
-    update(_record)
-    .where(_record.c.key_hash == bindparam("lookup_hash"))
-    .values(sealed_response=bindparam("sealed"), report_id=select(_report.c.id).scalar_subquery())
-    .add_cte(_report)
+# The report, inserted only if the key was claimed: one statement for both.
+INSERT_ONCE = (
+    insert(_report)
+    .from_select(
+        INSERTED_COLUMNS,
+        select(
+            *(
+                cast(bindparam(name, type_=_report.c[name].type), _report.c[name].type)
+                for name in INSERTED_COLUMNS
+            )
+        ).select_from(_CLAIM),
+    )
+    .returning(_report.c.id)
+    .add_cte(_CLAIM)
+)
+LIVE = select(_record.c.request_hash, _record.c.sealed_response).where(
+    _record.c.key_hash == bindparam("lookup_hash"), _record.c.created_at >= func.now() - _ttl
 )
 
 
-def claim(secret: bytes, key: str, request_hash: bytes, ttl: timedelta) -> dict | None:
-    """Reserve `key` for this request, or return the response of the request that had it.
-
-    One statement when the key is new: the insert returns the row it reserved. A record
-    older than `ttl` counts as absent and is taken over by the same statement, so the
-    request path never purges (`purge_expired` does, from a scheduled job). A concurrent
-    request with the same key waits on the row lock until the first commits.
-    """
+def replay(secret: bytes, key: str, request_hash: bytes, ttl: timedelta) -> dict | None:
+    """The first response stored for `key` within `ttl`, or None; a 422 if that request
+    had another body."""
     key_hash = _derive(secret, b"lookup", key)
-    params = {"lookup_hash": key_hash, "request_hash": request_hash, "ttl": ttl}
-    if session.execute(CLAIM, params).first():
+    record = session.execute(LIVE, {"lookup_hash": key_hash, "ttl": ttl}).first()
+    if record is None:
         return None
-    record = session.execute(RECORDED, {"lookup_hash": key_hash}).one()
     if not hmac.compare_digest(record.request_hash, request_hash):
         raise InvalidInput.field(
             "Idempotency-Key",
@@ -82,13 +93,25 @@ def claim(secret: bytes, key: str, request_hash: bytes, ttl: timedelta) -> dict 
     return json.loads(aead.decrypt(sealed[:12], sealed[12:], key_hash))
 
 
-def complete(secret: bytes, key: str, report: NewReport, response: dict) -> None:
-    """Insert `report` and store the sealed first response for `key`, in one statement."""
+def insert_once(
+    secret: bytes, key: str, request_hash: bytes, ttl: timedelta, report: NewReport, response: dict
+) -> bool:
+    """Insert `report` and the sealed first `response` for `key` in one statement, unless
+    the key is live: then nothing is inserted and False is returned (`replay` has the
+    answer). A concurrent request with the same key waits until the first commits. An
+    expired record is taken over, so the request path never purges (`purge_expired`)."""
     key_hash = _derive(secret, b"lookup", key)
     nonce = os.urandom(12)
     aead = AESGCM(_derive(secret, b"seal", key))
     sealed = nonce + aead.encrypt(nonce, json.dumps(response).encode(), key_hash)
-    session.execute(COMPLETE, {**report.values, "lookup_hash": key_hash, "sealed": sealed})
+    params = report.values | {
+        "lookup_hash": key_hash,
+        "request_hash": request_hash,
+        "sealed": sealed,
+        "report_id": report.id,
+        "ttl": ttl,
+    }
+    return session.execute(INSERT_ONCE, params).first() is not None
 
 
 def purge_expired(ttl: timedelta) -> int:
