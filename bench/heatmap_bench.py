@@ -22,18 +22,15 @@ import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from alembic import command
 from shapely.geometry import Point
 from sqlalchemy import text
-from sqlalchemy.engine import make_url
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))
-from conftest import create_database, drop_database  # noqa: E402
+from conftest import drop_database  # noqa: E402
+from serving import free_port, seeded_app  # noqa: E402
 
-from civic_api import create_app  # noqa: E402
 from civic_api.analytics import rollup  # noqa: E402
-from civic_api.cli import alembic_config  # noqa: E402
 from civic_api.database import session  # noqa: E402
 from civic_api.reports import service as reports  # noqa: E402
 from civic_api.seed.demo_reports import insert_demo_reports  # noqa: E402
@@ -76,12 +73,6 @@ def timed_sql(engine, sql: str, params: dict, rounds: int = 10) -> float:
             if i:
                 samples.append(time.perf_counter() - start)
     return p50(samples)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def load(app, count: int, seed: int = 1) -> tuple[float, float]:
@@ -131,14 +122,9 @@ def insert_overhead(app, per_block: int = 50, blocks: int = 6) -> tuple[float, f
 
 
 def main(count: int, grow_to: int | None = None) -> None:
-    url = create_database(make_url(os.environ["DATABASE_URL"]).database + "_bench_heat")
+    url, app = seeded_app("bench_heat")
     server = None
     try:
-        command.upgrade(alembic_config(url), "head")
-        app = create_app({"DATABASE_URL": url, "SECRET_KEY": "bench"})
-        runner = app.test_cli_runner()
-        for args in (["seed", "municipalities"], ["seed", "walk-freely"], ["seed", "e-komuna"]):
-            assert runner.invoke(args=args).exit_code == 0
         copied, rebuilt = load(app, count)
         engine = app.extensions["engine"]
         with engine.connect() as connection:

@@ -26,21 +26,17 @@ import time
 import uuid
 from pathlib import Path
 
-from alembic import command
 from shapely import wkb
 from shapely.geometry import Point
 from sqlalchemy import text
-from sqlalchemy.engine import make_url
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))
 sys.path.insert(0, str(ROOT))
-from conftest import create_database, drop_database  # noqa: E402
+from conftest import drop_database  # noqa: E402
 from openloop import run as open_loop  # noqa: E402
-from serving import Gunicorn  # noqa: E402
+from serving import Gunicorn, seeded_app  # noqa: E402
 
-from civic_api import create_app  # noqa: E402
-from civic_api.cli import alembic_config  # noqa: E402
 from civic_api.database import make_engine  # noqa: E402
 
 SECONDS = 10  # per closed-loop round
@@ -176,13 +172,8 @@ def main(rounds: int) -> None:
     wrk = subprocess.run(
         [str(ROOT / "scripts/need"), "wrk", "wrk"], capture_output=True, text=True, check=True
     ).stdout.strip()
-    url = create_database(make_url(os.environ["DATABASE_URL"]).database + "_bench_ingest")
+    url, app = seeded_app("bench_ingest")
     try:
-        command.upgrade(alembic_config(url), "head")
-        app = create_app({"DATABASE_URL": url, "SECRET_KEY": "bench"})
-        runner = app.test_cli_runner()
-        for args in (["seed", "municipalities"], ["seed", "walk-freely"], ["seed", "e-komuna"]):
-            assert runner.invoke(args=args).exit_code == 0
         app.extensions["engine"].dispose()
         engine = make_engine(url)
         with engine.begin() as connection:

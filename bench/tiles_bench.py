@@ -22,19 +22,15 @@ import time
 from pathlib import Path
 
 import mapbox_vector_tile
-from alembic import command
 from sqlalchemy import text
-from sqlalchemy.engine import make_url
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))
 sys.path.insert(0, str(ROOT))
-from conftest import create_database, drop_database  # noqa: E402
+from conftest import drop_database  # noqa: E402
 from heatmap_bench import load  # noqa: E402
-from serving import Gunicorn, free_port  # noqa: E402
+from serving import Gunicorn, free_port, seeded_app  # noqa: E402
 
-from civic_api import create_app  # noqa: E402
-from civic_api.cli import alembic_config  # noqa: E402
 from geo.tiles import lonlat_to_tile  # noqa: E402
 
 VENV = ROOT / "bench" / ".venv-tipg"
@@ -136,19 +132,24 @@ def features(tile: bytes) -> list[tuple]:
     )
 
 
+def difference(ours: list[tuple], theirs: list[tuple]) -> str:
+    mine, peer = {f[0]: f for f in ours}, {f[0]: f for f in theirs}
+    lines = [f"only the project: {sorted(set(mine) - set(peer))}"]
+    lines.append(f"only tipg: {sorted(set(peer) - set(mine))}")
+    for cell in sorted(set(mine) & set(peer)):
+        if mine[cell] != peer[cell]:
+            lines.append(f"{cell}: project {mine[cell][1:]} tipg {peer[cell][1:]}")
+    return "\n".join(lines)
+
+
 def spread(values: list[float], fmt: str = "{:.2f}") -> str:
     return " / ".join(fmt.format(v) for v in (min(values), statistics.median(values), max(values)))
 
 
 def main(count: int, rounds: int) -> None:
-    url = create_database(make_url(os.environ["DATABASE_URL"]).database + "_bench_tiles")
+    url, app = seeded_app("bench_tiles")
     tipg = None
     try:
-        command.upgrade(alembic_config(url), "head")
-        app = create_app({"DATABASE_URL": url, "SECRET_KEY": "bench"})
-        runner = app.test_cli_runner()
-        for args in (["seed", "municipalities"], ["seed", "walk-freely"], ["seed", "e-komuna"]):
-            assert runner.invoke(args=args).exit_code == 0
         load(app, count)
         with app.extensions["engine"].begin() as connection:
             connection.execute(text(FUNCTION))
@@ -165,7 +166,10 @@ def main(count: int, rounds: int) -> None:
                 resolution = expected[0][2]
                 theirs = f"/collections/tipg_bench.heatmap/tiles/WebMercatorQuad/{z}/{x}/{y}"
                 theirs += f"?res={resolution}"
-                assert features(fetch(peer, theirs)) == expected, (place, z)
+                got = features(fetch(peer, theirs))
+                if got != expected:
+                    print(difference(expected, got), flush=True)
+                assert got == expected, (place, z)
                 paths[(place, z, x, y)] = (f"/v1/tiles/heatmap/{z}/{x}/{y}.mvt", theirs)
                 print(
                     f"{place} z{z}/{x}/{y}: {len(expected)} identical features, res "
