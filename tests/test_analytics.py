@@ -243,12 +243,16 @@ def test_tiles_hold_the_published_cells_with_their_counts(client, db, k):
             f"/v1/heatmaps?resolution=7&bbox={west - 0.05},{south - 0.05},{east + 0.05},{north + 0.05}"
         ).json
     )
+    from shapely.geometry import Polygon, box
+
+    tile_box = box(west, south, east, north)
     touching = {
         c
         for c in heat
-        if any(west <= lon <= east and south <= lat <= north for lat, lon in h3.cell_to_boundary(c))
+        if Polygon([(lon, lat) for lat, lon in h3.cell_to_boundary(c)]).intersects(tile_box)
     }
-    assert touching <= set(tiled) <= set(heat)
+    # Exactly the published cells whose hexagon touches the tile (not just its bbox).
+    assert set(tiled) == touching
     again = client.get(
         f"/v1/tiles/heatmap/{z}/{x}/{y}.mvt", headers={"If-None-Match": response.headers["ETag"]}
     )

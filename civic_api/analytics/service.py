@@ -492,7 +492,9 @@ def _tile_sql(query: AggregateQuery, released: _Released | None) -> str:
     cells = published_cells(
         query,
         released,  # type: ignore[arg-type]  (the fields published_cells reads)
-        H3Cell.geom.intersects(func.ST_Transform(envelope, 4326)),
+        # Cells that touch the tile, not just their bounding boxes (`&&`): no feature that
+        # lies only in the tile's buffer.
+        func.ST_Intersects(H3Cell.geom, func.ST_Transform(envelope, 4326)),
         columns=(
             mvt_geom(H3Cell.geom, z, x, y).label("geom"),
             func.to_hex(H3Cell.cell).label("id"),
