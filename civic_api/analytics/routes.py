@@ -46,11 +46,14 @@ def audience() -> service.Audience:
     if not request.headers.get("Authorization"):
         return service.Audience(researcher=False, k=config["ANALYTICS_K"])
     principal = authorize(None)
-    if principal.role in MUNICIPAL_ROLES and "reports:read" in principal.scopes:
+    if principal.role in MUNICIPAL_ROLES:
+        # Never researcher-level, whatever the token's scopes: exact where they may read
+        # the reports, the public view everywhere else.
+        readable = principal.municipality_ids if "reports:read" in principal.scopes else None
         return service.Audience(
             researcher=False,
             k=config["ANALYTICS_K"],
-            exact_municipality_ids=principal.municipality_ids or frozenset(),
+            exact_municipality_ids=frozenset(readable or ()),
         )
     if "analytics:read" not in principal.scopes:
         raise Forbidden("This needs the analytics:read permission, which your token lacks.")
@@ -100,6 +103,14 @@ class HeatmapsView(MethodView):
             " plus `resolution`, `k`, `suppressed` (live part), `release` (the releases read)"
             " and the effective `filters`; or CSV with ?format=csv or Accept: text/csv"
         )
+    )
+    @blp.alt_response(
+        403, description="noise=dp without a researcher token, or a token lacking analytics:read"
+    )
+    @blp.alt_response(
+        429,
+        description="noise=dp: the answer would exceed the account's or the service's privacy"
+        " budget for the quarter; `budget` in the body, Retry-After until it renews",
     )
     def get(self, args):
         """Report counts per H3 cell (small counts withheld; sensitive ones from releases)"""
@@ -238,6 +249,7 @@ class ReleaseByIdView(MethodView):
             }
         }
     )
+    @blp.alt_response(404, description="No release for this month")
     def get(self, release_id):
         """One release's metadata"""
         row = session.get(Release, release_id) if len(release_id) <= 16 else None
