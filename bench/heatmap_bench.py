@@ -140,6 +140,7 @@ def main(count: int, grow_to: int | None = None) -> None:
         env = os.environ | {
             "DATABASE_URL": url,
             "CIVIC_SECRET_KEY": "bench",
+            "CIVIC_RATELIMIT_ENABLED": "false",  # one client sends every request
             "CIVIC_BIND": f"127.0.0.1:{port}",
             "CIVIC_WORKERS": "1",
         }

@@ -21,6 +21,7 @@ from civic_api.database import Base, make_engine
 SCRIPTS = ScriptDirectory.from_config(alembic_config("postgresql://unused/unused"))
 # The newest revision (test_single_head_and_linear_history checks that there is one).
 HEAD = SCRIPTS.get_current_head()
+VERSIONS = sorted((ROOT / "migrations" / "versions").glob("0*.py"))
 APP_TABLES = set(Base.metadata.tables)
 # Integer primary keys named id are serial: each has its sequence.
 APP_SEQUENCES = {
@@ -114,6 +115,7 @@ def test_single_head_and_linear_history():
     # Every revision file is named after its id (0001_postgis.py, 0006_releases.py).
     named = [Path(r.path).stem for r in walked]
     assert all(n == r or n.startswith(f"{r}_") for n, r in zip(named, revisions, strict=True))
+    assert len(walked) == len(VERSIONS)  # no file left out of the chain
 
 
 def test_revision_files_match_their_ids():

@@ -170,6 +170,11 @@ NOW = datetime.now(UTC)
         (
             {"description": "nul \x00 byte"},
             "description",
+            "Must not contain NUL or unpaired surrogate characters.",
+        ),
+        (
+            {"description": "bell \x07"},
+            "description",
             "Must be plain text without control characters.",
         ),
         ({"locale": "de"}, "locale", "Must be one of: sq, sr, en."),
@@ -415,7 +420,8 @@ def test_database_errors_are_logged_without_row_values(client, monkeypatch, capl
 
     monkeypatch.setattr(service, "new_report", violate)
     r = client.post("/v1/reports", json={"category": "commenting", "location": PRISHTINA})
-    assert r.status_code == 500
+    # A check constraint the schema did not anticipate is still the client's value: 422.
+    assert r.status_code == 422
     assert "private description" not in caplog.text
     assert "database error FakeDriverError (SQLSTATE 23514, constraint None)" in caplog.text
 
@@ -433,20 +439,6 @@ def test_geojson_point_with_elevation(submit, coordinates, expected):
     assert r.status_code == expected, r.json
     if expected == 422:
         assert r.json["errors"]["json"]["location"] == ["Coordinates must be two or three numbers."]
-
-
-def test_optional_submission_rate_limit(app, submit, db):
-    app.config["REPORT_RATE_LIMIT"] = "2 per minute"
-    try:
-        statuses = [submit().status_code for _ in range(3)]
-        limited = submit()
-    finally:
-        app.config["REPORT_RATE_LIMIT"] = None
-    assert statuses == [201, 201, 429]
-    assert limited.json["code"] == 429
-    assert int(limited.headers["Retry-After"]) > 0
-    assert count_reports(db) == 2
-    assert submit().status_code == 201  # off again
 
 
 @pytest.fixture
@@ -490,21 +482,22 @@ def round_trips(engine, action) -> list[str]:
     return sent
 
 
-def test_a_report_takes_four_round_trips(app, client, committing, monkeypatch):
+def test_a_report_takes_five_round_trips(app, client, committing, monkeypatch):
     cache = app.extensions["category_cache"]
     monkeypatch.setattr(cache, "max_age", 60.0)
     body = {"category": "commenting", "location": PRISHTINA, "description": "round trips"}
     assert client.post("/v1/reports", json=body).status_code == 201  # the cache is warm now
 
     plain = round_trips(committing, lambda: client.post("/v1/reports", json=body))
-    # No pre-ping, no category query, no purge: the municipality, the report, the commit.
-    assert plain == ["BEGIN", "SELECT", "INSERT", "COMMIT"]
+    # No pre-ping, no category query, no purge: the request's timeouts (one SET LOCAL …;
+    # SET LOCAL … string), the municipality, the report, the commit.
+    assert plain == ["BEGIN", "SET", "SELECT", "INSERT", "COMMIT"]
     key = {"Idempotency-Key": str(uuid.uuid4())}
     keyed = round_trips(committing, lambda: client.post("/v1/reports", json=body, headers=key))
     # The key, its sealed response and the report: one statement.
-    assert keyed == ["BEGIN", "SELECT", "WITH", "COMMIT"]
+    assert keyed == ["BEGIN", "SET", "SELECT", "WITH", "COMMIT"]
     replay = round_trips(committing, lambda: client.post("/v1/reports", json=body, headers=key))
-    assert replay == ["BEGIN", "SELECT", "WITH", "SELECT", "ROLLBACK"]
+    assert replay == ["BEGIN", "SET", "SELECT", "WITH", "SELECT", "ROLLBACK"]
     with committing.connect() as connection:
         stored = connection.scalar(
             text("SELECT count(*) FROM report WHERE description = 'round trips'")
