@@ -13,6 +13,9 @@ DEFAULTS: dict = {
     # A point this close to a municipality (simplified boundaries, GPS drift) is assigned to it.
     "MUNICIPALITY_SNAP_METRES": 250,
     "IDEMPOTENCY_TTL_HOURS": 24,
+    # Report submission reads categories from a per-process cache; a change an admin commits
+    # is seen by every process within this many seconds (0: checked on every submission).
+    "CATEGORY_CACHE_SECONDS": 1.0,
     # Rate limits per client (flask-limiter syntax, ";" separates several), keyed by a salted
     # hash of the address that rotates daily (civic_api/limits.py). Generous, because phones
     # on mobile networks share addresses; App Check is the stronger defence.
@@ -82,10 +85,14 @@ DEFAULTS: dict = {
     "PUSH_FCM_CREDENTIALS": None,
     "PUSH_FCM_PROJECT_ID": None,  # default: the key file's project_id
     "PUSH_FCM_BASE_URL": "https://fcm.googleapis.com",  # moved for tests and egress proxies
-    "PUSH_FCM_TIMEOUT_SECONDS": 10,
-    "PUSH_BATCH_SIZE": 500,  # messages per claim and per send_each call (at most 500)
+    "PUSH_FCM_TIMEOUT_SECONDS": 10,  # one FCM or token request, from connect to last byte
+    "PUSH_FCM_CONCURRENCY": 32,  # sending threads (and connections) per worker
+    "PUSH_BATCH_SIZE": 500,  # messages per claim (at most 500)
     # A claimed batch whose worker died is sent again after this; keep it well above the timeout.
     "PUSH_LEASE_SECONDS": 60,
+    # The end of a lease kept free to record outcomes (and absorb clock skew between workers);
+    # the worker refuses a lease shorter than twice PUSH_FCM_TIMEOUT_SECONDS plus this.
+    "PUSH_LEASE_MARGIN_SECONDS": 5,
     "PUSH_MAX_ATTEMPTS": 8,  # tries on 5xx / network errors before a message is dead
     "PUSH_BACKOFF_BASE_SECONDS": 30,  # exponential backoff with jitter from here...
     "PUSH_BACKOFF_MAX_SECONDS": 3600,  # ...up to this

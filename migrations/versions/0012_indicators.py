@@ -1,7 +1,7 @@
 """Indicators: reporter feedback, the closed/reopened milestones, feedback push requests
 
 Revision ID: 0012_indicators
-Revises: 0006_releases
+Revises: 0010_hotpaths
 Create Date: 2026-12-01 09:00:00
 """
 
@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0012_indicators"
-down_revision = "0006_releases"
+down_revision = "0010_hotpaths"
 branch_labels = None
 depends_on = None
 
