@@ -1,6 +1,7 @@
 /* The map page (docs/map.md): heatmap tiles from /v1/tiles/heatmap over municipal outlines,
-   filters that re-request the tiles, and a legend and suppression notice for the current view
-   from /v1/heatmaps. Plain JavaScript, no build step; everything comes from this origin. */
+   filters that re-request the tiles, a legend and suppression notice for the current view
+   from /v1/heatmaps, and the same numbers as a table. Plain JavaScript, no build step;
+   everything comes from this origin. */
 (() => {
   'use strict';
 
@@ -9,8 +10,8 @@
   const TILE_BOUNDS = [19.9, 41.8, 21.9, 43.35];
   const BACKGROUND = '#151a21';
   // Low to high; each colour has at least 3:1 contrast against BACKGROUND, and neighbours
-  // differ in hue as well as lightness.
-  const RAMP = ['#8557d6', '#c945a0', '#ef6a5a', '#fb9f48', '#fde68a'];
+  // differ in hue and in lightness (about 1.45:1 contrast between neighbours, 10+ L* apart).
+  const RAMP = ['#7b4ad3', '#ce55a8', '#f17f71', '#fcb26b', '#fde78f'];
   const OUTLINE = '#8c97a6';
   // Tiles exist up to zoom 12 (H3 res 9, see geo/cells.py); deeper zooms reuse them.
   const TILE_MAX_ZOOM = 12;
@@ -19,6 +20,11 @@
   const FILTERS = ['group', 'category', 'from', 'to', 'status'];
   const DATE = /^\d{4}-\d{2}-\d{2}$/;
   const DEBOUNCE_MS = 250;
+  // A date field changes at every keystroke (typing a year passes 0002, 0020, 0202 …), so a
+  // date is applied only once the typing pauses, or when the field loses focus.
+  const TYPING_MS = 800;
+  // Requests in flight at once for the table.
+  const TABLE_REQUESTS = 4;
   const PHONE = '(max-width: 640px)'; // as in map.css
 
   const locale = document.documentElement.dataset.locale || 'en';
@@ -34,17 +40,28 @@
   const toInput = byId('filter-to');
   const statusSelect = byId('filter-status');
   const dateError = byId('date-error');
+  const tableDetails = byId('table-details');
+  const tableStatus = byId('table-status');
   const legendClasses = byId('legend-classes');
   const cellSize = byId('cell-size');
   const notice = byId('suppression-notice');
   const mapError = byId('map-error');
 
+  // First and last day the date fields accept, as milliseconds since the epoch (UTC midnight,
+  // as valueAsNumber gives them).
+  const DATE_MIN = Date.parse(fromInput.min);
+  const DATE_MAX = Date.parse(fromInput.max);
+
   let map = null;
   let categories = [];
+  let municipalities = [];
   let filters = filtersFromUrl();
   let infoController = null;
   let infoTimer = 0;
   let infoPending = true;
+  let typingTimer = 0;
+  let tableController = null;
+  let tableTimer = 0;
 
   function format(template, values) {
     return template.replace(/\{(\w+)\}/g, (_, key) => values[key]);
@@ -54,11 +71,19 @@
     return forms[plural.select(count)] || forms.other;
   }
 
+  // The day of an ISO date (YYYY-MM-DD, a real day between min and max) in ms, else NaN.
+  function dayOf(value) {
+    const time = DATE.test(value) ? Date.parse(value) : NaN;
+    const real = time === time && new Date(time).toISOString().slice(0, 10) === value;
+    return real && time >= DATE_MIN && time <= DATE_MAX ? time : NaN;
+  }
+
   function filtersFromUrl() {
     const params = new URLSearchParams(window.location.search);
     const values = {};
     for (const name of FILTERS) values[name] = params.get(name) || '';
-    for (const name of ['from', 'to']) if (!DATE.test(values[name])) values[name] = '';
+    for (const name of ['from', 'to']) if (Number.isNaN(dayOf(values[name]))) values[name] = '';
+    if (values.from && values.to && dayOf(values.from) > dayOf(values.to)) values.to = '';
     if (!['open', 'resolved'].includes(values.status)) values.status = '';
     return values;
   }
@@ -163,7 +188,15 @@
     return low === high ? number.format(low) : `${number.format(low)}–${number.format(high)}`;
   }
 
+  // Text nodes are replaced only when their text changes: a live region announces every write.
+  function setText(element, value) {
+    if (element.textContent !== value) element.textContent = value;
+  }
+
   function renderLegend(lows, max) {
+    const key = lows ? `${lows.join()}|${max}` : '';
+    if (legendClasses.dataset.key === key && legendClasses.childElementCount) return;
+    legendClasses.dataset.key = key;
     legendClasses.replaceChildren();
     if (!lows) {
       const item = document.createElement('li');
@@ -196,7 +229,7 @@
       renderLegend(null);
     }
     const width = HEX_WIDTH_M[data.resolution];
-    cellSize.textContent = width
+    setText(cellSize, width
       ? format(text.cell_size, {
           size: new Intl.NumberFormat(locale, {
             style: 'unit',
@@ -204,27 +237,30 @@
             maximumFractionDigits: 1,
           }).format(width >= 1000 ? width / 1000 : width),
         })
-      : '';
+      : '');
     const hidden = data.suppressed ? data.suppressed.cells : 0;
-    notice.textContent = [
-      format(pluralForm(text.threshold, k), { k: number.format(k) }),
-      hidden
-        ? format(pluralForm(text.hidden, hidden), { n: number.format(hidden) })
-        : text.hidden.zero,
-    ].join(' ');
+    setText(
+      notice,
+      [
+        format(pluralForm(text.threshold, k), { k: number.format(k) }),
+        hidden
+          ? format(pluralForm(text.hidden, hidden), { n: number.format(hidden) })
+          : text.hidden.zero,
+      ].join(' '),
+    );
+    updateDownloads(data.resolution);
   }
 
   function showError(error) {
     if (error) console.error(error);
-    mapError.textContent = text.error;
-    mapError.hidden = false;
+    setText(mapError, text.error);
     updateState();
   }
 
   // body[data-map-state] is loading, ready (tiles drawn and the notice current) or error.
   function updateState() {
     let state = 'loading';
-    if (!mapError.hidden) state = 'error';
+    if (mapError.textContent) state = 'error';
     else if (map && !infoPending && map.loaded() && map.isSourceLoaded('heatmap')) state = 'ready';
     document.body.dataset.mapState = state;
   }
@@ -259,7 +295,7 @@
       if (!response.ok) throw new Error(`/v1/heatmaps answered ${response.status}`);
       const data = await response.json();
       if (controller !== infoController) return;
-      mapError.hidden = true;
+      setText(mapError, '');
       showInfo(data);
     } catch (error) {
       if (error.name !== 'AbortError') showError(error);
@@ -279,7 +315,7 @@
   }
 
   async function loadBoundaries() {
-    const municipalities = await getJson(`/v1/municipalities?boundary=true&lang=${locale}`);
+    municipalities = await getJson(`/v1/municipalities?boundary=true&lang=${locale}`);
     map.getSource('municipalities').setData({
       type: 'FeatureCollection',
       features: municipalities
@@ -296,32 +332,218 @@
   }
 
   function fillGroups() {
-    const groups = new Map();
-    for (const category of categories) groups.set(category.group.code, category.group.name);
     groupSelect.replaceChildren(groupSelect.options[0]);
-    for (const [code, name] of groups) groupSelect.append(option(code, name));
+    for (const { code, name } of groupsOf(categories)) groupSelect.append(option(code, name));
   }
 
+  // Groups in the order of the group list, each with its categories by name.
+  function groupsOf(list) {
+    const groups = new Map();
+    for (const category of list) {
+      if (!groups.has(category.group.code)) {
+        groups.set(category.group.code, { ...category.group, categories: [] });
+      }
+      groups.get(category.group.code).categories.push(category);
+    }
+    return [...groups.values()];
+  }
+
+  // One <optgroup> per group: names such as "Other" occur in more than one.
   function fillCategories() {
     const selected = categorySelect.value;
     const group = groupSelect.value;
     categorySelect.replaceChildren(categorySelect.options[0]);
-    categories
-      .filter((category) => !group || category.group.code === group)
-      .sort((a, b) => a.name.localeCompare(b.name, locale))
-      .forEach((category) => categorySelect.append(option(category.code, category.name)));
+    for (const { name, categories: members } of groupsOf(
+      categories.filter((category) => !group || category.group.code === group),
+    )) {
+      const element = document.createElement('optgroup');
+      element.label = name;
+      members
+        .sort((a, b) => a.name.localeCompare(b.name, locale))
+        .forEach((category) => element.append(option(category.code, category.name)));
+      categorySelect.append(element);
+    }
     categorySelect.value = selected;
     if (categorySelect.value !== selected) categorySelect.value = '';
   }
 
+  // A date field's state: '' (empty), a valid day, or the message saying what is wrong.
+  function readDate(input) {
+    if (input.validity.badInput) return { error: text.date_incomplete };
+    if (!input.value) return { value: '', day: NaN };
+    const day = dayOf(input.value);
+    if (Number.isNaN(day)) {
+      const long = new Intl.DateTimeFormat(locale, { dateStyle: 'long', timeZone: 'UTC' });
+      return {
+        error: format(text.date_range, { min: long.format(DATE_MIN), max: long.format(DATE_MAX) }),
+      };
+    }
+    return { value: input.value, day };
+  }
+
+  // The filters the form asks for, with the dates that can be applied: a date that is
+  // incomplete, out of range or in the wrong order leaves the last applied dates in force.
   function formValues() {
-    return {
+    const from = readDate(fromInput);
+    const to = readDate(toInput);
+    const values = {
       group: groupSelect.value,
       category: categorySelect.value,
-      from: fromInput.value,
-      to: toInput.value,
+      from: from.error ? filters.from : from.value,
+      to: to.error ? filters.to : to.value,
       status: statusSelect.value,
     };
+    let error = from.error || to.error || '';
+    const invalid = [from.error ? fromInput : null, to.error ? toInput : null];
+    if (values.from && values.to && dayOf(values.from) > dayOf(values.to)) {
+      values.from = filters.from;
+      values.to = filters.to;
+      if (!error) {
+        error = text.date_order;
+        invalid.splice(0, 2, fromInput, toInput);
+      }
+    }
+    return { values, error, invalid };
+  }
+
+  function showDateError({ error, invalid }) {
+    for (const input of [fromInput, toInput]) {
+      input.setAttribute('aria-invalid', String(invalid.includes(input)));
+    }
+    setText(dateError, error);
+  }
+
+  // --- The table: the same numbers as the map, per municipality and per category group ---
+
+  // The query of the current filters and view, as /v1/heatmaps takes it.
+  function viewParams() {
+    const params = filterParams(filters);
+    params.set('zoom', String(Math.floor(map.getZoom())));
+    params.set('bbox', viewBbox().join(','));
+    return params;
+  }
+
+  // Links to the data of the view: the same query as GeoJSON, CSV and OGC API Features.
+  function updateDownloads(resolution) {
+    const params = viewParams();
+    byId('download-geojson').href = `/v1/heatmaps?${params}`;
+    params.set('format', 'csv');
+    byId('download-csv').href = `/v1/heatmaps?${params}`;
+    const ogc = filterParams(filters);
+    ogc.delete('from');
+    ogc.delete('to');
+    if (filters.from || filters.to) {
+      ogc.set('datetime', `${filters.from || '..'}/${filters.to || '..'}`);
+    }
+    ogc.set('bbox', viewBbox().join(','));
+    ogc.set('resolution', String(resolution));
+    byId('download-ogc').href = `/ogc/collections/heatmap-cells/items?${ogc}`;
+  }
+
+  function scheduleTable(delay = DEBOUNCE_MS) {
+    window.clearTimeout(tableTimer);
+    if (!tableDetails.open || !map) return;
+    tableDetails.dataset.state = 'loading';
+    tableTimer = window.setTimeout(loadTable, delay);
+  }
+
+  // Run the tasks (functions returning promises), at most `limit` at a time, in order.
+  async function inPool(tasks, limit) {
+    const results = new Array(tasks.length);
+    let next = 0;
+    const worker = async () => {
+      while (next < tasks.length) {
+        const i = next;
+        next += 1;
+        results[i] = await tasks[i]();
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(limit, tasks.length) }, worker));
+    return results;
+  }
+
+  // One row per municipality whose extent meets the view and per category group in the
+  // filters. Each is the published total of /v1/heatmaps for that municipality or group in
+  // the view, and the number of cells it withheld: nothing is added or worked out here.
+  async function loadTable() {
+    if (tableController) tableController.abort();
+    const controller = new AbortController();
+    tableController = controller;
+    setText(tableStatus, text.table_loading);
+    const view = viewParams();
+    const [west, south, east, north] = view.get('bbox').split(',').map(Number);
+    const ask = (params) => async () => {
+      const response = await fetch(`/v1/heatmaps?${params}`, { signal: controller.signal });
+      if (!response.ok) throw new Error(`/v1/heatmaps answered ${response.status}`);
+      const data = await response.json();
+      return { reports: data.reports, withheld: data.suppressed ? data.suppressed.cells : 0 };
+    };
+    const inView = municipalities
+      .filter(({ bbox: b }) => b && b[0] <= east && b[2] >= west && b[1] <= north && b[3] >= south)
+      .sort((a, b) => a.name.localeCompare(b.name, locale));
+    const byMunicipality = inView.map((m) => {
+      const params = new URLSearchParams(view);
+      params.set('municipality', m.slug);
+      return ask(params);
+    });
+    const chosen = categories.find((c) => c.code === filters.category);
+    const scope = groupsOf(categories).filter(
+      (g) => (chosen ? chosen.group.code : filters.group || g.code) === g.code,
+    );
+    const byGroup = scope.map((g) => {
+      const params = new URLSearchParams(view);
+      if (!chosen) {
+        params.delete('group');
+        params.set('group', g.code);
+      }
+      return ask(params);
+    });
+    try {
+      const results = await inPool([...byMunicipality, ...byGroup], TABLE_REQUESTS);
+      if (controller !== tableController) return;
+      const rows = (names, counts) => names.map((name, i) => ({ name, ...counts[i] }));
+      fillTable('table-municipalities', rows(inView.map((m) => m.name), results));
+      fillTable(
+        'table-groups',
+        rows(
+          scope.map((g) => (chosen ? `${g.name}: ${chosen.name}` : g.name)),
+          results.slice(inView.length),
+        ),
+      );
+      setText(tableStatus, text.table_ready);
+      tableDetails.dataset.state = 'ready';
+    } catch (error) {
+      if (error.name === 'AbortError') return;
+      console.error(error);
+      setText(tableStatus, text.error);
+      tableDetails.dataset.state = 'error';
+    } finally {
+      if (controller === tableController) tableController = null;
+    }
+  }
+
+  function fillTable(id, rows) {
+    const body = byId(id).tBodies[0];
+    body.replaceChildren(
+      ...rows.map(({ name, reports, withheld }) => {
+        const row = document.createElement('tr');
+        const header = document.createElement('th');
+        header.scope = 'row';
+        header.textContent = name;
+        const count = document.createElement('td');
+        // All of its cells withheld: the area has reports, but too few to show.
+        if (!reports && withheld) {
+          count.className = 'withheld';
+          count.textContent = text.withheld;
+        } else {
+          count.textContent = number.format(reports);
+        }
+        const hidden = document.createElement('td');
+        hidden.textContent = number.format(withheld);
+        row.append(header, count, hidden);
+        return row;
+      }),
+    );
   }
 
   function languageHref(code) {
@@ -341,18 +563,27 @@
     window.history.replaceState(window.history.state, '', url);
   }
 
-  function applyFilters(values) {
-    const badDates = Boolean(values.from && values.to && values.from > values.to);
-    for (const input of [fromInput, toInput]) input.setAttribute('aria-invalid', String(badDates));
-    dateError.textContent = badDates ? text.date_order : '';
-    dateError.hidden = !badDates;
-    if (badDates) return;
+  // Apply what the form holds. An error is shown at once when `announce` is set (a change
+  // other than typing, or the typing paused), and cleared at once when it is gone.
+  function applyFilters(announce = true) {
+    window.clearTimeout(typingTimer);
+    const state = formValues();
+    if (announce || !state.error) showDateError(state);
     const before = tileUrl();
-    filters = values;
+    filters = state.values;
     syncUrl();
     if (tileUrl() === before) return;
     map.getSource('heatmap').setTiles([tileUrl()]);
     scheduleInfo();
+    scheduleTable();
+  }
+
+  function typedDate() {
+    window.clearTimeout(typingTimer);
+    // While typing, only a cleared error is shown; new ones wait for the pause.
+    const state = formValues();
+    if (!state.error) showDateError(state);
+    typingTimer = window.setTimeout(applyFilters, TYPING_MS);
   }
 
   async function loadCategories() {
@@ -362,22 +593,22 @@
     fillCategories();
     categorySelect.value = filters.category;
     // Codes in the URL that no longer exist are dropped.
-    applyFilters(formValues());
+    applyFilters();
   }
 
-  // Room for Kosovo between the panels, when there is enough of it.
+  // Room for Kosovo between the panels, when there is enough of it. On phones nothing
+  // covers the map.
   function viewPadding() {
     const margin = 16;
-    const padding = { top: margin, bottom: margin, left: margin, right: margin };
+    if (window.matchMedia(PHONE).matches) return margin;
     const sidebar = document.querySelector('.sidebar').getBoundingClientRect();
-    const legend = byId('legend').getBoundingClientRect();
-    if (window.matchMedia(PHONE).matches) {
-      padding.top = sidebar.bottom + margin;
-      padding.bottom = window.innerHeight - legend.top + margin;
-    } else {
-      padding.left = sidebar.right + margin;
-      padding.right = legend.width + 2 * margin;
-    }
+    const side = document.querySelector('.side').getBoundingClientRect();
+    const padding = {
+      top: margin,
+      bottom: margin,
+      left: sidebar.right + margin,
+      right: side.width + 2 * margin,
+    };
     const room = Math.min(
       window.innerWidth - padding.left - padding.right,
       window.innerHeight - padding.top - padding.bottom,
@@ -408,9 +639,8 @@
         attributionControl: { compact: false },
       });
     } catch (error) {
-      mapError.textContent = text.no_webgl;
-      mapError.hidden = false;
-      notice.textContent = '';
+      setText(mapError, text.no_webgl);
+      setText(notice, '');
       updateState();
       console.error(error);
       return;
@@ -423,21 +653,37 @@
       loadCategories().catch(showError);
       scheduleInfo(0);
     });
-    map.on('moveend', () => scheduleInfo());
+    map.on('moveend', () => {
+      scheduleInfo();
+      scheduleTable();
+    });
     map.on('idle', updateState);
     map.on('error', (event) => showError(event.error));
 
+    const dates = [fromInput, toInput];
+    form.addEventListener('input', (event) => {
+      if (dates.includes(event.target)) typedDate();
+    });
     form.addEventListener('change', (event) => {
+      if (dates.includes(event.target)) return typedDate();
       if (event.target === groupSelect) fillCategories();
-      applyFilters(formValues());
+      return applyFilters();
+    });
+    form.addEventListener('focusout', (event) => {
+      if (dates.includes(event.target)) applyFilters();
+    });
+    form.addEventListener('submit', (event) => {
+      event.preventDefault();
+      applyFilters();
     });
     // Reset fires before the controls are cleared.
     form.addEventListener('reset', () =>
       window.setTimeout(() => {
         fillCategories();
-        applyFilters(formValues());
+        applyFilters();
       }),
     );
+    tableDetails.addEventListener('toggle', () => scheduleTable(0));
     for (const link of document.querySelectorAll('.languages a')) {
       // Set at activation, so the link keeps the filters and the current view.
       link.addEventListener('click', () => {
