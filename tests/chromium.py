@@ -3,6 +3,9 @@
 With --remote-debugging-pipe Chromium reads JSON commands, each ended by a NUL byte, from
 file descriptor 3 and writes replies and events the same way to descriptor 4. The browser is
 Debian's `chromium` (scripts/need installs it), never a downloaded build.
+
+The fixtures at the end (`from chromium import *`) serve the app with committed demo reports
+through the real gunicorn configuration and open it in one browser per test module.
 """
 
 import base64
@@ -11,9 +14,23 @@ import json
 import os
 import select
 import shutil
+import socket
 import subprocess
+import sys
 import time
+import urllib.request
 from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+from sqlalchemy import text
+
+from civic_api.database import make_engine
+from civic_api.seed.demo_reports import insert_demo_reports
+
+__all__ = ["Chromium", "Page", "browser", "demo_reports", "live_server", "wait_for_map"]
+
+ROOT = Path(__file__).resolve().parent.parent
 
 FLAGS = (
     "--headless",
@@ -242,3 +259,120 @@ class Page:
             for e in self.browser.events
             if e.get("method") == method and e.get("sessionId") in sessions
         ]
+
+    def requested(self) -> list[str]:
+        """Every URL the page and its workers asked for, in order."""
+        return [e["request"]["url"] for e in self.events("Network.requestWillBeSent")]
+
+    def problems(self) -> list[str]:
+        """Uncaught exceptions, console errors and failed loads (CSP violations among them)."""
+        found = [json.dumps(e)[:300] for e in self.events("Runtime.exceptionThrown")]
+        found += [
+            e["entry"]["text"]
+            for e in self.events("Log.entryAdded")
+            if e["entry"]["level"] == "error"
+        ]
+        found += [
+            json.dumps(e["args"])[:300]
+            for e in self.events("Runtime.consoleAPICalled")
+            if e["type"] in ("error", "assert")
+        ]
+        return found
+
+    def press(self, key: str, keycode: int, text: str = "", code: str = "") -> None:
+        """One key, down and up, as a keyboard sends it: `text` is what it types, if anything
+        (a carriage return for Enter), `code` the physical key when it differs from `key`."""
+        down = {"type": "keyDown" if text else "rawKeyDown", "key": key, "code": code or key}
+        down |= {"windowsVirtualKeyCode": keycode, "text": text, "unmodifiedText": text}
+        self.send("Input.dispatchKeyEvent", down)
+        self.send("Input.dispatchKeyEvent", down | {"type": "keyUp"})
+
+    def type_digits(self, digits: str) -> None:
+        for digit in digits:
+            self.press(digit, 48 + int(digit), text=digit, code=f"Digit{digit}")
+
+
+# --- The app in the browser ---------------------------------------------------------------
+
+MAP_SETTLED = "['ready', 'error'].includes(document.body && document.body.dataset.mapState)"
+MAP_DEBUG = "[location.href, document.getElementById('suppression-notice').textContent]"
+
+
+def wait_for_map(page: Page, timeout: float = 15) -> None:
+    """Wait until /map has drawn its tiles and its notice is current (body[data-map-state])."""
+    try:
+        page.wait_for(MAP_SETTLED, timeout=timeout)
+    except TimeoutError as exc:
+        raise TimeoutError(f"map still loading: {page.evaluate(MAP_DEBUG)}") from exc
+    state = page.evaluate("document.body.dataset.mapState")
+    assert state == "ready", f"{state}: {page.evaluate('document.body.innerText')}"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def demo_reports(app, database_url):
+    """Committed demo reports, dense enough for many cells to pass k; deleted afterwards."""
+    engine = make_engine(database_url)
+    with engine.begin() as connection:
+        before = connection.scalars(text("SELECT id::text FROM report")).all()
+        insert_demo_reports(connection, 3000, seed=5)
+    try:
+        yield
+    finally:
+        with engine.begin() as connection:
+            connection.execute(
+                text("DELETE FROM report WHERE NOT (id::text = ANY(:before))"), {"before": before}
+            )
+            # The rollup triggers have counted them back down to zero.
+            for table in ("heat_cell_day", "heat_cell_total"):
+                connection.execute(text(f"DELETE FROM {table} WHERE count = 0"))
+        engine.dispose()
+
+
+@pytest.fixture(scope="module")
+def live_server(database_url, tmp_path_factory):
+    """The real gunicorn configuration on the test database."""
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    env = {
+        **os.environ,
+        "DATABASE_URL": database_url,
+        "CIVIC_SECRET_KEY": "browser-test",
+        "CIVIC_BIND": f"127.0.0.1:{port}",
+        "CIVIC_WORKERS": "2",
+    }
+    log = tmp_path_factory.mktemp("server") / "gunicorn.log"
+    with open(log, "wb") as out:
+        server = subprocess.Popen(
+            [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", "wsgi:app"],
+            cwd=ROOT,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                urllib.request.urlopen(f"{url}/map", timeout=5).close()
+                break
+            except OSError:
+                if time.monotonic() > deadline or server.poll() is not None:
+                    raise
+                time.sleep(0.1)
+        yield SimpleNamespace(url=url, log=log)
+    finally:
+        server.terminate()
+        server.wait(timeout=20)
+
+
+@pytest.fixture(scope="module")
+def browser(tmp_path_factory):
+    directory = tmp_path_factory.mktemp("chromium")
+    with Chromium(directory / "profile", directory / "chromium.log") as chromium:
+        yield chromium

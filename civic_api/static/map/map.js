@@ -262,7 +262,7 @@
     let state = 'loading';
     if (mapError.textContent) state = 'error';
     else if (map && !infoPending && map.loaded() && map.isSourceLoaded('heatmap')) state = 'ready';
-    document.body.dataset.mapState = state;
+    if (document.body.dataset.mapState !== state) document.body.dataset.mapState = state;
   }
 
   function viewBbox() {
@@ -657,6 +657,8 @@
       scheduleInfo();
       scheduleTable();
     });
+    // After the frame that draws the last tile ('idle' does not always follow it).
+    map.on('render', updateState);
     map.on('idle', updateState);
     map.on('error', (event) => showError(event.error));
 
