@@ -17,7 +17,7 @@ BUNDLED_BOUNDARIES = Path(__file__).parent / "seed" / "data" / "kosovo-municipal
 db_cli = AppGroup("db", help="Database migrations (Alembic).")
 seed_cli = AppGroup("seed", help="Seed deployment profiles, boundaries and demo data.")
 municipalities_cli = AppGroup("municipalities", help="Municipality boundaries.")
-analytics_cli = AppGroup("analytics", help="Heatmap rollups.")
+analytics_cli = AppGroup("analytics", help="Heatmap rollups and public releases.")
 notifications_cli = AppGroup("notifications", help="Push notifications through FCM.")
 staff_cli = AppGroup("staff", help="Staff accounts.")
 
@@ -266,6 +266,46 @@ def analytics_rebuild():
         rebuild(connection, bar.update)
     session.commit()
     click.echo("rollups rebuilt")
+
+
+@analytics_cli.command("publish")
+@click.option(
+    "--month", default=None, help="YYYY-MM; default: every closed month not yet released."
+)
+def analytics_publish(month):
+    """Compute and store the noisy release of closed months (sensitive categories)."""
+    from datetime import UTC, datetime
+
+    from civic_api.analytics import releases
+    from geo.privacy import ReleaseConflict
+
+    config = current_app.config
+    now = datetime.now(UTC)
+    if month is None:
+        months = releases.due_months(now, config["RELEASE_GRACE_DAYS"])
+        if not months:
+            click.echo("no month is due: every closed month is released")
+    else:
+        try:
+            months = [releases.parse_month(month)]
+        except ValueError as exc:
+            raise click.BadParameter(str(exc), param_hint="--month") from None
+    for first_day in months:
+        try:
+            published = releases.publish(first_day, now, config)
+        except releases.NotPublishable as exc:
+            session.rollback()
+            raise click.ClickException(str(exc)) from None
+        except ReleaseConflict as exc:
+            session.rollback()
+            click.echo(f"{releases.month_id(first_day)}: already released, unchanged ({exc})")
+            continue
+        session.commit()
+        row = published.release
+        if published.created:
+            click.echo(f"{row.id}: released (epsilon {row.epsilon})")
+        else:
+            click.echo(f"{row.id}: already released on {row.created_at:%Y-%m-%d}, unchanged")
 
 
 def init_app(app) -> None:
