@@ -19,12 +19,14 @@ import subprocess
 import sys
 import time
 import urllib.request
+from datetime import UTC, datetime
 from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
 from sqlalchemy import text
 
+from civic_api.analytics import releases
 from civic_api.database import make_engine
 from civic_api.seed.demo_reports import insert_demo_reports
 
@@ -316,15 +318,23 @@ def free_port() -> int:
 
 @pytest.fixture(scope="module")
 def demo_reports(app, database_url):
-    """Committed demo reports, dense enough for many cells to pass k; deleted afterwards."""
+    """Committed demo reports over the past year, dense enough for many cells to pass k, and
+    the release of the last closed month (what the sensitive categories show by default);
+    all deleted afterwards."""
     engine = make_engine(database_url)
     with engine.begin() as connection:
         before = connection.scalars(text("SELECT id::text FROM report")).all()
         insert_demo_reports(connection, 3000, seed=5)
+    month = releases.month_id(
+        releases.last_publishable_month(datetime.now(UTC), app.config["RELEASE_GRACE_DAYS"])
+    )
+    published = app.test_cli_runner().invoke(args=["analytics", "publish", "--month", month])
+    assert published.exit_code == 0, published.output
     try:
-        yield
+        yield SimpleNamespace(release=month)
     finally:
         with engine.begin() as connection:
+            connection.execute(text("DELETE FROM release WHERE id = :id"), {"id": month})
             connection.execute(
                 text("DELETE FROM report WHERE NOT (id::text = ANY(:before))"), {"before": before}
             )

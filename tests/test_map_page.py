@@ -178,7 +178,7 @@ def test_content_security_policy_allows_no_inline_script(client):
 def test_every_form_control_has_a_label(client):
     elements = Elements(client.get("/map").get_data(as_text=True))
     controls = [a["id"] for a in elements.all("select") + elements.all("input")]
-    assert len(controls) == 5
+    assert len(controls) == 7  # 3 selects, 2 dates, 2 layer radios
     assert sorted(controls) == sorted(a["for"] for a in elements.all("label"))
 
 
@@ -256,17 +256,38 @@ def tile_responses(page, **query) -> list[dict]:
 
 
 def expected_notice(page, locale: str) -> str:
-    """The notice for the last /v1/heatmaps answer the page asked for, fetched again."""
-    last = [u for u in page.requested() if urlsplit(u).path == "/v1/heatmaps"][-1]
-    with urllib.request.urlopen(last, timeout=10) as response:
-        heatmap = json.load(response)
-    k, hidden = heatmap["k"], heatmap["suppressed"]["cells"]
+    """The notice for the last /v1/heatmaps answer the page asked for, fetched again: live
+    counts (k, withheld cells) or, for sensitive categories, the release read."""
+    group = parse_qs(urlsplit(page.evaluate("location.href")).query).get("group")
+    last = [
+        u
+        for u in page.requested()
+        if urlsplit(u).path == "/v1/heatmaps"
+        and "municipality" not in (query := parse_qs(urlsplit(u).query))
+        and query.get("group") == group  # not one of the table's questions
+    ][-1]
+    heatmap = get_json(last)
     assert heatmap["features"], "the view has no published cells: seed more reports"
     messages = CLIENT[locale]  # English and Albanian plurals: one and other
-    threshold = messages["threshold"]["one" if k == 1 else "other"].format(k=k)
-    forms = messages["hidden"]
-    cells = forms["zero" if hidden == 0 else "one" if hidden == 1 else "other"].format(n=hidden)
-    return f"{threshold} {cells}"
+    live, released = heatmap["filters"]["live_categories"], heatmap["filters"]["released_groups"]
+    wants_release = "layer=released" in page.evaluate("location.search")
+    if live and not (released and wants_release):
+        k, hidden = heatmap["k"], heatmap["suppressed"]["cells"]
+        threshold = messages["threshold"]["one" if k == 1 else "other"].format(k=k)
+        forms = messages["hidden"]
+        cells = forms["zero" if hidden == 0 else "one" if hidden == 1 else "other"].format(n=hidden)
+        return f"{threshold} {cells}"
+    (month,) = heatmap["release"]["ids"]  # no dates: the latest release
+    name = page.evaluate(
+        f"new Intl.DateTimeFormat(document.documentElement.lang, {{month: 'long', year: 'numeric', timeZone: 'UTC'}})"
+        f".format(Date.parse('{month}-01'))"
+    )
+    return messages["release"].format(months=name, t=heatmap["release"]["threshold"])
+
+
+def get_json(url: str):
+    with urllib.request.urlopen(url, timeout=10) as response:
+        return json.load(response)
 
 
 VISIBLE = """(() => {
@@ -418,71 +439,91 @@ TABLE_ROWS = """[...document.querySelectorAll('#%s tbody tr')].map(
   (row) => [...row.cells].map((cell) => cell.textContent))"""
 
 
-def get_json(url: str):
-    with urllib.request.urlopen(url, timeout=10) as response:
-        return json.load(response)
+def table(page, table_id: str) -> dict:
+    return {name: rest for name, *rest in page.evaluate(TABLE_ROWS % table_id)}
 
 
 def test_table_gives_the_api_numbers_for_the_view(demo_reports, live_server, browser):
     page = browser.new_page(*VIEWPORT)
-    page.navigate(f"{live_server.url}/map?lang=sr&group=harassment")
+    page.navigate(f"{live_server.url}/map?lang=sr")
     wait_for_map(page)
     # Opened from the keyboard.
     page.evaluate("document.querySelector('#table-details summary').focus()")
     page.press("Enter", 13, text="\r")
     page.wait_for("document.getElementById('table-details').dataset.state === 'ready'")
     view = [u for u in page.requested() if urlsplit(u).path == "/v1/heatmaps"][0]
-    query = parse_qs(urlsplit(view).query)
-    assert query["group"] == ["harassment"]
-    west, south, east, north = map(float, query["bbox"][0].split(","))
-
-    # Each row is the published total and the withheld cells of /v1/heatmaps for that
-    # municipality in the view: asked again here, row by row.
-    municipalities = get_json(f"{live_server.url}/v1/municipalities?lang=sr")
-    expected = {}
-    for m in municipalities:
-        b = m["bbox"]
-        if b[0] <= east and b[2] >= west and b[1] <= north and b[3] >= south:
-            answer = get_json(f"{view}&municipality={m['slug']}")
-            expected[m["name"]] = (answer["reports"], answer["suppressed"]["cells"])
-    rows = page.evaluate(TABLE_ROWS % "table-municipalities")
-    withheld = CLIENT["sr"]["withheld"]
-
-    def shown(reports: int, cells: int) -> list[str]:
-        return [
-            withheld if reports == 0 and cells else f"{reports:,}".replace(",", "."),
-            f"{cells}",
-        ]
-
-    assert {name: rest for name, *rest in rows} == {
-        name: shown(*numbers) for name, numbers in expected.items()
-    }
-    assert len(rows) == len(expected) >= 20
-    assert withheld in [count for _, count, _ in rows]  # too few reports to show any cell
-    (group_row,) = page.evaluate(TABLE_ROWS % "table-groups")
-    answer = get_json(view)
-    assert group_row == [
-        "Seksualno uznemiravanje",
-        *shown(answer["reports"], answer["suppressed"]["cells"]),
+    west, south, east, north = map(float, parse_qs(urlsplit(view).query)["bbox"][0].split(","))
+    in_view = [
+        m
+        for m in get_json(f"{live_server.url}/v1/municipalities?lang=sr")
+        if m["bbox"][0] <= east
+        and m["bbox"][2] >= west
+        and m["bbox"][1] <= north
+        and m["bbox"][3] >= south
     ]
+    assert len(in_view) >= 20
+    messages = CLIENT["sr"]
+
+    def number(n: int) -> str:
+        return f"{n:,}".replace(",", ".")
+
+    # All categories: the live layer (non-sensitive categories). Each row is the sum of the
+    # published cells of /v1/heatmaps for that municipality in the view, with the number of
+    # cells it withheld: asked again here, row by row.
+    expected = {}
+    for m in in_view:
+        answer = get_json(f"{view}&municipality={m['slug']}")
+        assert answer["filters"]["released_groups"]  # a mixed selection, kept apart
+        total = sum(f["properties"].get("count", 0) for f in answer["features"])
+        hidden = answer["suppressed"]["cells"]
+        shown = messages["withheld"] if total == 0 and hidden else number(total)
+        expected[m["name"]] = [shown, str(hidden)]
+    assert table(page, "table-municipalities") == expected
+    assert messages["withheld"] in [count for count, _ in expected.values()]
+    groups = table(page, "table-groups")
+    assert groups["Putevi i saobraćaj"][1] != messages["not_published"]
+    harassment = groups[f"Seksualno uznemiravanje {messages['released_suffix']}"]
+    answer = get_json(f"{view}&group=harassment")
+    assert answer["release"]["ids"] == [demo_reports.release]
+    total = sum(f["properties"]["count"] for f in answer["features"])
+    assert harassment == [number(total) if total else "—", messages["not_published"]]
+
+    # The released layer, chosen from the keyboard: the same rows from the releases alone.
+    page.evaluate("document.getElementById('layer-live').focus()")
+    page.press("ArrowDown", 40)
+    page.wait_for("location.search.includes('layer=released')")
+    page.wait_for("document.getElementById('table-details').dataset.state === 'ready'")
+    wait_for_map(page)
+    assert page.evaluate("document.getElementById('suppression-notice').textContent") == (
+        expected_notice(page, "sr")
+    )
+    expected = {}
+    for m in in_view:
+        answer = get_json(f"{view}&municipality={m['slug']}")
+        total = sum(f["properties"].get("sensitive_count", 0) for f in answer["features"])
+        expected[m["name"]] = [number(total) if total else "—", messages["not_published"]]
+    assert table(page, "table-municipalities") == expected
+    assert page.evaluate("document.getElementById('table-layer').textContent") != ""
 
     # The data links give the same view as GeoJSON, CSV and OGC API Features.
+    answer = get_json(view)
     links = page.evaluate(
         "Object.fromEntries([...document.querySelectorAll('.downloads a')].map("
         "(a) => [a.id, a.href]))"
     )
     geojson = get_json(links["download-geojson"])
     assert geojson["filters"] == answer["filters"]
-    assert geojson["reports"] == answer["reports"]
+    assert geojson["features"] == answer["features"]
     with urllib.request.urlopen(links["download-csv"], timeout=10) as response:
         assert response.headers.get_content_type() == "text/csv"
         lines = response.read().decode().splitlines()
-    assert lines[0] == "cell,lat,lon,count"
-    assert sum(int(line.rsplit(",", 1)[1]) for line in lines[1:]) == answer["reports"]
+    assert lines[0] == "cell,lat,lon,count,sensitive_count"
+    assert len(lines) - 1 == len(answer["features"])
     ogc = get_json(links["download-ogc"])
-    published = {f["properties"]["cell"]: f["properties"]["count"] for f in answer["features"]}
+    published = {f["properties"]["cell"]: f["properties"] for f in answer["features"]}
     assert ogc["features"]
-    assert {
-        f["properties"]["cell"]: f["properties"]["count"] for f in ogc["features"]
-    }.items() <= published.items()
+    for feature in ogc["features"]:
+        properties = dict(feature["properties"])
+        properties.pop("resolution")
+        assert published[properties["cell"]] == properties
     assert page.problems() == []

@@ -17,7 +17,7 @@
   const TILE_MAX_ZOOM = 12;
   // Hexagon width (flat side to flat side) over Kosovo, in metres, by H3 resolution.
   const HEX_WIDTH_M = { 6: 6800, 7: 2500, 8: 960, 9: 360 };
-  const FILTERS = ['group', 'category', 'from', 'to', 'status'];
+  const FILTERS = ['group', 'category', 'from', 'to', 'status', 'layer'];
   const DATE = /^\d{4}-\d{2}-\d{2}$/;
   const DEBOUNCE_MS = 250;
   // A date field changes at every keystroke (typing a year passes 0002, 0020, 0202 …), so a
@@ -28,9 +28,11 @@
   const PHONE = '(max-width: 640px)'; // as in map.css
 
   const locale = document.documentElement.dataset.locale || 'en';
+  // For Intl: the page's language tag (sr-Latn: plain sr would write Cyrillic month names).
+  const language = document.documentElement.lang || locale;
   const text = JSON.parse(document.getElementById('map-messages').textContent);
-  const plural = new Intl.PluralRules(locale);
-  const number = new Intl.NumberFormat(locale);
+  const plural = new Intl.PluralRules(language);
+  const number = new Intl.NumberFormat(language);
 
   const byId = (id) => document.getElementById(id);
   const form = byId('filter-form');
@@ -39,6 +41,7 @@
   const fromInput = byId('filter-from');
   const toInput = byId('filter-to');
   const statusSelect = byId('filter-status');
+  const layerChoice = byId('layer-choice');
   const dateError = byId('date-error');
   const tableDetails = byId('table-details');
   const tableStatus = byId('table-status');
@@ -59,6 +62,7 @@
   let infoController = null;
   let infoTimer = 0;
   let infoPending = true;
+  let lastInfo = null;
   let typingTimer = 0;
   let tableController = null;
   let tableTimer = 0;
@@ -85,6 +89,7 @@
     for (const name of ['from', 'to']) if (Number.isNaN(dayOf(values[name]))) values[name] = '';
     if (values.from && values.to && dayOf(values.from) > dayOf(values.to)) values.to = '';
     if (!['open', 'resolved'].includes(values.status)) values.status = '';
+    if (values.layer !== 'released') values.layer = '';
     return values;
   }
 
@@ -126,8 +131,9 @@
           type: 'fill',
           source: 'heatmap',
           'source-layer': 'heatmap',
+          filter: ['has', 'count'],
           paint: {
-            'fill-color': colourExpression([5, 10, 20, 50, 100]),
+            'fill-color': colourExpression([5, 10, 20, 50, 100], 'count'),
             'fill-outline-color': BACKGROUND,
           },
         },
@@ -151,10 +157,10 @@
     return Array.from({ length: n }, (_, i) => RAMP[Math.round((i * (RAMP.length - 1)) / (n - 1))]);
   }
 
-  function colourExpression(lows) {
+  function colourExpression(lows, property) {
     const colours = rampFor(lows.length);
     if (lows.length === 1) return colours[0];
-    const expression = ['step', ['get', 'count'], colours[0]];
+    const expression = ['step', ['get', property], colours[0]];
     lows.slice(1).forEach((low, i) => expression.push(low, colours[i + 1]));
     return expression;
   }
@@ -217,13 +223,82 @@
     });
   }
 
+  // --- Two publication regimes (docs/privacy.md) ---
+  // Non-sensitive categories are live counts (cells below k withheld); sensitive ones come
+  // only from the monthly releases (noisy, below their threshold withheld). An answer about
+  // both keeps them apart (`count` and `sensitive_count`): the map shows one at a time.
+
+  // The layer an answer is shown in: 'live' or 'released'.
+  function layerOf(data) {
+    const live = data.filters.live_categories.length > 0;
+    const released = data.filters.released_groups.length > 0;
+    if (live && released) return filters.layer === 'released' ? 'released' : 'live';
+    return released ? 'released' : 'live';
+  }
+
+  // The feature property holding that layer's values.
+  function propertyOf(data) {
+    const mixed = data.filters.live_categories.length && data.filters.released_groups.length;
+    return mixed && layerOf(data) === 'released' ? 'sensitive_count' : 'count';
+  }
+
+  // The values of an answer's cells in its layer (cells without one are not shown in it).
+  function valuesOf(data) {
+    const property = propertyOf(data);
+    return data.features
+      .map((feature) => feature.properties[property])
+      .filter((value) => value !== undefined && value !== null);
+  }
+
+  function monthName(id) {
+    return new Intl.DateTimeFormat(language, { month: 'long', year: 'numeric', timeZone: 'UTC' })
+      .format(Date.parse(`${id}-01`));
+  }
+
+  function months(ids) {
+    if (!ids.length) return '';
+    const first = monthName(ids[0]);
+    return ids.length === 1 ? first : `${first} – ${monthName(ids[ids.length - 1])}`;
+  }
+
+  function noticeText(data) {
+    if (layerOf(data) === 'live') {
+      const hidden = data.suppressed ? data.suppressed.cells : 0;
+      return [
+        format(pluralForm(text.threshold, data.k), { k: number.format(data.k) }),
+        hidden
+          ? format(pluralForm(text.hidden, hidden), { n: number.format(hidden) })
+          : text.hidden.zero,
+      ].join(' ');
+    }
+    const release = data.release;
+    const parts = [
+      release.ids.length
+        ? format(text.release, {
+            months: months(release.ids),
+            t: number.format(release.threshold),
+          })
+        : text.no_release,
+    ];
+    if (release.unreleased_months.length) {
+      parts.push(format(text.unreleased, { months: release.unreleased_months.map(monthName).join(', ') }));
+    }
+    return parts.join(' ');
+  }
+
   function showInfo(data) {
-    const counts = data.features.map((feature) => feature.properties.count);
-    const k = data.k;
-    if (counts.length) {
-      const max = Math.max(...counts);
-      const lows = classLows(Math.min(k, ...counts), max);
-      map.setPaintProperty('heatmap', 'fill-color', colourExpression(lows));
+    const layer = layerOf(data);
+    const mixed = data.filters.live_categories.length && data.filters.released_groups.length;
+    layerChoice.hidden = !mixed;
+    byId(`layer-${layer}`).checked = true;
+    const property = propertyOf(data);
+    map.setFilter('heatmap', ['has', property]);
+    const values = valuesOf(data);
+    const k = Math.max(1, layer === 'live' ? data.k : data.release.threshold);
+    if (values.length) {
+      const max = Math.max(...values);
+      const lows = classLows(Math.min(k, ...values), max);
+      map.setPaintProperty('heatmap', 'fill-color', colourExpression(lows, property));
       renderLegend(lows, max);
     } else {
       renderLegend(null);
@@ -231,23 +306,14 @@
     const width = HEX_WIDTH_M[data.resolution];
     setText(cellSize, width
       ? format(text.cell_size, {
-          size: new Intl.NumberFormat(locale, {
+          size: new Intl.NumberFormat(language, {
             style: 'unit',
             unit: width >= 1000 ? 'kilometer' : 'meter',
             maximumFractionDigits: 1,
           }).format(width >= 1000 ? width / 1000 : width),
         })
       : '');
-    const hidden = data.suppressed ? data.suppressed.cells : 0;
-    setText(
-      notice,
-      [
-        format(pluralForm(text.threshold, k), { k: number.format(k) }),
-        hidden
-          ? format(pluralForm(text.hidden, hidden), { n: number.format(hidden) })
-          : text.hidden.zero,
-      ].join(' '),
-    );
+    setText(notice, noticeText(data));
     updateDownloads(data.resolution);
   }
 
@@ -296,6 +362,7 @@
       const data = await response.json();
       if (controller !== infoController) return;
       setText(mapError, '');
+      lastInfo = data;
       showInfo(data);
     } catch (error) {
       if (error.name !== 'AbortError') showError(error);
@@ -359,7 +426,7 @@
       const element = document.createElement('optgroup');
       element.label = name;
       members
-        .sort((a, b) => a.name.localeCompare(b.name, locale))
+        .sort((a, b) => a.name.localeCompare(b.name, language))
         .forEach((category) => element.append(option(category.code, category.name)));
       categorySelect.append(element);
     }
@@ -373,7 +440,7 @@
     if (!input.value) return { value: '', day: NaN };
     const day = dayOf(input.value);
     if (Number.isNaN(day)) {
-      const long = new Intl.DateTimeFormat(locale, { dateStyle: 'long', timeZone: 'UTC' });
+      const long = new Intl.DateTimeFormat(language, { dateStyle: 'long', timeZone: 'UTC' });
       return {
         error: format(text.date_range, { min: long.format(DATE_MIN), max: long.format(DATE_MAX) }),
       };
@@ -392,6 +459,7 @@
       from: from.error ? filters.from : from.value,
       to: to.error ? filters.to : to.value,
       status: statusSelect.value,
+      layer: byId('layer-released').checked ? 'released' : '',
     };
     let error = from.error || to.error || '';
     const invalid = [from.error ? fromInput : null, to.error ? toInput : null];
@@ -476,11 +544,16 @@
       const response = await fetch(`/v1/heatmaps?${params}`, { signal: controller.signal });
       if (!response.ok) throw new Error(`/v1/heatmaps answered ${response.status}`);
       const data = await response.json();
-      return { reports: data.reports, withheld: data.suppressed ? data.suppressed.cells : 0 };
+      const layer = layerOf(data);
+      return {
+        layer,
+        reports: valuesOf(data).reduce((sum, v) => sum + v, 0),
+        withheld: layer === 'live' && data.suppressed ? data.suppressed.cells : null,
+      };
     };
     const inView = municipalities
       .filter(({ bbox: b }) => b && b[0] <= east && b[2] >= west && b[1] <= north && b[3] >= south)
-      .sort((a, b) => a.name.localeCompare(b.name, locale));
+      .sort((a, b) => a.name.localeCompare(b.name, language));
     const byMunicipality = inView.map((m) => {
       const params = new URLSearchParams(view);
       params.set('municipality', m.slug);
@@ -502,14 +575,23 @@
       const results = await inPool([...byMunicipality, ...byGroup], TABLE_REQUESTS);
       if (controller !== tableController) return;
       const rows = (names, counts) => names.map((name, i) => ({ name, ...counts[i] }));
-      fillTable('table-municipalities', rows(inView.map((m) => m.name), results));
-      fillTable(
-        'table-groups',
-        rows(
-          scope.map((g) => (chosen ? `${g.name}: ${chosen.name}` : g.name)),
-          results.slice(inView.length),
-        ),
+      const municipalRows = rows(inView.map((m) => m.name), results);
+      fillTable('table-municipalities', municipalRows);
+      const released = byId('layer-released').labels[0].textContent.trim();
+      setText(
+        byId('table-layer'),
+        municipalRows.some((row) => row.layer === 'released') ? ` (${released})` : '',
       );
+      const groupRows = rows(
+        scope.map((g) => (chosen ? `${g.name}: ${chosen.name}` : g.name)),
+        results.slice(inView.length),
+      ).map((row) => ({
+        ...row,
+        name: row.layer === 'released' ? `${row.name} ${text.released_suffix}` : row.name,
+      }));
+      fillTable('table-groups', groupRows);
+      const anyReleased = [...municipalRows, ...groupRows].some((row) => row.layer === 'released');
+      setText(byId('table-release-note'), anyReleased ? text.table_release_note : '');
       setText(tableStatus, text.table_ready);
       tableDetails.dataset.state = 'ready';
     } catch (error) {
@@ -525,21 +607,24 @@
   function fillTable(id, rows) {
     const body = byId(id).tBodies[0];
     body.replaceChildren(
-      ...rows.map(({ name, reports, withheld }) => {
+      ...rows.map(({ name, reports, withheld, layer }) => {
         const row = document.createElement('tr');
         const header = document.createElement('th');
         header.scope = 'row';
         header.textContent = name;
         const count = document.createElement('td');
-        // All of its cells withheld: the area has reports, but too few to show.
+        // All of its cells withheld: the area has reports, but too few to show. Released
+        // values below the threshold leave no trace: a dash says that none reached it.
         if (!reports && withheld) {
           count.className = 'withheld';
           count.textContent = text.withheld;
+        } else if (!reports && layer === 'released') {
+          count.textContent = '—';
         } else {
           count.textContent = number.format(reports);
         }
         const hidden = document.createElement('td');
-        hidden.textContent = number.format(withheld);
+        hidden.textContent = withheld === null ? text.not_published : number.format(withheld);
         row.append(header, count, hidden);
         return row;
       }),
@@ -570,9 +655,17 @@
     const state = formValues();
     if (announce || !state.error) showDateError(state);
     const before = tileUrl();
+    const layerBefore = filters.layer;
     filters = state.values;
     syncUrl();
-    if (tileUrl() === before) return;
+    if (tileUrl() === before) {
+      // Another layer of the same answer: nothing to fetch for the map.
+      if (filters.layer !== layerBefore && lastInfo) {
+        showInfo(lastInfo);
+        scheduleTable();
+      }
+      return;
+    }
     map.getSource('heatmap').setTiles([tileUrl()]);
     scheduleInfo();
     scheduleTable();
