@@ -144,10 +144,26 @@ def test_keyboard_sets_every_filter_and_only_whole_valid_dates_reach_the_api(
         )
     order = [name for name, _ in itertools.groupby(focused)]
     order = order[: order.index(order[0], 1)] if order.count(order[0]) > 1 else order  # one round
-    wanted = ["filter-group", "filter-category", "filter-from", "filter-to", "filter-status"]
+    wanted = [
+        "filter-group",
+        "filter-category",
+        "filter-from",
+        "filter-to",
+        "filter-status",
+        "layer-live",
+    ]
     assert [name for name in order if name in wanted] == wanted
     assert order.index("filter-status") < order.index("maplibregl-canvas")
     assert "" not in order
+
+    # All categories mix live and released counts: two layers, chosen with the arrow keys.
+    page.evaluate("document.getElementById('layer-live').focus()")
+    page.press("ArrowDown", 40)
+    page.wait_for("location.search.includes('layer=released')")
+    wait_for_map(page)
+    page.press("ArrowUp", 38)
+    page.wait_for("!location.search.includes('layer=')")
+    wait_for_map(page)
 
     group = choose_with_arrows(page, "filter-group", lambda v: v == "environment")
     wait_for_map(page)

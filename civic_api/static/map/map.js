@@ -58,6 +58,8 @@
   let map = null;
   let categories = [];
   let municipalities = [];
+  // Settled once the municipalities and categories are in: the table needs both.
+  let listsLoaded = null;
   let filters = filtersFromUrl();
   let infoController = null;
   let infoTimer = 0;
@@ -538,6 +540,8 @@
     const controller = new AbortController();
     tableController = controller;
     setText(tableStatus, text.table_loading);
+    await listsLoaded;
+    if (controller !== tableController) return;
     const view = viewParams();
     const [west, south, east, north] = view.get('bbox').split(',').map(Number);
     const ask = (params) => async () => {
@@ -742,8 +746,11 @@
     map.keyboard.disableRotation();
     map.addControl(new maplibregl.NavigationControl({ showCompass: false }), 'top-right');
     map.on('load', () => {
-      loadBoundaries().catch(showError);
-      loadCategories().catch(showError);
+      listsLoaded = Promise.all([
+        loadBoundaries().catch(showError),
+        loadCategories().catch(showError),
+      ]);
+      listsLoaded.then(() => scheduleTable(0));
       scheduleInfo(0);
     });
     map.on('moveend', () => {
