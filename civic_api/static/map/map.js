@@ -292,7 +292,7 @@
     const layer = layerOf(data);
     const mixed = data.filters.live_categories.length && data.filters.released_groups.length;
     layerChoice.hidden = !mixed;
-    byId(`layer-${layer}`).checked = true;
+    if (mixed) byId(`layer-${layer}`).checked = true;
     const property = propertyOf(data);
     map.setFilter('heatmap', ['has', property]);
     const values = valuesOf(data);
@@ -355,11 +355,8 @@
     if (infoController) infoController.abort();
     const controller = new AbortController();
     infoController = controller;
-    const params = filterParams(filters);
-    params.set('zoom', String(Math.floor(map.getZoom())));
-    params.set('bbox', viewBbox().join(','));
     try {
-      const response = await fetch(`/v1/heatmaps?${params}`, { signal: controller.signal });
+      const response = await fetch(`/v1/heatmaps?${viewParams()}`, { signal: controller.signal });
       if (!response.ok) throw new Error(`/v1/heatmaps answered ${response.status}`);
       const data = await response.json();
       if (controller !== infoController) return;
@@ -436,18 +433,17 @@
     if (categorySelect.value !== selected) categorySelect.value = '';
   }
 
-  // A date field's state: '' (empty), a valid day, or the message saying what is wrong.
+  // A date field's value ('' when empty) if it can be applied, else the message saying why.
   function readDate(input) {
     if (input.validity.badInput) return { error: text.date_incomplete };
-    if (!input.value) return { value: '', day: NaN };
-    const day = dayOf(input.value);
-    if (Number.isNaN(day)) {
+    if (!input.value) return { value: '' };
+    if (Number.isNaN(dayOf(input.value))) {
       const long = new Intl.DateTimeFormat(language, { dateStyle: 'long', timeZone: 'UTC' });
       return {
         error: format(text.date_range, { min: long.format(DATE_MIN), max: long.format(DATE_MAX) }),
       };
     }
-    return { value: input.value, day };
+    return { value: input.value };
   }
 
   // The filters the form asks for, with the dates that can be applied: a date that is
