@@ -72,8 +72,9 @@ def seed_e_komuna():
 
 @seed_cli.command("municipalities")
 def seed_municipalities():
-    """Kosovo's 38 municipalities (boundaries © OpenStreetMap contributors, geoBoundaries)."""
-    _import(str(BUNDLED_BOUNDARIES), "name", None, True)
+    """Kosovo's 38 municipalities (boundaries © OpenStreetMap contributors, geoBoundaries);
+    only those missing are added, nothing an admin changed is touched."""
+    _import(str(BUNDLED_BOUNDARIES), "name", None, True, update_boundaries=False)
 
 
 @seed_cli.command("demo-reports")
@@ -146,12 +147,12 @@ def seed_demo(ctx, reports):
         click.echo(f"{existing} reports already present; no demo reports added")
 
 
-def _import(path, name_property, slug_property, repair):
+def _import(path, name_property, slug_property, repair, update_boundaries=True):
     from civic_api.municipalities.service import import_boundaries
     from geo.boundaries import InvalidBoundary
 
     try:
-        slugs = import_boundaries(path, name_property, slug_property, repair)
+        slugs = import_boundaries(path, name_property, slug_property, repair, update_boundaries)
     except (InvalidBoundary, OSError) as exc:
         session.rollback()
         raise click.ClickException(str(exc)) from None
@@ -175,7 +176,8 @@ def _import(path, name_property, slug_property, repair):
     help="Repair invalid geometry (GEOS MakeValid) or refuse it.",
 )
 def municipalities_import(path, name_property, slug_property, repair):
-    """Insert or update municipalities from a GeoJSON FeatureCollection (EPSG:4326)."""
+    """Insert municipalities, or update their boundaries, from a GeoJSON FeatureCollection
+    (EPSG:4326); cell ownership follows the new boundaries."""
     _import(path, name_property, slug_property, repair)
 
 

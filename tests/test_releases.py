@@ -84,3 +84,62 @@ def test_releases_are_listed_with_the_ledger(app, client, db):
     assert client.get("/v1/releases/2026-06").json == june
     missing = client.get("/v1/releases/2026-07")
     assert missing.status_code == 404 and missing.json["code"] == 404
+
+
+DP = "/v1/heatmaps?noise=dp&resolution=7&group=harassment"
+
+
+def test_researcher_budget_refuses_with_429_and_identical_questions_are_free(app, staff_client, db):
+    add_reports(db, [(42.6629, 21.1655)] * 5, category="commenting")
+    app.config["DP_ACCOUNT_EPSILON_PER_QUARTER"] = 2.0
+    try:
+        researcher = staff_client("researcher")
+        for month in ("2026-04", "2026-05"):
+            ok = researcher.get(f"{DP}&from={month}-01&to={month}-28")
+            assert ok.status_code == 200, ok.json
+        assert ok.json["privacy"]["budget"]["account_spent"] == 2.0
+        refused = researcher.get(f"{DP}&from=2026-06-01&to=2026-06-30")
+        assert refused.status_code == 429
+        assert refused.json["code"] == 429 and "budget" in refused.json["message"]
+        assert refused.json["budget"]["account_spent"] == 2.0
+        assert int(refused.headers["Retry-After"]) > 0
+        again = researcher.get(f"{DP}&from=2026-04-03&to=2026-04-20")  # the stored answer
+        assert again.status_code == 200
+        # Another account has its own budget, up to the global one.
+        app.config["DP_GLOBAL_EPSILON_PER_QUARTER"] = 3.0
+        other = staff_client("researcher")
+        assert other.get(f"{DP}&from=2026-06-01&to=2026-06-30").status_code == 200
+        assert other.get(f"{DP}&from=2026-03-01&to=2026-03-31").status_code == 429
+    finally:
+        app.config["DP_ACCOUNT_EPSILON_PER_QUARTER"] = 10.0
+        app.config["DP_GLOBAL_EPSILON_PER_QUARTER"] = 50.0
+
+
+@pytest.mark.parametrize(
+    "query, field",
+    [
+        ("", "from"),
+        ("&from=2026-11-01&to=2026-11-30", "to"),
+        ("&from=2026-12-01&to=2027-01-31", "to"),
+    ],
+)
+def test_researcher_answers_cover_closed_whole_months_only(staff_client, query, field):
+    response = staff_client("researcher").get(DP + query)
+    assert response.status_code == 422
+    assert list(response.json["errors"]["query"]) == [field]
+
+
+def test_ledger_counts_each_answer_in_every_month_it_covers(app, client, staff_client, db):
+    add_reports(db, [(42.6629, 21.1655)] * 5, category="commenting")
+    publish(app)
+    db.commit()
+    researcher = staff_client("researcher")
+    assert researcher.get(f"{DP}&from=2026-05-01&to=2026-06-30").status_code == 200
+    ledger = client.get("/v1/releases").json["ledger"]
+    epsilon = app.config["RELEASE_EPSILON"]
+    assert ledger["months"] == [
+        {"month": "2026-05", "public": 0.0, "research": 1.0, "total": 1.0},
+        {"month": "2026-06", "public": epsilon, "research": 1.0, "total": epsilon + 1.0},
+    ]
+    assert ledger["public_total"] == epsilon and ledger["research_total"] == 1.0
+    assert ledger["worst_month"] == epsilon + 1.0

@@ -347,7 +347,9 @@ def published_cells(
         statement = statement.join(released, true())
         shown.append(released.c.v >= max(read.threshold, 1))
     if not shown:  # a sensitive selection with no release yet
-        return statement.add_columns(null(), null(), *columns).where(false())
+        return statement.add_columns(
+            null().label("count"), null().label("sensitive_count"), *columns
+        ).where(false())
     live_count = case((shown[0], live.c.n)) if live is not None else None
     released_count = case((shown[-1], released.c.v)) if released is not None else None
     count = live_count if live_count is not None else released_count
@@ -435,7 +437,7 @@ def answer_head(query: AggregateQuery, read: ReleasesRead | None) -> dict:
     head = {
         "resolution": query.resolution,
         # The smallest number shown: k for live counts, the threshold of released ones.
-        "k": query.k if query.live_ids or read is None else read.threshold,
+        "k": query.k if query.live_ids or read is None or not read.rows else read.threshold,
         "suppressed": withheld.public() if withheld else None,
         "filters": query.describe(),
     }

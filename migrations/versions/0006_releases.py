@@ -15,7 +15,24 @@ branch_labels = None
 depends_on = None
 
 
+# A sensitive category's reports were accepted on the promise of never being published
+# live: no path (API, seed, SQL) may make it non-sensitive again.
+SENSITIVE_STAYS = """
+CREATE FUNCTION category_sensitive_stays() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    IF OLD.sensitive AND NOT NEW.sensitive THEN
+        RAISE EXCEPTION 'category % is sensitive and cannot become non-sensitive', OLD.code
+            USING ERRCODE = 'check_violation';
+    END IF;
+    RETURN NEW;
+END $$;
+CREATE TRIGGER category_sensitive_stays BEFORE UPDATE OF sensitive ON category
+FOR EACH ROW EXECUTE FUNCTION category_sensitive_stays();
+"""
+
+
 def upgrade() -> None:
+    op.execute(SENSITIVE_STAYS)
     op.create_table(
         "release",
         sa.Column("id", sa.Text(), nullable=False),
@@ -77,6 +94,8 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    op.execute("DROP TRIGGER category_sensitive_stays ON category")
+    op.execute("DROP FUNCTION category_sensitive_stays()")
     op.drop_index("ix_dp_release_requested_by_created_at", table_name="dp_release")
     op.drop_constraint(
         op.f("fk_dp_release_requested_by_staff_account"), "dp_release", type_="foreignkey"
