@@ -52,6 +52,8 @@ def test_map_has_no_wcag_21_aa_violations(demo_reports, live_server, browser, lo
     page.wait_for("document.getElementById('table-details').dataset.state === 'ready'")
     assert page.evaluate("document.querySelectorAll('#table-municipalities tbody tr').length")
     assert axe_violations(page) == []
+    # Reflow (1.4.10): nothing scrolls sideways, even at 320 px.
+    assert page.evaluate("document.documentElement.scrollWidth") <= width
     assert page.problems() == []
 
 

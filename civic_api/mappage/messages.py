@@ -149,6 +149,7 @@ CLIENT: dict[str, dict] = {
         "added; values below {t} are not shown.",
         "no_release": "Sensitive categories: no monthly release covers these dates yet.",
         "unreleased": "Not released yet: {months}.",
+        "release_status": "Releases count reports whatever their status.",
         "released_suffix": "(monthly release)",
         "table_release_note": "Released values are sums of the cells shown, with noise; — means "
         "that no cell reached the release's threshold.",
@@ -187,6 +188,7 @@ CLIENT: dict[str, dict] = {
         "të shtuar; vlerat nën {t} nuk shfaqen.",
         "no_release": "Kategoritë e ndjeshme: ende asnjë publikim mujor nuk i mbulon këto data.",
         "unreleased": "Ende të papublikuara: {months}.",
+        "release_status": "Publikimet numërojnë raportet pavarësisht statusit të tyre.",
         "released_suffix": "(publikim mujor)",
         "table_release_note": "Vlerat e publikuara janë shuma të qelizave të shfaqura, me "
         "zhurmë; — do të thotë se asnjë qelizë nuk e arriti pragun e publikimit.",
@@ -228,6 +230,7 @@ CLIENT: dict[str, dict] = {
         "šumom; vrednosti ispod {t} nisu prikazane.",
         "no_release": "Osetljive kategorije: nijedno mesečno izdanje još ne pokriva ove datume.",
         "unreleased": "Još nije objavljeno: {months}.",
+        "release_status": "Izdanja broje prijave bez obzira na njihov status.",
         "released_suffix": "(mesečno izdanje)",
         "table_release_note": "Objavljene vrednosti su zbirovi prikazanih ćelija, sa šumom; — "
         "znači da nijedna ćelija nije dostigla prag izdanja.",

@@ -282,6 +282,7 @@
           })
         : text.no_release,
     ];
+    if (filters.status) parts.push(text.release_status);
     if (release.unreleased_months.length) {
       parts.push(format(text.unreleased, { months: release.unreleased_months.map(monthName).join(', ') }));
     }
@@ -582,13 +583,12 @@
         byId('table-layer'),
         municipalRows.some((row) => row.layer === 'released') ? ` (${released})` : '',
       );
-      const groupRows = rows(
-        scope.map((g) => (chosen ? `${g.name}: ${chosen.name}` : g.name)),
-        results.slice(inView.length),
-      ).map((row) => ({
-        ...row,
-        name: row.layer === 'released' ? `${row.name} ${text.released_suffix}` : row.name,
-      }));
+      // A sensitive category is released with its whole group: the row is the group's.
+      const groupRows = scope.map((g, i) => {
+        const row = results[inView.length + i];
+        if (row.layer === 'released') return { ...row, name: `${g.name} ${text.released_suffix}` };
+        return { ...row, name: chosen ? `${g.name}: ${chosen.name}` : g.name };
+      });
       fillTable('table-groups', groupRows);
       const anyReleased = [...municipalRows, ...groupRows].some((row) => row.layer === 'released');
       setText(byId('table-release-note'), anyReleased ? text.table_release_note : '');
