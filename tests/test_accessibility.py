@@ -49,7 +49,7 @@ def test_map_has_no_wcag_21_aa_violations(demo_reports, live_server, browser, lo
     page = open_map(browser, f"{live_server.url}/map?lang={locale}", width)
     # Everything unfolded (the filters start folded on phones) and the table filled in.
     page.evaluate("document.querySelectorAll('details').forEach((d) => { d.open = true; })")
-    page.wait_for("document.getElementById('table-details').dataset.state === 'ready'")
+    page.wait_for("document.getElementById('table-details').dataset.state === 'ready'", timeout=60)
     assert page.evaluate("document.querySelectorAll('#table-municipalities tbody tr').length")
     assert axe_violations(page) == []
     # Reflow (1.4.10): nothing scrolls sideways, even at 320 px.

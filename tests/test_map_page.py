@@ -450,7 +450,7 @@ def test_table_gives_the_api_numbers_for_the_view(demo_reports, live_server, bro
     # Opened from the keyboard.
     page.evaluate("document.querySelector('#table-details summary').focus()")
     page.press("Enter", 13, text="\r")
-    page.wait_for("document.getElementById('table-details').dataset.state === 'ready'")
+    page.wait_for("document.getElementById('table-details').dataset.state === 'ready'", timeout=60)
     view = [u for u in page.requested() if urlsplit(u).path == "/v1/heatmaps"][0]
     west, south, east, north = map(float, parse_qs(urlsplit(view).query)["bbox"][0].split(","))
     in_view = [
@@ -492,7 +492,7 @@ def test_table_gives_the_api_numbers_for_the_view(demo_reports, live_server, bro
     page.evaluate("document.getElementById('layer-live').focus()")
     page.press("ArrowDown", 40)
     page.wait_for("location.search.includes('layer=released')")
-    page.wait_for("document.getElementById('table-details').dataset.state === 'ready'")
+    page.wait_for("document.getElementById('table-details').dataset.state === 'ready'", timeout=60)
     wait_for_map(page)
     assert page.evaluate("document.getElementById('suppression-notice').textContent") == (
         expected_notice(page, "sr")
