@@ -300,7 +300,7 @@ MAP_SETTLED = "['ready', 'error'].includes(document.body && document.body.datase
 MAP_DEBUG = "[location.href, document.getElementById('suppression-notice').textContent]"
 
 
-def wait_for_map(page: Page, timeout: float = 15) -> None:
+def wait_for_map(page: Page, timeout: float = 30) -> None:
     """Wait until /map has drawn its tiles and its notice is current (body[data-map-state])."""
     try:
         page.wait_for(MAP_SETTLED, timeout=timeout)

@@ -6,6 +6,7 @@ axe-core comes from npm, pinned in tests/axe/package-lock.json and installed by 
 
 import itertools
 import json
+import re
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
@@ -55,6 +56,30 @@ def test_map_has_no_wcag_21_aa_violations(demo_reports, live_server, browser, lo
     # Reflow (1.4.10): nothing scrolls sideways, even at 320 px.
     assert page.evaluate("document.documentElement.scrollWidth") <= width
     assert page.problems() == []
+
+
+def test_docs_page_has_a_language_our_fixes_and_no_inline_script(client):
+    r = client.get("/docs")
+    assert r.status_code == 200
+    html = r.get_data(as_text=True)
+    assert '<html lang="en">' in html
+    assert '<link href="/static/docs/docs.css"' in html
+    scripts = re.findall(r"<script([^>]*)>(.*?)</script>", html, re.S)
+    assert [attrs for attrs, _ in scripts] == [
+        ' type="application/json" id="swagger-ui-config"',
+        ' src="/docs/static/swagger-ui-standalone-preset.js"',
+        ' src="/docs/static/swagger-ui-bundle.js"',
+        ' src="/static/docs/docs.js"',
+    ]
+    assert json.loads(scripts[0][1]) == {
+        "dom_id": "#swagger-ui-container",
+        "override": {},
+        "url": "/openapi.json",
+    }
+    for path in ("/static/docs/docs.css", "/static/docs/docs.js"):
+        asset = client.get(path)
+        assert asset.status_code == 200
+        asset.close()
 
 
 @pytest.mark.parametrize("width", WIDTHS)
