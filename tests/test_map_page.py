@@ -240,7 +240,7 @@ def test_colour_ramp_steps_in_lightness_and_stands_out_from_the_background():
 # --- In a real browser -------------------------------------------------------------------
 
 VIEWPORT = (1000, 700)
-PHONE = (390, 780)
+PHONE = (320, 640)
 
 
 def tile_responses(page, **query) -> list[dict]:

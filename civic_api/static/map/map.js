@@ -536,7 +536,10 @@
     if (tableController) tableController.abort();
     const controller = new AbortController();
     tableController = controller;
-    setText(tableStatus, text.table_loading);
+    // Said on the first load only: a status region speaks at every change of its text.
+    if (!byId('table-municipalities').tBodies[0].rows.length) {
+      setText(tableStatus, text.table_loading);
+    }
     await listsLoaded;
     if (controller !== tableController) return;
     const view = viewParams();
