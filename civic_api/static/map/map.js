@@ -230,18 +230,23 @@
   // only from the monthly releases (noisy, below their threshold withheld). An answer about
   // both keeps them apart (`count` and `sensitive_count`): the map shows one at a time.
 
+  // Does the answer have a live part, a released part, or both?
+  function partsOf(data) {
+    const live = (data.filters.live_categories || []).length > 0;
+    const released = (data.filters.released_groups || []).length > 0;
+    return { live, released, mixed: live && released };
+  }
+
   // The layer an answer is shown in: 'live' or 'released'.
   function layerOf(data) {
-    const live = data.filters.live_categories.length > 0;
-    const released = data.filters.released_groups.length > 0;
-    if (live && released) return filters.layer === 'released' ? 'released' : 'live';
+    const { released, mixed } = partsOf(data);
+    if (mixed) return filters.layer === 'released' ? 'released' : 'live';
     return released ? 'released' : 'live';
   }
 
   // The feature property holding that layer's values.
   function propertyOf(data) {
-    const mixed = data.filters.live_categories.length && data.filters.released_groups.length;
-    return mixed && layerOf(data) === 'released' ? 'sensitive_count' : 'count';
+    return partsOf(data).mixed && layerOf(data) === 'released' ? 'sensitive_count' : 'count';
   }
 
   // The values of an answer's cells in its layer (cells without one are not shown in it).
@@ -291,7 +296,7 @@
 
   function showInfo(data) {
     const layer = layerOf(data);
-    const mixed = data.filters.live_categories.length && data.filters.released_groups.length;
+    const { mixed } = partsOf(data);
     layerChoice.hidden = !mixed;
     if (mixed) byId(`layer-${layer}`).checked = true;
     const property = propertyOf(data);
