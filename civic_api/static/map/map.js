@@ -289,7 +289,8 @@
     ];
     if (filters.status) parts.push(text.release_status);
     if (release.unreleased_months.length) {
-      parts.push(format(text.unreleased, { months: release.unreleased_months.map(monthName).join(', ') }));
+      const missing = release.unreleased_months.map(monthName).join(', ');
+      parts.push(format(text.unreleased, { months: missing }));
     }
     return parts.join(' ');
   }
