@@ -526,4 +526,13 @@ def test_table_gives_the_api_numbers_for_the_view(demo_reports, live_server, bro
         properties = dict(feature["properties"])
         properties.pop("resolution")
         assert published[properties["cell"]] == properties
+    # The layer is part of the link.
+    page.evaluate("window.beforeReload = true")
+    page.send("Page.reload")
+    page.wait_for("!window.beforeReload && document.readyState !== 'loading'")
+    wait_for_map(page)
+    assert page.evaluate("document.getElementById('layer-released').checked")
+    assert page.evaluate("document.getElementById('suppression-notice').textContent") == (
+        expected_notice(page, "sr")
+    )
     assert page.problems() == []

@@ -50,8 +50,7 @@
   const notice = byId('suppression-notice');
   const mapError = byId('map-error');
 
-  // First and last day the date fields accept, as milliseconds since the epoch (UTC midnight,
-  // as valueAsNumber gives them).
+  // First and last day the date fields accept, in ms since the epoch (UTC midnight).
   const DATE_MIN = Date.parse(fromInput.min);
   const DATE_MAX = Date.parse(fromInput.max);
 
@@ -722,6 +721,7 @@
     fromInput.value = filters.from;
     toInput.value = filters.to;
     statusSelect.value = filters.status;
+    byId(filters.layer === 'released' ? 'layer-released' : 'layer-live').checked = true;
     if (window.matchMedia(PHONE).matches) byId('filters').open = false;
     try {
       map = new maplibregl.Map({
