@@ -64,6 +64,7 @@
   let infoTimer = 0;
   let infoPending = true;
   let lastInfo = null;
+  let stateTimer = 0;
   let typingTimer = 0;
   let tableController = null;
   let tableTimer = 0;
@@ -332,11 +333,17 @@
   }
 
   // body[data-map-state] is loading, ready (tiles drawn and the notice current) or error.
+  // MapLibre does not always fire 'idle' or 'render' once the last tile of a reloaded source
+  // is in, so while only the tiles are awaited the state is checked again shortly.
   function updateState() {
     let state = 'loading';
     if (mapError.textContent) state = 'error';
     else if (map && !infoPending && map.loaded() && map.isSourceLoaded('heatmap')) state = 'ready';
     if (document.body.dataset.mapState !== state) document.body.dataset.mapState = state;
+    window.clearTimeout(stateTimer);
+    if (state === 'loading' && map && !infoPending) {
+      stateTimer = window.setTimeout(updateState, 200);
+    }
   }
 
   function viewBbox() {
@@ -762,8 +769,6 @@
       scheduleInfo();
       scheduleTable();
     });
-    // After the frame that draws the last tile ('idle' does not always follow it).
-    map.on('render', updateState);
     map.on('idle', updateState);
     map.on('error', (event) => showError(event.error));
 
