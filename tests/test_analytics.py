@@ -170,9 +170,14 @@ def test_public_dates_are_whole_months_researchers_get_days(client, staff_client
     assert (public["filters"]["from"], public["filters"]["to"]) == ("2026-03-01", "2026-03-31")
     assert sum(features_of(public).values()) == 10
     researcher = staff_client("researcher")
-    days = researcher.get("/v1/heatmaps?resolution=8&from=2026-03-10&to=2026-03-25").json
+    days = researcher.get(
+        "/v1/heatmaps?resolution=8&group=utilities&from=2026-03-10&to=2026-03-25"
+    ).json
     assert days["filters"]["from"] == "2026-03-10"
     assert sum(features_of(days).values()) == 5
+    # With sensitive categories in the selection (here: all categories), months again.
+    mixed = researcher.get("/v1/heatmaps?resolution=8&from=2026-03-10&to=2026-03-25").json
+    assert (mixed["filters"]["from"], mixed["filters"]["to"]) == ("2026-03-01", "2026-03-31")
     bad = client.get("/v1/heatmaps?from=2026-04-01&to=2026-03-01")
     assert bad.status_code == 422
     assert list(bad.json["errors"]["query"]) == ["to"]
@@ -495,3 +500,22 @@ def test_query_rules_hold_through_dataclasses_replace(app, db):
     days = replace(researcher, date_from=date(2026, 3, 10), date_to=date(2026, 3, 12))
     assert (days.date_from, days.resolution) == (date(2026, 3, 10), 8)
     assert replace(days, resolution=9).resolution == 9  # non-sensitive only: res 9
+
+
+def test_released_hotspots_need_a_released_previous_month(app, client, db):
+    from civic_api.analytics import releases
+
+    # Released res-7 cells are the sums of their H3 children at res 8.
+    cell = h3.cell_to_parent(h3.latlng_to_cell(*CENTRE, 8), 7)
+    add_reports(db, [CENTRE] * 60, category="touching", occurred=datetime(2026, 7, 10, tzinfo=UTC))
+    later = datetime(2026, 8, 20, tzinfo=UTC)
+    releases.publish(date(2026, 7, 1), later, app.config | {"RELEASE_EPSILON": 50.0})
+    db.commit()
+    path = "/v1/hotspots?resolution=7&group=harassment&from=2026-07-01&to=2026-07-31&alpha=0.2"
+    alone = client.get(path).json
+    assert all("emerging" not in f["properties"] for f in alone["features"])
+    releases.publish(date(2026, 6, 1), later, app.config | {"RELEASE_EPSILON": 50.0})
+    db.commit()
+    compared = client.get(path).json
+    rising = [f["properties"]["cell"] for f in compared["features"] if f["properties"]["emerging"]]
+    assert rising == [cell]

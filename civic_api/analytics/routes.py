@@ -99,6 +99,14 @@ class HeatmapsView(MethodView):
             " and the effective `filters`; or CSV with ?format=csv or Accept: text/csv"
         )
     )
+    @blp.alt_response(
+        403, description="noise=dp without a researcher token, or a token lacking analytics:read"
+    )
+    @blp.alt_response(
+        429,
+        description="noise=dp: the answer would exceed the account's or the service's privacy"
+        " budget for the quarter; `budget` in the body, Retry-After until it renews",
+    )
     def get(self, args):
         """Report counts per H3 cell (small counts withheld; sensitive ones from releases)"""
         who = audience()
@@ -236,6 +244,7 @@ class ReleaseByIdView(MethodView):
             }
         }
     )
+    @blp.alt_response(404, description="No release for this month")
     def get(self, release_id):
         """One release's metadata"""
         row = session.get(Release, release_id) if len(release_id) <= 16 else None
