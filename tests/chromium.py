@@ -14,16 +14,14 @@ import json
 import os
 import select
 import shutil
-import socket
 import subprocess
-import sys
 import time
-import urllib.request
 from datetime import UTC, datetime
 from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
+from live import gunicorn
 from sqlalchemy import text
 
 from civic_api.analytics import releases
@@ -310,12 +308,6 @@ def wait_for_map(page: Page, timeout: float = 30) -> None:
     assert state == "ready", f"{state}: {page.evaluate('document.body.innerText')}"
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def demo_reports(app, database_url):
     """Committed demo reports over the past year, dense enough for many cells to pass k, and
@@ -346,39 +338,12 @@ def demo_reports(app, database_url):
 
 @pytest.fixture(scope="module")
 def live_server(database_url, tmp_path_factory):
-    """The real gunicorn configuration on the test database."""
-    port = free_port()
-    url = f"http://127.0.0.1:{port}"
-    env = {
-        **os.environ,
-        "DATABASE_URL": database_url,
-        "CIVIC_SECRET_KEY": "browser-test",
-        "CIVIC_BIND": f"127.0.0.1:{port}",
-        "CIVIC_WORKERS": "2",
-    }
+    """The real gunicorn configuration on the test database. One test client opens dozens
+    of pages here within a minute, far more than the aggregate rate limit gives a visitor."""
     log = tmp_path_factory.mktemp("server") / "gunicorn.log"
-    with open(log, "wb") as out:
-        server = subprocess.Popen(
-            [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", "wsgi:app"],
-            cwd=ROOT,
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
-    try:
-        deadline = time.monotonic() + 20
-        while True:
-            try:
-                urllib.request.urlopen(f"{url}/map", timeout=5).close()
-                break
-            except OSError:
-                if time.monotonic() > deadline or server.poll() is not None:
-                    raise
-                time.sleep(0.1)
-        yield SimpleNamespace(url=url, log=log)
-    finally:
-        server.terminate()
-        server.wait(timeout=20)
+    env = {"CIVIC_AGGREGATE_RATE_LIMIT": "100000 per minute"}
+    with gunicorn(database_url, log, env=env, ready="/map") as server:
+        yield server
 
 
 @pytest.fixture(scope="module")

@@ -358,7 +358,7 @@ def test_browser_draws_heatmap_tiles_legend_and_notice(
     assert tiles, page.requested()
     assert {t["status"] for t in tiles} == {200}
     assert {t["mimeType"] for t in tiles} == {"application/vnd.mapbox-vector-tile"}
-    assert "GET /v1/tiles/heatmap/" in live_server.log.read_text()
+    assert '"method": "GET", "path": "/v1/tiles/heatmap/' in live_server.log.read_text()
     # Nothing came from anywhere but this server.
     assert [
         u for u in page.requested() if not u.startswith((live_server.url, "data:", "blob:"))

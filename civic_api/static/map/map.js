@@ -23,8 +23,10 @@
   // A date field changes at every keystroke (typing a year passes 0002, 0020, 0202 …), so a
   // date is applied only once the typing pauses, or when the field loses focus.
   const TYPING_MS = 800;
-  // Requests in flight at once for the table.
+  // Requests in flight at once for the table, and answers kept (a view seen before, or a
+  // layer switched back, costs no request: the aggregate endpoints are rate limited).
   const TABLE_REQUESTS = 4;
+  const TABLE_ANSWERS_KEPT = 500;
   const PHONE = '(max-width: 640px)'; // as in map.css
 
   const locale = document.documentElement.dataset.locale || 'en';
@@ -68,6 +70,7 @@
   let typingTimer = 0;
   let tableController = null;
   let tableTimer = 0;
+  const tableAnswers = new Map();
 
   function format(template, values) {
     return template.replace(/\{(\w+)\}/g, (_, key) => values[key]);
@@ -557,15 +560,25 @@
     const view = viewParams();
     const [west, south, east, north] = view.get('bbox').split(',').map(Number);
     const ask = (params) => async () => {
-      const response = await fetch(`/v1/heatmaps?${params}`, { signal: controller.signal });
+      const url = `/v1/heatmaps?${params}`;
+      if (tableAnswers.has(url)) return tableAnswers.get(url);
+      const response = await fetch(url, { signal: controller.signal });
+      if (response.status === 429) {
+        const error = new Error('rate limited');
+        error.retryAfter = Number(response.headers.get('Retry-After')) || 10;
+        throw error;
+      }
       if (!response.ok) throw new Error(`/v1/heatmaps answered ${response.status}`);
       const data = await response.json();
       const layer = layerOf(data);
-      return {
+      const row = {
         layer,
         reports: valuesOf(data).reduce((sum, v) => sum + v, 0),
         withheld: layer === 'live' && data.suppressed ? data.suppressed.cells : null,
       };
+      if (tableAnswers.size >= TABLE_ANSWERS_KEPT) tableAnswers.clear();
+      tableAnswers.set(url, row);
+      return row;
     };
     const inView = municipalities
       .filter(({ bbox: b }) => b && b[0] <= east && b[2] >= west && b[1] <= north && b[3] >= south)
@@ -611,6 +624,12 @@
       tableDetails.dataset.state = 'ready';
     } catch (error) {
       if (error.name === 'AbortError') return;
+      if (error.retryAfter) {
+        // The aggregate endpoints' rate limit: try again when it allows.
+        setText(tableStatus, text.table_busy);
+        scheduleTable(error.retryAfter * 1000);
+        return;
+      }
       console.error(error);
       setText(tableStatus, text.error);
       tableDetails.dataset.state = 'error';
