@@ -800,6 +800,48 @@ CATALOGUE: list[tuple[str, str, str]] = [
         "Koleksioni {} nuk ka një objekt të tillë.",
         "Kolekcija {} nema takav objekat.",
     ),
+    # Releases and differentially private answers (docs/privacy.md)
+    (
+        "No release has this id (see /v1/releases).",
+        "Asnjë publikim nuk e ka këtë id (shih /v1/releases).",
+        "Nijedno izdanje nema ovaj id (vidi /v1/releases).",
+    ),
+    (
+        "No release has this id (a month, YYYY-MM).",
+        "Asnjë publikim nuk e ka këtë id (një muaj, YYYY-MM).",
+        "Nijedno izdanje nema ovaj id (mesec, YYYY-MM).",
+    ),
+    (
+        "This needs the analytics:read permission, which your token lacks.",
+        "Kjo kërkon lejen analytics:read, të cilën tokeni juaj nuk e ka.",
+        "Za ovo je potrebna dozvola analytics:read, koju vaš token nema.",
+    ),
+    (
+        "Differentially private answers need a researcher token.",
+        "Përgjigjet me privatësi diferenciale kërkojnë një token studiuesi.",
+        "Za diferencijalno privatne odgovore potreban je token istraživača.",
+    ),
+    (
+        "Public series and sensitive categories are monthly: finer periods could reveal "
+        "withheld counts by subtraction. Day and week need a researcher token and "
+        "non-sensitive categories.",
+        "Seritë publike dhe kategoritë e ndjeshme janë mujore: periudhat më të imta mund të "
+        "zbulonin me zbritje numrat e fshehur. Dita dhe java kërkojnë një token studiuesi dhe "
+        "kategori jo të ndjeshme.",
+        "Javne serije i osetljive kategorije su mesečne: kraći periodi bi oduzimanjem mogli da "
+        "otkriju sakrivene brojeve. Za dan i nedelju potrebni su token istraživača i kategorije "
+        "koje nisu osetljive.",
+    ),
+    (
+        "DP answers cover closed whole months: give from and to.",
+        "Përgjigjet DP mbulojnë muaj të plotë të mbyllur: jepni from dhe to.",
+        "DP odgovori pokrivaju cele zatvorene mesece: navedite from i to.",
+    ),
+    (
+        "DP answers cover closed months only; {} closes on {}.",
+        "Përgjigjet DP mbulojnë vetëm muaj të mbyllur; {} mbyllet më {}.",
+        "DP odgovori pokrivaju samo zatvorene mesece; {} se zatvara {}.",
+    ),
 ]
 
 

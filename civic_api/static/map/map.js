@@ -561,7 +561,8 @@
     const [west, south, east, north] = view.get('bbox').split(',').map(Number);
     const ask = (params) => async () => {
       const url = `/v1/heatmaps?${params}`;
-      if (tableAnswers.has(url)) return tableAnswers.get(url);
+      const key = `${filters.layer}|${url}`; // one answer, a row per layer
+      if (tableAnswers.has(key)) return tableAnswers.get(key);
       const response = await fetch(url, { signal: controller.signal });
       if (response.status === 429) {
         const error = new Error('rate limited');
@@ -577,7 +578,7 @@
         withheld: layer === 'live' && data.suppressed ? data.suppressed.cells : null,
       };
       if (tableAnswers.size >= TABLE_ANSWERS_KEPT) tableAnswers.clear();
-      tableAnswers.set(url, row);
+      tableAnswers.set(key, row);
       return row;
     };
     const inView = municipalities
