@@ -7,7 +7,6 @@ from functools import wraps
 import flask_smorest
 import marshmallow as ma
 from flask import request
-from flask_limiter.errors import RateLimitExceeded
 from flask_smorest import pagination
 from werkzeug.exceptions import HTTPException
 
@@ -50,10 +49,8 @@ class Api(flask_smorest.Api):
 
     def handle_http_exception(self, error: HTTPException):
         payload, code, headers = super().handle_http_exception(error)
-        # flask-limiter's description is the limit itself ("10 per 1 minute"); other 429s
-        # (a privacy budget) say what they mean and when they renew.
-        limited = isinstance(error, RateLimitExceeded)
-        if limited:
+        own = (getattr(error, "data", None) or {}).get("message")
+        if code == 429 and not own:  # flask-limiter's description is the limit ("10 per 1 minute")
             payload["message"] = DEFAULT_MESSAGES[429]
         elif "message" not in payload:
             default = DEFAULT_MESSAGES.get(code) if "errors" in payload else None
@@ -63,7 +60,7 @@ class Api(flask_smorest.Api):
             payload["errors"] = localise(payload["errors"])
         # Keep what werkzeug says in headers (Allow on a 405, Retry-After on a 503 or 429).
         extra = {k: v for k, v in error.get_headers() if k.lower() != "content-type"}
-        if limited:
+        if code == 429 and not own:
             extra["Retry-After"] = retry_after()
         return payload, code, extra | dict(headers or {})
 

@@ -800,16 +800,16 @@ CATALOGUE: list[tuple[str, str, str]] = [
         "Koleksioni {} nuk ka një objekt të tillë.",
         "Kolekcija {} nema takav objekat.",
     ),
-    # Releases and differentially private answers (docs/privacy.md)
+    # Releases and researchers' differentially private answers
     (
         "No release has this id (see /v1/releases).",
-        "Asnjë publikim nuk e ka këtë id (shih /v1/releases).",
-        "Nijedno izdanje nema ovaj id (vidi /v1/releases).",
+        "Asnjë publikim nuk ka këtë id (shih /v1/releases).",
+        "Nijedno objavljivanje nema ovaj id (vidi /v1/releases).",
     ),
     (
         "No release has this id (a month, YYYY-MM).",
-        "Asnjë publikim nuk e ka këtë id (një muaj, YYYY-MM).",
-        "Nijedno izdanje nema ovaj id (mesec, YYYY-MM).",
+        "Asnjë publikim nuk ka këtë id (një muaj, YYYY-MM).",
+        "Nijedno objavljivanje nema ovaj id (mesec, YYYY-MM).",
     ),
     (
         "This needs the analytics:read permission, which your token lacks.",
@@ -819,18 +819,18 @@ CATALOGUE: list[tuple[str, str, str]] = [
     (
         "Differentially private answers need a researcher token.",
         "Përgjigjet me privatësi diferenciale kërkojnë një token studiuesi.",
-        "Za diferencijalno privatne odgovore potreban je token istraživača.",
+        "Odgovori sa diferencijalnom privatnošću zahtevaju token istraživača.",
     ),
     (
-        "Public series and sensitive categories are monthly: finer periods could reveal "
-        "withheld counts by subtraction. Day and week need a researcher token and "
-        "non-sensitive categories.",
-        "Seritë publike dhe kategoritë e ndjeshme janë mujore: periudhat më të imta mund të "
-        "zbulonin me zbritje numrat e fshehur. Dita dhe java kërkojnë një token studiuesi dhe "
-        "kategori jo të ndjeshme.",
-        "Javne serije i osetljive kategorije su mesečne: kraći periodi bi oduzimanjem mogli da "
-        "otkriju sakrivene brojeve. Za dan i nedelju potrebni su token istraživača i kategorije "
-        "koje nisu osetljive.",
+        "Public series and sensitive categories are monthly: finer periods could reveal"
+        " withheld counts by subtraction. Day and week need a researcher token and"
+        " non-sensitive categories.",
+        "Seritë publike dhe kategoritë e ndjeshme janë mujore: periudhat më të imta mund të"
+        " zbulonin me zbritje numrat e mbajtur. Dita dhe java kërkojnë një token studiuesi dhe"
+        " kategori jo të ndjeshme.",
+        "Javne serije i osetljive kategorije su mesečne: kraći periodi bi oduzimanjem mogli"
+        " otkriti zadržane brojeve. Dan i nedelja zahtevaju token istraživača i kategorije"
+        " koje nisu osetljive.",
     ),
     (
         "DP answers cover closed whole months: give from and to.",
@@ -841,6 +841,28 @@ CATALOGUE: list[tuple[str, str, str]] = [
         "DP answers cover closed months only; {} closes on {}.",
         "Përgjigjet DP mbulojnë vetëm muaj të mbyllur; {} mbyllet më {}.",
         "DP odgovori pokrivaju samo zatvorene mesece; {} se zatvara {}.",
+    ),
+    (
+        "This answer needs epsilon {}, which would exceed your account's privacy budget for"
+        " this quarter ({} of {} spent). Identical questions are free: they get the stored"
+        " answer. It renews on {}.",
+        "Kjo përgjigje kërkon epsilon {}, që do të tejkalonte buxhetin e privatësisë së"
+        " llogarisë suaj për këtë tremujor ({} nga {} të shpenzuara). Pyetjet identike janë"
+        " falas: marrin përgjigjen e ruajtur. Ripërtërihet më {}.",
+        "Ovaj odgovor zahteva epsilon {}, čime bi se premašio budžet privatnosti vašeg naloga"
+        " za ovo tromesečje ({} od {} potrošeno). Ista pitanja su besplatna: dobijaju sačuvani"
+        " odgovor. Obnavlja se {}.",
+    ),
+    (
+        "This answer needs epsilon {}, which would exceed the service's overall privacy budget"
+        " for this quarter ({} of {} spent). Identical questions are free: they get the stored"
+        " answer. It renews on {}.",
+        "Kjo përgjigje kërkon epsilon {}, që do të tejkalonte buxhetin e përgjithshëm të"
+        " privatësisë së shërbimit për këtë tremujor ({} nga {} të shpenzuara). Pyetjet"
+        " identike janë falas: marrin përgjigjen e ruajtur. Ripërtërihet më {}.",
+        "Ovaj odgovor zahteva epsilon {}, čime bi se premašio ukupni budžet privatnosti servisa"
+        " za ovo tromesečje ({} od {} potrošeno). Ista pitanja su besplatna: dobijaju sačuvani"
+        " odgovor. Obnavlja se {}.",
     ),
 ]
 

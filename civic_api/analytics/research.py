@@ -113,12 +113,18 @@ def charge(staff_id: int, epsilon: float, now: datetime, config) -> None:
     retry = {"Retry-After": str(max(1, int((renews - now).total_seconds())))}
     for who in ("account", "global"):
         if state[f"{who}_spent"] + epsilon > state[f"{who}_budget"] + 1e-9:
-            owner = "your account's" if who == "account" else "the service's overall"
+            spent_, budget_, on = state[f"{who}_spent"], state[f"{who}_budget"], renews.date()
+            message = (
+                f"This answer needs epsilon {epsilon}, which would exceed your account's"
+                f" privacy budget for this quarter ({spent_} of {budget_} spent). Identical"
+                f" questions are free: they get the stored answer. It renews on {on}."
+                if who == "account"
+                else f"This answer needs epsilon {epsilon}, which would exceed the service's"
+                f" overall privacy budget for this quarter ({spent_} of {budget_} spent)."
+                f" Identical questions are free: they get the stored answer. It renews on {on}."
+            )
             raise BudgetExhausted(
-                f"This answer needs epsilon {epsilon}, which would exceed {owner} privacy"
-                f" budget for this quarter ({state[f'{who}_spent']} of"
-                f" {state[f'{who}_budget']} spent). Identical questions are free: they get"
-                f" the stored answer. The budget renews on {renews.date().isoformat()}.",
+                message,
                 headers=retry,
                 details={"budget": state},
             )

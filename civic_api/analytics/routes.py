@@ -105,8 +105,9 @@ class HeatmapsView(MethodView):
     )
     @blp.alt_response(
         429,
-        description="noise=dp: the answer would exceed the account's or the service's privacy"
-        " budget for the quarter; `budget` in the body, Retry-After until it renews",
+        description="Too many requests from this client (rate limit), or noise=dp: the answer"
+        " would exceed the account's or the service's privacy budget for the quarter"
+        " (`budget` in the body); Retry-After says when to try again",
     )
     def get(self, args):
         """Report counts per H3 cell (small counts withheld; sensitive ones from releases)"""

@@ -309,8 +309,10 @@ def releases_read(query: AggregateQuery) -> ReleasesRead:
     unreleased: list[str] = []
     if query.release_id is None and query.date_from and query.date_to:
         have = {r.period_start for r in rows}
-        month = month_start(query.date_from)
-        while month <= query.date_to:
+        # Months from the first release to today's: earlier and later ones are not news.
+        first = session.scalar(select(func.min(Release.period_start))) or date.today()
+        month = max(month_start(query.date_from), first)
+        while month <= min(query.date_to, date.today()):
             if month not in have:
                 unreleased.append(releases.month_id(month))
             month = releases.next_month(month)

@@ -1,7 +1,7 @@
 """Public monthly releases of the sensitive categories, and the researchers' epsilon ledger
 
 Revision ID: 0006_releases
-Revises: 0008_robust
+Revises: 0007_push
 Create Date: 2026-12-01 08:45:00
 """
 
@@ -10,7 +10,7 @@ from alembic import op
 from sqlalchemy.dialects import postgresql
 
 revision = "0006_releases"
-down_revision = "0008_robust"
+down_revision = "0007_push"
 branch_labels = None
 depends_on = None
 
