@@ -22,18 +22,15 @@ import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from alembic import command
 from shapely.geometry import Point
 from sqlalchemy import text
-from sqlalchemy.engine import make_url
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))
-from conftest import create_database, drop_database  # noqa: E402
+from conftest import drop_database  # noqa: E402
+from serving import free_port, seeded_app  # noqa: E402
 
-from civic_api import create_app  # noqa: E402
 from civic_api.analytics import releases, rollup  # noqa: E402
-from civic_api.cli import alembic_config  # noqa: E402
 from civic_api.database import session  # noqa: E402
 from civic_api.reports import service as reports  # noqa: E402
 from civic_api.seed.demo_reports import insert_demo_reports  # noqa: E402
@@ -78,22 +75,6 @@ def timed_sql(engine, sql: str, params: dict, rounds: int = 10) -> float:
     return p50(samples)
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def bench_app(url: str):
-    """The app on a fresh benchmark database: migrated, municipalities and both profiles."""
-    command.upgrade(alembic_config(url), "head")
-    app = create_app({"DATABASE_URL": url, "SECRET_KEY": "bench"})
-    runner = app.test_cli_runner()
-    for args in (["seed", "municipalities"], ["seed", "walk-freely"], ["seed", "e-komuna"]):
-        assert runner.invoke(args=args).exit_code == 0
-    return app
-
-
 def load(app, count: int, seed: int = 1, **demo) -> tuple[float, float]:
     """COPY `count` demo reports (insert_demo_reports' days/now in `demo`), then rebuild."""
     engine = app.extensions["engine"]
@@ -113,8 +94,8 @@ def load(app, count: int, seed: int = 1, **demo) -> tuple[float, float]:
 
 
 def insert_overhead(app, per_block: int = 50, blocks: int = 6) -> tuple[float, float]:
-    """Mean ms per report through reports.service.create_report + commit, triggers off/on,
-    alternating blocks so that drift on a noisy machine hits both."""
+    """Mean ms per report through reports.service.new_report, its insert and commit,
+    triggers off/on, alternating blocks so that drift on a noisy machine hits both."""
     timings = {False: [], True: []}
     with app.app_context():
         for block in range(blocks * 2):
@@ -125,13 +106,15 @@ def insert_overhead(app, per_block: int = 50, blocks: int = 6) -> tuple[float, f
             session.commit()
             for i in range(per_block):
                 start = time.perf_counter()
-                reports.create_report(
+                report = reports.new_report(
+                    categories=app.extensions["category_cache"],
                     category="public_lighting",
                     location=Point(21.1655 + i * 1e-4, 42.6629),
                     locale="en",
                     attributes={},
                     snap_metres=250,
                 )
+                reports.insert_report(report)
                 session.commit()
                 timings[enabled].append(time.perf_counter() - start)
         session.execute(text("ALTER TABLE report ENABLE TRIGGER USER"))
@@ -140,10 +123,9 @@ def insert_overhead(app, per_block: int = 50, blocks: int = 6) -> tuple[float, f
 
 
 def main(count: int, grow_to: int | None = None) -> None:
-    url = create_database(make_url(os.environ["DATABASE_URL"]).database + "_bench_heat")
+    url, app = seeded_app("bench_heat")
     server = None
     try:
-        app = bench_app(url)
         copied, rebuilt = load(app, count)
         engine = app.extensions["engine"]
         with engine.connect() as connection:
@@ -158,6 +140,7 @@ def main(count: int, grow_to: int | None = None) -> None:
         env = os.environ | {
             "DATABASE_URL": url,
             "CIVIC_SECRET_KEY": "bench",
+            "CIVIC_RATELIMIT_ENABLED": "false",  # one client sends every request
             "CIVIC_BIND": f"127.0.0.1:{port}",
             "CIVIC_WORKERS": "1",
         }

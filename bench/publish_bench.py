@@ -20,13 +20,13 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 
 from sqlalchemy import text
-from sqlalchemy.engine import make_url
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))
 sys.path.insert(0, str(ROOT / "bench"))
-from conftest import create_database, drop_database  # noqa: E402
-from heatmap_bench import bench_app, load  # noqa: E402
+from conftest import drop_database  # noqa: E402
+from heatmap_bench import load  # noqa: E402
+from serving import seeded_app  # noqa: E402
 
 from civic_api.analytics import releases  # noqa: E402
 from civic_api.database import session  # noqa: E402
@@ -41,9 +41,8 @@ WHERE c.sensitive AND r.occurred_at >= :after AND r.occurred_at < :before GROUP 
 
 
 def main(count: int) -> None:
-    url = create_database(make_url(os.environ["DATABASE_URL"]).database + "_bench_publish")
+    url, app = seeded_app("bench_publish")
     try:
-        app = bench_app(url)
         copied, rebuilt = load(app, count, days=28, now=LOADED_AT)
         engine = app.extensions["engine"]
         window = {

@@ -1,4 +1,4 @@
-"""Command-line tools: `flask db`, `flask seed` and `flask municipalities`."""
+"""Command-line tools: `flask db`, `flask seed`, `flask municipalities`, `flask reports` …"""
 
 from pathlib import Path
 
@@ -20,6 +20,7 @@ municipalities_cli = AppGroup("municipalities", help="Municipality boundaries.")
 analytics_cli = AppGroup("analytics", help="Heatmap rollups and public releases.")
 notifications_cli = AppGroup("notifications", help="Push notifications through FCM.")
 staff_cli = AppGroup("staff", help="Staff accounts.")
+reports_cli = AppGroup("reports", help="Report submission housekeeping.")
 
 
 def alembic_config(url: str | None = None) -> Config:
@@ -270,6 +271,18 @@ def analytics_rebuild():
     click.echo("rollups rebuilt")
 
 
+@reports_cli.command("purge-idempotency")
+def reports_purge_idempotency():
+    """Delete idempotency records older than IDEMPOTENCY_TTL_HOURS (run it hourly)."""
+    from datetime import timedelta
+
+    from civic_api.reports.idempotency import purge_expired
+
+    purged = purge_expired(timedelta(hours=current_app.config["IDEMPOTENCY_TTL_HOURS"]))
+    session.commit()
+    click.echo(f"purged {purged} expired idempotency records")
+
+
 @analytics_cli.command("publish")
 @click.option(
     "--month", default=None, help="YYYY-MM; default: every closed month not yet released."
@@ -311,6 +324,14 @@ def analytics_publish(month):
 
 
 def init_app(app) -> None:
-    groups = (db_cli, seed_cli, municipalities_cli, staff_cli, notifications_cli, analytics_cli)
+    groups = (
+        db_cli,
+        seed_cli,
+        municipalities_cli,
+        staff_cli,
+        notifications_cli,
+        analytics_cli,
+        reports_cli,
+    )
     for group in groups:
         app.cli.add_command(group)

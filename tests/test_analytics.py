@@ -248,12 +248,16 @@ def test_tiles_hold_the_published_cells_with_their_counts(client, db, k):
             f"/v1/heatmaps?resolution=7&bbox={west - 0.05},{south - 0.05},{east + 0.05},{north + 0.05}"
         ).json
     )
+    from shapely.geometry import Polygon, box
+
+    tile_box = box(west, south, east, north)
     touching = {
         c
         for c in heat
-        if any(west <= lon <= east and south <= lat <= north for lat, lon in h3.cell_to_boundary(c))
+        if Polygon([(lon, lat) for lat, lon in h3.cell_to_boundary(c)]).intersects(tile_box)
     }
-    assert touching <= set(tiled) <= set(heat)
+    # Exactly the published cells whose hexagon touches the tile (not just its bbox).
+    assert set(tiled) == touching
     again = client.get(
         f"/v1/tiles/heatmap/{z}/{x}/{y}.mvt", headers={"If-None-Match": response.headers["ETag"]}
     )
@@ -264,6 +268,35 @@ def test_tiles_hold_the_published_cells_with_their_counts(client, db, k):
     assert sum(
         f["properties"]["count"] for f in filtered.get("heatmap", {"features": []})["features"]
     ) < sum(tiled.values())
+
+
+def test_a_tile_is_one_prepared_statement(app, client, db, monkeypatch):
+    """After the first tile prepares the statement on the connection, a tile is one
+    EXECUTE (and the releases look-up): no category query, no SET, no statement building."""
+    from sqlalchemy import event
+
+    seed_reports(db, 2000, 9, 90)
+    monkeypatch.setattr(app.extensions["category_cache"], "max_age", 60.0)
+    first = client.get("/v1/tiles/heatmap/10/571/375.mvt")
+    assert first.status_code == 200
+    sent = []
+
+    def record(conn, cursor, sql, *args):
+        if "SAVEPOINT" not in sql:
+            sent.append(sql)
+
+    engine = db.get_bind().engine
+    event.listen(engine, "before_cursor_execute", record)
+    try:
+        again = client.get("/v1/tiles/heatmap/10/571/375.mvt")
+        neighbour = client.get("/v1/tiles/heatmap/10/572/375.mvt")
+    finally:
+        event.remove(engine, "before_cursor_execute", record)
+    assert again.data == first.data and neighbour.status_code == 200
+    assert [s.split()[:2] for s in sent[::2]] == [["SELECT", "release.id,"]] * 2
+    name = sent[1].split("(")[0]
+    assert name.startswith("EXECUTE civic_") and sent[3].startswith(f"{name}(")
+    assert len(sent) == 4
 
 
 def test_invalid_tiles_are_404(client):

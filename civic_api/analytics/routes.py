@@ -63,6 +63,11 @@ def audience() -> service.Audience:
     )
 
 
+def categories():
+    """The process's category cache: no category query per request."""
+    return current_app.extensions["category_cache"]
+
+
 def cached(body: bytes | str, mimetype: str, who: service.Audience | None) -> Response:
     """A response with a content ETag; If-None-Match gets 304. Public answers may be cached
     by anyone; signed-in ones only privately."""
@@ -114,7 +119,7 @@ class HeatmapsView(MethodView):
         who = audience()
         if args["noise"] == "dp":
             return dp_heatmap(args, who)
-        query = service.build_query(args, who)
+        query = service.build_query(args, who, categories())
         wants_csv = args.get("format") == "csv" or (
             "format" not in args
             and request.accept_mimetypes.best_match([GEOJSON, "application/json", "text/csv"])
@@ -155,7 +160,7 @@ class SeriesView(MethodView):
     def get(self, args):
         """Counts per month (researchers: also day or ISO week) over a municipality or bbox"""
         who = audience()
-        query = service.build_query(args, who)
+        query = service.build_query(args, who, categories())
         if args["interval"] != "month" and not (
             query.exact or (who.researcher and not query.group_ids)
         ):
@@ -184,7 +189,7 @@ class HotspotsView(MethodView):
     def get(self, args):
         """Statistically significant clusters, and emerging ones"""
         who = audience()
-        query = service.build_query(args, who)
+        query = service.build_query(args, who, categories())
         if (query.date_from is None) != (query.date_to is None):
             raise InvalidInput.field("to", "Give both from and to, or neither.", "query")
         body = service.hotspot_features(query, args["alpha"])
@@ -214,7 +219,7 @@ class HeatmapTileView(MethodView):
             raise NotFound(f"No such tile: {exc}.") from None
         who = audience()
         args.pop("bbox", None)
-        query = service.build_query(args | {"zoom": z}, who)
+        query = service.build_query(args | {"zoom": z}, who, categories())
         return cached(service.tile(query, z, x, y), "application/vnd.mapbox-vector-tile", who)
 
 

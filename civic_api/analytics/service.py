@@ -19,10 +19,12 @@ import json
 import math
 from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
+from functools import lru_cache
 from typing import NamedTuple
 
 import numpy as np
 from sqlalchemy import Select, case, false, func, literal, literal_column, null, or_, select, true
+from sqlalchemy.dialects import postgresql
 
 from civic_api.analytics import releases
 from civic_api.analytics.models import (
@@ -33,7 +35,7 @@ from civic_api.analytics.models import (
     Release,
     ReleaseCount,
 )
-from civic_api.categories.models import Category, CategoryGroup
+from civic_api.categories.service import CatalogueEntry, CategoryCache, load_catalogue
 from civic_api.database import session
 from civic_api.errors import InvalidInput
 from civic_api.municipalities.models import Municipality
@@ -68,12 +70,7 @@ class Audience:
         return not self.researcher and not self.exact_municipality_ids
 
 
-class CategoryInfo(NamedTuple):
-    id: int
-    code: str
-    group_id: int
-    group_code: str
-    sensitive: bool
+CategoryInfo = CatalogueEntry
 
 
 def month_start(day: date) -> date:
@@ -156,18 +153,12 @@ class AggregateQuery:
         }
 
 
-def catalogue() -> tuple[CategoryInfo, ...]:
-    rows = session.execute(
-        select(Category.id, Category.code, CategoryGroup.id, CategoryGroup.code, Category.sensitive)
-        .join(CategoryGroup)
-        .order_by(Category.id)
-    ).all()
-    return tuple(CategoryInfo(*row) for row in rows)
-
-
-def build_query(args: dict, audience: Audience) -> AggregateQuery:
-    """Turn request arguments into an AggregateQuery for the audience."""
-    categories = catalogue()
+def build_query(
+    args: dict, audience: Audience, cache: CategoryCache | None = None
+) -> AggregateQuery:
+    """Turn request arguments into an AggregateQuery for the audience; the categories come
+    from the process's cache when given (every request path), else from the database."""
+    categories = cache.catalogue() if cache is not None else load_catalogue()
     chosen = None
     if args.get("category") or args.get("group"):
         codes, groups = set(args.get("category") or ()), set(args.get("group") or ())
@@ -504,13 +495,35 @@ def heatmap_csv_rows(query: AggregateQuery) -> tuple[tuple, list[tuple]]:
 
 
 def tile(query: AggregateQuery, z: int, x: int, y: int) -> bytes:
-    """One Mapbox vector tile (layer "heatmap") of the published cells touching the tile."""
-    _no_parallel()
+    """One Mapbox vector tile (layer "heatmap") of the published cells touching the tile.
+
+    One statement per tile: the query's SQL is built once per process and prepared once per
+    connection, with z, x and y as its parameters (validated by the route)."""
+    read = read_for(query)
+    released = _Released(tuple(read.ids), read.threshold) if read is not None else None
+    name = _prepared(_tile_sql(query, released))
+    data = session.connection().exec_driver_sql(f"EXECUTE {name}(%s, %s, %s)", (z, x, y))
+    return bytes(data.scalar() or b"")
+
+
+class _Released(NamedTuple):
+    """What published_cells reads of a ReleasesRead, hashable for the statement cache."""
+
+    ids: tuple[str, ...]
+    threshold: int
+
+
+@lru_cache(maxsize=256)
+def _tile_sql(query: AggregateQuery, released: _Released | None) -> str:
+    """The tile statement for this query, with $1, $2, $3 for z, x and y."""
+    z, x, y = (literal_column(f"${n}") for n in (1, 2, 3))
     envelope = tile_envelope(z, x, y)
     cells = published_cells(
         query,
-        read_for(query),
-        H3Cell.geom.intersects(func.ST_Transform(envelope, 4326)),
+        released,  # type: ignore[arg-type]  (the fields published_cells reads)
+        # Cells that touch the tile, not just their bounding boxes (`&&`): no feature that
+        # lies only in the tile's buffer.
+        func.ST_Intersects(H3Cell.geom, func.ST_Transform(envelope, 4326)),
         columns=(
             mvt_geom(H3Cell.geom, z, x, y).label("geom"),
             func.to_hex(H3Cell.cell).label("id"),
@@ -524,12 +537,31 @@ def tile(query: AggregateQuery, z: int, x: int, y: int) -> bytes:
         cells.c.sensitive_count,
         cells.c.resolution,
     ).subquery("features")
-    data = session.scalar(
-        select(
-            func.ST_AsMVT(literal_column("features"), "heatmap", MVT_EXTENT, "geom")
-        ).select_from(features)
+    statement = select(
+        func.ST_AsMVT(literal_column("features"), "heatmap", MVT_EXTENT, "geom")
+    ).select_from(features)
+    return str(
+        statement.compile(dialect=postgresql.dialect(), compile_kwargs={"literal_binds": True})
     )
-    return bytes(data or b"")
+
+
+# Statements prepared on each pooled connection (they live as long as it does).
+PREPARED_MAX = 64
+
+
+def _prepared(sql: str) -> str:
+    """The name of `sql` prepared on the session's connection, preparing it if needed."""
+    connection = session.connection()
+    prepared = connection.connection.info.setdefault("prepared", {})
+    name = prepared.get(sql)
+    if name is None:
+        if len(prepared) >= PREPARED_MAX:
+            connection.exec_driver_sql("DEALLOCATE ALL")
+            prepared.clear()
+        name = f"civic_{len(prepared)}"
+        connection.exec_driver_sql(f"PREPARE {name} AS {sql}")
+        prepared[sql] = name
+    return name
 
 
 # Series

@@ -6,7 +6,7 @@ import unicodedata
 
 from geoalchemy2.shape import from_shape
 from shapely.geometry import Point
-from sqlalchemy import func, select
+from sqlalchemy import Row, func, select
 from sqlalchemy.dialects.postgresql import insert
 
 from civic_api.audit import service as audit
@@ -62,24 +62,30 @@ def _as_dict(row) -> dict:
     return out
 
 
-def municipality_at(point: Point, snap_metres: float = 0) -> Municipality | None:
-    """The municipality responsible for a point.
+_REFERENCE = (Municipality.id, Municipality.slug, Municipality.name)
+# Built once: it runs for every report.
+_INSIDE = (
+    select(*_REFERENCE)
+    .where(points.covers(Municipality.boundary, points.point_parameter("point")))
+    .order_by(Municipality.slug)
+    .limit(1)
+)
+
+
+def municipality_at(point: Point, snap_metres: float = 0) -> Row | None:
+    """The municipality responsible for a point: its (id, slug, name), found through the
+    boundary's spatial index (the boundary itself is not fetched).
 
     A point inside or on the boundary of a municipality belongs to it. A point on a border
     shared by several belongs to the one whose slug sorts first, so the choice never depends
     on insertion order. A point outside all of them but within `snap_metres` of one (GPS
     drift, simplified boundaries) belongs to the nearest.
     """
-    inside = session.scalars(
-        select(Municipality)
-        .where(points.covers(Municipality.boundary, point))
-        .order_by(Municipality.slug)
-        .limit(1)
-    ).first()
+    inside = session.execute(_INSIDE, {"point": points.as_sql(point)}).first()
     if inside is not None or snap_metres <= 0:
         return inside
-    return session.scalars(
-        select(Municipality)
+    return session.execute(
+        select(*_REFERENCE)
         .where(points.within_metres(Municipality.boundary, point, snap_metres))
         .order_by(points.distance_metres(Municipality.boundary, point), Municipality.slug)
         .limit(1)
