@@ -3,6 +3,9 @@
 With --remote-debugging-pipe Chromium reads JSON commands, each ended by a NUL byte, from
 file descriptor 3 and writes replies and events the same way to descriptor 4. The browser is
 Debian's `chromium` (scripts/need installs it), never a downloaded build.
+
+The fixtures at the end (`from chromium import *`) serve the app with committed demo reports
+through the real gunicorn configuration and open it in one browser per test module.
 """
 
 import base64
@@ -13,7 +16,21 @@ import select
 import shutil
 import subprocess
 import time
+from datetime import UTC, datetime
 from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+from live import gunicorn
+from sqlalchemy import text
+
+from civic_api.analytics import releases
+from civic_api.database import make_engine
+from civic_api.seed.demo_reports import insert_demo_reports
+
+__all__ = ["Chromium", "Page", "browser", "demo_reports", "live_server", "wait_for_map"]
+
+ROOT = Path(__file__).resolve().parent.parent
 
 FLAGS = (
     "--headless",
@@ -242,3 +259,96 @@ class Page:
             for e in self.browser.events
             if e.get("method") == method and e.get("sessionId") in sessions
         ]
+
+    def requested(self) -> list[str]:
+        """Every URL the page and its workers asked for, in order."""
+        return [e["request"]["url"] for e in self.events("Network.requestWillBeSent")]
+
+    def problems(self) -> list[str]:
+        """Uncaught exceptions, console errors and failed loads (CSP violations among them)."""
+        found = [json.dumps(e)[:300] for e in self.events("Runtime.exceptionThrown")]
+        found += [
+            e["entry"]["text"]
+            for e in self.events("Log.entryAdded")
+            if e["entry"]["level"] == "error"
+        ]
+        found += [
+            json.dumps(e["args"])[:300]
+            for e in self.events("Runtime.consoleAPICalled")
+            if e["type"] in ("error", "assert")
+        ]
+        return found
+
+    def press(self, key: str, keycode: int, text: str = "", code: str = "") -> None:
+        """One key, down and up, as a keyboard sends it: `text` is what it types, if anything
+        (a carriage return for Enter), `code` the physical key when it differs from `key`."""
+        down = {"type": "keyDown" if text else "rawKeyDown", "key": key, "code": code or key}
+        down |= {"windowsVirtualKeyCode": keycode, "text": text, "unmodifiedText": text}
+        self.send("Input.dispatchKeyEvent", down)
+        self.send("Input.dispatchKeyEvent", down | {"type": "keyUp"})
+
+    def type_digits(self, digits: str) -> None:
+        for digit in digits:
+            self.press(digit, 48 + int(digit), text=digit, code=f"Digit{digit}")
+
+
+# --- The app in the browser ---------------------------------------------------------------
+
+MAP_SETTLED = "['ready', 'error'].includes(document.body && document.body.dataset.mapState)"
+MAP_DEBUG = "[location.href, document.getElementById('suppression-notice').textContent]"
+
+
+def wait_for_map(page: Page, timeout: float = 30) -> None:
+    """Wait until /map has drawn its tiles and its notice is current (body[data-map-state])."""
+    try:
+        page.wait_for(MAP_SETTLED, timeout=timeout)
+    except TimeoutError as exc:
+        raise TimeoutError(f"map still loading: {page.evaluate(MAP_DEBUG)}") from exc
+    state = page.evaluate("document.body.dataset.mapState")
+    assert state == "ready", f"{state}: {page.evaluate('document.body.innerText')}"
+
+
+@pytest.fixture(scope="module")
+def demo_reports(app, database_url):
+    """Committed demo reports over the past year, dense enough for many cells to pass k, and
+    the release of the last closed month (what the sensitive categories show by default);
+    all deleted afterwards."""
+    engine = make_engine(database_url)
+    with engine.begin() as connection:
+        before = connection.scalars(text("SELECT id::text FROM report")).all()
+        insert_demo_reports(connection, 3000, seed=5)
+    month = releases.month_id(
+        releases.last_publishable_month(datetime.now(UTC), app.config["RELEASE_GRACE_DAYS"])
+    )
+    published = app.test_cli_runner().invoke(args=["analytics", "publish", "--month", month])
+    assert published.exit_code == 0, published.output
+    try:
+        yield SimpleNamespace(release=month)
+    finally:
+        with engine.begin() as connection:
+            connection.execute(text("DELETE FROM release WHERE id = :id"), {"id": month})
+            connection.execute(
+                text("DELETE FROM report WHERE NOT (id::text = ANY(:before))"), {"before": before}
+            )
+            connection.execute(text("DELETE FROM push_device WHERE fcm_token LIKE 'demo-%'"))
+            # The rollup triggers have counted them back down to zero.
+            for table in ("heat_cell_day", "heat_cell_total"):
+                connection.execute(text(f"DELETE FROM {table} WHERE count = 0"))
+        engine.dispose()
+
+
+@pytest.fixture(scope="module")
+def live_server(database_url, tmp_path_factory):
+    """The real gunicorn configuration on the test database. One test client opens dozens
+    of pages here within a minute, far more than the aggregate rate limit gives a visitor."""
+    log = tmp_path_factory.mktemp("server") / "gunicorn.log"
+    env = {"CIVIC_AGGREGATE_RATE_LIMIT": "100000 per minute"}
+    with gunicorn(database_url, log, env=env, ready="/map") as server:
+        yield server
+
+
+@pytest.fixture(scope="module")
+def browser(tmp_path_factory):
+    directory = tmp_path_factory.mktemp("chromium")
+    with Chromium(directory / "profile", directory / "chromium.log") as chromium:
+        yield chromium

@@ -1,25 +1,22 @@
 """The map page: localised HTML with local assets only, and the heatmap drawn in a real browser."""
 
 import base64
+import itertools
 import json
-import os
 import re
-import subprocess
-import sys
 import urllib.request
+from datetime import datetime
 from html.parser import HTMLParser
-from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
+from zoneinfo import ZoneInfo
 
 import pytest
-from chromium import Chromium
+from chromium import *  # noqa: F403  (fixtures: demo_reports, live_server, browser)
+from chromium import wait_for_map
 from conftest import ROOT
-from live import gunicorn
-from sqlalchemy import text
 
-from civic_api.database import make_engine
+from civic_api.analytics.service import month_end
 from civic_api.mappage.messages import CLIENT, LANGUAGES, PAGE
-from civic_api.seed.demo_reports import insert_demo_reports
 
 STATIC = ROOT / "civic_api" / "static" / "map"
 
@@ -181,7 +178,7 @@ def test_content_security_policy_allows_no_inline_script(client):
 def test_every_form_control_has_a_label(client):
     elements = Elements(client.get("/map").get_data(as_text=True))
     controls = [a["id"] for a in elements.all("select") + elements.all("input")]
-    assert len(controls) == 5
+    assert len(controls) == 7  # 3 selects, 2 dates, 2 layer radios
     assert sorted(controls) == sorted(a["for"] for a in elements.all("label"))
 
 
@@ -192,86 +189,58 @@ def test_page_is_not_in_the_api_document(client):
     assert "/" not in paths
 
 
+def test_dates_accept_2000_to_the_end_of_this_month(client):
+    elements = Elements(client.get("/map").get_data(as_text=True))
+    dates = [a for a in elements.all("input") if a["type"] == "date"]
+    last = month_end(datetime.now(ZoneInfo("Europe/Belgrade")).date()).isoformat()
+    assert [(a["id"], a["min"], a["max"]) for a in dates] == [
+        ("filter-from", "2000-01-01", last),
+        ("filter-to", "2000-01-01", last),
+    ]
+    # The hint and the error describe both fields; the error is announced when it appears.
+    assert {a["aria-describedby"] for a in dates} == {"dates-hint date-error"}
+    (error,) = [a for tag, a in elements.tags if a.get("id") == "date-error"]
+    assert error["role"] == "alert"
+    (notice,) = [a for tag, a in elements.tags if a.get("id") == "suppression-notice"]
+    assert notice["role"] == "status"
+
+
+def test_filters_and_map_are_in_landmarks(client):
+    elements = Elements(client.get("/map?lang=sq").get_data(as_text=True))
+    (form,) = elements.all("form")
+    assert form["aria-labelledby"] == "filters-title"  # a named form is a landmark
+    assert [tag for tag, _ in elements.tags].count("main") == 1
+    titles = {a["id"] for tag, a in elements.tags if a.get("id", "").endswith("-title")}
+    assert {"filters-title", "legend-title", "table-title"} <= titles
+
+
+def relative_luminance(colour: str) -> float:
+    channels = [int(colour[i : i + 2], 16) / 255 for i in (1, 3, 5)]
+    linear = [c / 12.92 if c <= 0.04045 else ((c + 0.055) / 1.055) ** 2.4 for c in channels]
+    return 0.2126 * linear[0] + 0.7152 * linear[1] + 0.0722 * linear[2]
+
+
+def contrast(a: str, b: str) -> float:
+    light, dark = sorted((relative_luminance(a), relative_luminance(b)), reverse=True)
+    return (light + 0.05) / (dark + 0.05)
+
+
+def test_colour_ramp_steps_in_lightness_and_stands_out_from_the_background():
+    source = (STATIC / "map.js").read_text()
+    ramp = re.findall(r"#[0-9a-f]{6}", re.search(r"const RAMP = \[(.*?)\];", source)[1])
+    background = re.search(r"const BACKGROUND = '(#[0-9a-f]{6})'", source)[1]
+    assert len(ramp) == 5
+    assert min(contrast(c, background) for c in ramp) >= 3  # WCAG 1.4.11
+    luminance = [relative_luminance(c) for c in ramp]
+    assert luminance == sorted(luminance)
+    # Neighbours differ in lightness, not only in hue (the old ramp's lowest two: 1.12:1).
+    assert min(contrast(a, b) for a, b in itertools.pairwise(ramp)) >= 1.4
+
+
 # --- In a real browser -------------------------------------------------------------------
 
 VIEWPORT = (1000, 700)
-PHONE = (390, 780)
-WAIT_READY = "['ready', 'error'].includes(document.body && document.body.dataset.mapState)"
-
-
-@pytest.fixture
-def demo_reports(app, database_url):
-    """Committed demo reports, dense enough for many cells to pass k; deleted afterwards."""
-    engine = make_engine(database_url)
-    with engine.begin() as connection:
-        before = connection.scalars(text("SELECT id::text FROM report")).all()
-        insert_demo_reports(connection, 3000, seed=5)
-    # Sensitive categories are shown only from releases: publish the closed months (with
-    # little noise, so that the sparse demo data passes the threshold somewhere).
-    published = subprocess.run(
-        [str(Path(sys.executable).parent / "flask"), "analytics", "publish"],
-        cwd=ROOT,
-        env={
-            **os.environ,
-            "FLASK_APP": "wsgi",
-            "DATABASE_URL": database_url,
-            "CIVIC_RELEASE_EPSILON": "50",
-        },
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert published.returncode == 0, published.stderr[-2000:]
-    try:
-        yield
-    finally:
-        with engine.begin() as connection:
-            connection.execute(text("DELETE FROM release"))
-            connection.execute(
-                text("DELETE FROM report WHERE NOT (id::text = ANY(:before))"), {"before": before}
-            )
-            connection.execute(text("DELETE FROM push_device WHERE fcm_token LIKE 'demo-%'"))
-            # The rollup triggers have counted them back down to zero.
-            for table in ("heat_cell_day", "heat_cell_total"):
-                connection.execute(text(f"DELETE FROM {table} WHERE count = 0"))
-        engine.dispose()
-
-
-@pytest.fixture
-def live_server(database_url, tmp_path):
-    """The real gunicorn configuration on the test database."""
-    with gunicorn(database_url, tmp_path / "gunicorn.log", ready="/map") as server:
-        yield server
-
-
-@pytest.fixture
-def browser(tmp_path):
-    with Chromium(tmp_path / "profile", tmp_path / "chromium.log") as chromium:
-        yield chromium
-
-
-def wait_until_ready(page) -> None:
-    page.wait_for(WAIT_READY, timeout=15)
-    state = page.evaluate("document.body.dataset.mapState")
-    assert state == "ready", f"{state}: {page.evaluate('document.body.innerText')}"
-
-
-def problems(page) -> list[str]:
-    """Uncaught exceptions, console errors and failed loads (CSP violations among them)."""
-    found = [json.dumps(e)[:300] for e in page.events("Runtime.exceptionThrown")]
-    found += [
-        e["entry"]["text"] for e in page.events("Log.entryAdded") if e["entry"]["level"] == "error"
-    ]
-    found += [
-        json.dumps(e["args"])[:300]
-        for e in page.events("Runtime.consoleAPICalled")
-        if e["type"] in ("error", "assert")
-    ]
-    return found
-
-
-def requested(page) -> list[str]:
-    return [e["request"]["url"] for e in page.events("Network.requestWillBeSent")]
+PHONE = (320, 640)
 
 
 def tile_responses(page, **query) -> list[dict]:
@@ -287,18 +256,38 @@ def tile_responses(page, **query) -> list[dict]:
 
 
 def expected_notice(page, locale: str) -> str:
-    """The notice for the last /v1/heatmaps answer the page asked for, fetched again."""
-    last = [u for u in requested(page) if urlsplit(u).path == "/v1/heatmaps"][-1]
-    with urllib.request.urlopen(last, timeout=10) as response:
-        heatmap = json.load(response)
-    # Released (sensitive) answers withhold small values without a trace: no count.
-    k, hidden = heatmap["k"], (heatmap["suppressed"] or {"cells": 0})["cells"]
+    """The notice for the last /v1/heatmaps answer the page asked for, fetched again: live
+    counts (k, withheld cells) or, for sensitive categories, the release read."""
+    group = parse_qs(urlsplit(page.evaluate("location.href")).query).get("group")
+    last = [
+        u
+        for u in page.requested()
+        if urlsplit(u).path == "/v1/heatmaps"
+        and "municipality" not in (query := parse_qs(urlsplit(u).query))
+        and query.get("group") == group  # not one of the table's questions
+    ][-1]
+    heatmap = get_json(last)
     assert heatmap["features"], "the view has no published cells: seed more reports"
     messages = CLIENT[locale]  # English and Albanian plurals: one and other
-    threshold = messages["threshold"]["one" if k == 1 else "other"].format(k=k)
-    forms = messages["hidden"]
-    cells = forms["zero" if hidden == 0 else "one" if hidden == 1 else "other"].format(n=hidden)
-    return f"{threshold} {cells}"
+    live, released = heatmap["filters"]["live_categories"], heatmap["filters"]["released_groups"]
+    wants_release = "layer=released" in page.evaluate("location.search")
+    if live and not (released and wants_release):
+        k, hidden = heatmap["k"], heatmap["suppressed"]["cells"]
+        threshold = messages["threshold"]["one" if k == 1 else "other"].format(k=k)
+        forms = messages["hidden"]
+        cells = forms["zero" if hidden == 0 else "one" if hidden == 1 else "other"].format(n=hidden)
+        return f"{threshold} {cells}"
+    (month,) = heatmap["release"]["ids"]  # no dates: the latest release
+    name = page.evaluate(
+        f"new Intl.DateTimeFormat(document.documentElement.lang, {{month: 'long', year: 'numeric', timeZone: 'UTC'}})"
+        f".format(Date.parse('{month}-01'))"
+    )
+    return messages["release"].format(months=name, t=heatmap["release"]["threshold"])
+
+
+def get_json(url: str):
+    with urllib.request.urlopen(url, timeout=10) as response:
+        return json.load(response)
 
 
 VISIBLE = """(() => {
@@ -309,11 +298,14 @@ VISIBLE = """(() => {
   return el.contains(document.elementFromPoint(r.left + r.width / 2, r.top + r.height / 2));
 })()"""
 
-# Everything drawn over the map: panels and MapLibre's controls, as [left, top, right, bottom].
-OVERLAYS = """[...document.querySelectorAll('.panel, .maplibregl-ctrl')].map((el) => {
+# An element's box as [left, top, right, bottom], in page coordinates.
+RECT = """((el) => {
   const r = el.getBoundingClientRect();
-  return [r.left, r.top, r.right, r.bottom];
+  return [r.left + scrollX, r.top + scrollY, r.right + scrollX, r.bottom + scrollY];
 })"""
+RECT_OF = RECT + "(document.getElementById(%s))"
+# Everything that could be drawn over the map: panels and MapLibre's controls.
+OVERLAYS = "[...document.querySelectorAll('.panel, .maplibregl-ctrl')].map(" + RECT + ")"
 
 SWATCHES = """[...document.querySelectorAll('#legend-classes .swatch')].map(
   (el) => getComputedStyle(el).backgroundColor.match(/\\d+/g).map(Number))"""
@@ -354,32 +346,24 @@ def map_pixels_by_colour(page, png: bytes, colours, exclude) -> list[int]:
     return page.evaluate(COUNT_COLOURS % json.dumps(args | {"tolerance": 3}))
 
 
-def press(page, key: str, code: int) -> None:
-    for kind in ("rawKeyDown", "keyUp"):
-        page.send(
-            "Input.dispatchKeyEvent",
-            {"type": kind, "key": key, "code": key, "windowsVirtualKeyCode": code},
-        )
-
-
 def test_browser_draws_heatmap_tiles_legend_and_notice(
     demo_reports, live_server, browser, tmp_path
 ):
     page = browser.new_page(*VIEWPORT)
     page.navigate(f"{live_server.url}/map?lang=en")
-    wait_until_ready(page)
+    wait_for_map(page)
 
     # Vector tiles were fetched (by MapLibre's workers) and served as such.
     tiles = tile_responses(page)
-    assert tiles, requested(page)
+    assert tiles, page.requested()
     assert {t["status"] for t in tiles} == {200}
     assert {t["mimeType"] for t in tiles} == {"application/vnd.mapbox-vector-tile"}
     assert '"method": "GET", "path": "/v1/tiles/heatmap/' in live_server.log.read_text()
     # Nothing came from anywhere but this server.
     assert [
-        u for u in requested(page) if not u.startswith((live_server.url, "data:", "blob:"))
+        u for u in page.requested() if not u.startswith((live_server.url, "data:", "blob:"))
     ] == []
-    assert problems(page) == []
+    assert page.problems() == []
 
     # The legend and the suppression notice are on screen and say what the API says.
     assert page.evaluate(VISIBLE % "'suppression-notice'")
@@ -401,8 +385,8 @@ def test_browser_draws_heatmap_tiles_legend_and_notice(
     for _ in range(20):
         if page.evaluate("document.getElementById('filter-group').value") == "harassment":
             break
-        press(page, "ArrowDown", 40)
-    wait_until_ready(page)
+        page.press("ArrowDown", 40)
+    wait_for_map(page)
     assert tile_responses(page, group="harassment")
     assert parse_qs(urlsplit(page.evaluate("location.href")).query)["group"] == ["harassment"]
     notice = page.evaluate("document.getElementById('suppression-notice').textContent")
@@ -411,13 +395,13 @@ def test_browser_draws_heatmap_tiles_legend_and_notice(
     # Switching language keeps the filter.
     page.evaluate("document.querySelector('a[hreflang=sq]').click()")
     page.wait_for("document.documentElement.lang === 'sq'")
-    wait_until_ready(page)
+    wait_for_map(page)
     assert page.evaluate("document.getElementById('filter-group').value") == "harassment"
     notice = page.evaluate("document.getElementById('suppression-notice').textContent")
     assert notice == expected_notice(page, "sq")
-    assert problems(page) == []
+    assert page.problems() == []
 
-    # On a phone the filters fold away and the notice stays in view.
+    # On a phone the page is one column: the filters fold away, the legend follows the map.
     page.send(
         "Emulation.setDeviceMetricsOverride",
         {"width": PHONE[0], "height": PHONE[1], "deviceScaleFactor": 1, "mobile": True},
@@ -425,7 +409,130 @@ def test_browser_draws_heatmap_tiles_legend_and_notice(
     page.evaluate("window.beforeReload = true")
     page.send("Page.reload")
     page.wait_for("!window.beforeReload && document.readyState !== 'loading'")
-    wait_until_ready(page)
+    wait_for_map(page)
     assert page.evaluate("document.getElementById('filters').open") is False
+    # Nothing covers anything: the panels, MapLibre's controls and its attribution.
+    rectangles = page.evaluate(
+        OVERLAYS + ".concat([document.getElementById('map')].map(" + RECT + "))"
+    )
+    panels_and_controls, (map_box,) = rectangles[:-1], rectangles[-1:]
+    overlapping = [
+        (a, b)
+        for i, a in enumerate(panels_and_controls)
+        for b in panels_and_controls[i + 1 :]
+        if a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3]
+    ]
+    assert overlapping == []
+    # The legend follows the map and is reached by scrolling, not by a scrolling box.
+    legend = page.evaluate(RECT_OF % "'legend'")
+    assert legend[1] >= map_box[3]
+    assert page.evaluate(
+        "document.getElementById('legend').scrollHeight"
+        " <= document.getElementById('legend').clientHeight"
+    )
+    page.evaluate("document.getElementById('suppression-notice').scrollIntoView()")
     assert page.evaluate(VISIBLE % "'suppression-notice'")
-    assert problems(page) == []
+    assert page.problems() == []
+
+
+TABLE_ROWS = """[...document.querySelectorAll('#%s tbody tr')].map(
+  (row) => [...row.cells].map((cell) => cell.textContent))"""
+
+
+def table(page, table_id: str) -> dict:
+    return {name: rest for name, *rest in page.evaluate(TABLE_ROWS % table_id)}
+
+
+def test_table_gives_the_api_numbers_for_the_view(demo_reports, live_server, browser):
+    page = browser.new_page(*VIEWPORT)
+    page.navigate(f"{live_server.url}/map?lang=sr")
+    wait_for_map(page)
+    # Opened from the keyboard.
+    page.evaluate("document.querySelector('#table-details summary').focus()")
+    page.press("Enter", 13, text="\r")
+    page.wait_for("document.getElementById('table-details').dataset.state === 'ready'", timeout=60)
+    view = [u for u in page.requested() if urlsplit(u).path == "/v1/heatmaps"][0]
+    west, south, east, north = map(float, parse_qs(urlsplit(view).query)["bbox"][0].split(","))
+    in_view = [
+        m
+        for m in get_json(f"{live_server.url}/v1/municipalities?lang=sr")
+        if m["bbox"][0] <= east
+        and m["bbox"][2] >= west
+        and m["bbox"][1] <= north
+        and m["bbox"][3] >= south
+    ]
+    assert len(in_view) >= 20
+    messages = CLIENT["sr"]
+
+    def number(n: int) -> str:
+        return f"{n:,}".replace(",", ".")
+
+    # All categories: the live layer (non-sensitive categories). Each row is the sum of the
+    # published cells of /v1/heatmaps for that municipality in the view, with the number of
+    # cells it withheld: asked again here, row by row.
+    expected = {}
+    for m in in_view:
+        answer = get_json(f"{view}&municipality={m['slug']}")
+        assert answer["filters"]["released_groups"]  # a mixed selection, kept apart
+        total = sum(f["properties"].get("count", 0) for f in answer["features"])
+        hidden = answer["suppressed"]["cells"]
+        shown = messages["withheld"] if total == 0 and hidden else number(total)
+        expected[m["name"]] = [shown, str(hidden)]
+    assert table(page, "table-municipalities") == expected
+    assert messages["withheld"] in [count for count, _ in expected.values()]
+    groups = table(page, "table-groups")
+    assert groups["Putevi i saobraćaj"][1] != messages["not_published"]
+    harassment = groups[f"Seksualno uznemiravanje {messages['released_suffix']}"]
+    answer = get_json(f"{view}&group=harassment")
+    assert answer["release"]["ids"] == [demo_reports.release]
+    total = sum(f["properties"]["count"] for f in answer["features"])
+    assert harassment == [number(total) if total else "—", messages["not_published"]]
+
+    # The released layer, chosen from the keyboard: the same rows from the releases alone.
+    page.evaluate("document.getElementById('layer-live').focus()")
+    page.press("ArrowDown", 40)
+    page.wait_for("location.search.includes('layer=released')")
+    page.wait_for("document.getElementById('table-details').dataset.state === 'ready'", timeout=60)
+    wait_for_map(page)
+    assert page.evaluate("document.getElementById('suppression-notice').textContent") == (
+        expected_notice(page, "sr")
+    )
+    expected = {}
+    for m in in_view:
+        answer = get_json(f"{view}&municipality={m['slug']}")
+        total = sum(f["properties"].get("sensitive_count", 0) for f in answer["features"])
+        expected[m["name"]] = [number(total) if total else "—", messages["not_published"]]
+    assert table(page, "table-municipalities") == expected
+    assert page.evaluate("document.getElementById('table-layer').textContent") != ""
+
+    # The data links give the same view as GeoJSON, CSV and OGC API Features.
+    answer = get_json(view)
+    links = page.evaluate(
+        "Object.fromEntries([...document.querySelectorAll('.downloads a')].map("
+        "(a) => [a.id, a.href]))"
+    )
+    geojson = get_json(links["download-geojson"])
+    assert geojson["filters"] == answer["filters"]
+    assert geojson["features"] == answer["features"]
+    with urllib.request.urlopen(links["download-csv"], timeout=10) as response:
+        assert response.headers.get_content_type() == "text/csv"
+        lines = response.read().decode().splitlines()
+    assert lines[0] == "cell,lat,lon,count,sensitive_count"
+    assert len(lines) - 1 == len(answer["features"])
+    ogc = get_json(links["download-ogc"])
+    published = {f["properties"]["cell"]: f["properties"] for f in answer["features"]}
+    assert ogc["features"]
+    for feature in ogc["features"]:
+        properties = dict(feature["properties"])
+        properties.pop("resolution")
+        assert published[properties["cell"]] == properties
+    # The layer is part of the link.
+    page.evaluate("window.beforeReload = true")
+    page.send("Page.reload")
+    page.wait_for("!window.beforeReload && document.readyState !== 'loading'")
+    wait_for_map(page)
+    assert page.evaluate("document.getElementById('layer-released').checked")
+    assert page.evaluate("document.getElementById('suppression-notice').textContent") == (
+        expected_notice(page, "sr")
+    )
+    assert page.problems() == []

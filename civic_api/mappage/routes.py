@@ -1,12 +1,22 @@
 """The map page (`/map`): an HTML shell, with map.js drawing the heatmap tiles on MapLibre."""
 
+from datetime import date, datetime
+from zoneinfo import ZoneInfo
+
 from flask import Blueprint, make_response, redirect, render_template, request, url_for
 
+from civic_api.analytics.service import month_end
 from civic_api.i18n import current_locale
 from civic_api.mappage.messages import CLIENT, HTML_LANG, LANGUAGES, PAGE
 
 # A plain Flask blueprint: pages are not part of the OpenAPI document.
 blp = Blueprint("mappage", __name__)
+
+# The date filters: reports start in 2000; months are local (Kosovo) calendar months, and the
+# latest date worth asking for is the end of the current one (public dates are whole months).
+FIRST_DAY = date(2000, 1, 1)
+LOCAL_TIME = ZoneInfo("Europe/Belgrade")
+
 
 # Everything is served from this origin. MapLibre runs its workers from blob: URLs and
 # draws control icons from data: URLs; it sets styles through the CSSOM only, which
@@ -48,6 +58,8 @@ def map_page():
             languages=LANGUAGES,
             t=PAGE[locale],
             client_messages=CLIENT[locale],
+            date_min=FIRST_DAY.isoformat(),
+            date_max=month_end(datetime.now(LOCAL_TIME).date()).isoformat(),
         )
     )
     response.headers["Content-Security-Policy"] = CONTENT_SECURITY_POLICY
