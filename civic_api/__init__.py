@@ -4,7 +4,7 @@ import logging
 import secrets
 from pathlib import Path
 
-from flask import Flask, request, send_from_directory
+from flask import Flask, current_app, request, send_from_directory
 from flask_smorest import abort
 from werkzeug.middleware.proxy_fix import ProxyFix
 
@@ -48,6 +48,7 @@ def create_app(config: dict | None = None) -> Flask:
     from civic_api.municipalities.routes import admin_blp as municipalities_admin
     from civic_api.municipalities.routes import blp as municipalities
     from civic_api.ogc.routes import blp as ogc
+    from civic_api.photos.routes import blp as photos
     from civic_api.push.admin_routes import blp as push_admin
     from civic_api.push.routes import blp as devices
     from civic_api.reports.routes import blp as reports
@@ -68,6 +69,7 @@ def create_app(config: dict | None = None) -> Flask:
         municipalities_admin,
         analytics,
         ogc,
+        photos,
     ):
         api.register_blueprint(blueprint)
     _serve_swagger_ui(app)
@@ -90,7 +92,15 @@ def _instance_secret(instance: Path) -> str:
 
 
 def _require_json_body():
-    """Bodies must be JSON; anything else is a 415 before any parsing happens."""
+    """Bodies must be JSON; anything else is a 415 before any parsing happens.
+
+    Views with an `upload_limit(config)` also take multipart/form-data bodies of that size.
+    """
+    view = current_app.view_functions.get(request.endpoint)
+    upload_limit = getattr(getattr(view, "view_class", None), "upload_limit", None)
+    if upload_limit and request.mimetype == "multipart/form-data":
+        request.max_content_length = upload_limit(current_app.config)
+        return
     if request.method in {"POST", "PUT", "PATCH"} and (
         request.content_length or request.headers.get("Transfer-Encoding")
     ):

@@ -17,8 +17,10 @@ import civic_api.all_models  # noqa: F401  (registers every table on Base.metada
 from civic_api.cli import ROOT, alembic_config
 from civic_api.database import Base, make_engine
 
-# The newest revision: files are named after their zero-padded ids.
-HEAD = max(p.name[:4] for p in (ROOT / "migrations" / "versions").glob("0*.py"))
+VERSION_FILES = sorted((ROOT / "migrations" / "versions").glob("0*.py"))
+# Revision ids are the file names' stems up to the first "_" for 0001-0005, then
+# "<number>_<feature>" (e.g. 0009_photos): the newest file holds the head.
+HEAD = ScriptDirectory.from_config(alembic_config("postgresql://unused/unused")).get_current_head()
 APP_TABLES = set(Base.metadata.tables)
 # Integer primary keys named id are serial: each has its sequence.
 APP_SEQUENCES = {
@@ -107,7 +109,9 @@ def test_single_head_and_linear_history():
     assert scripts.get_heads() == [HEAD]
     assert scripts.get_bases() == ["0001"]
     revisions = [r.revision for r in scripts.walk_revisions()]
-    assert revisions == [f"{n:04d}" for n in range(int(HEAD), 0, -1)]
+    # One revision per file, newest first, numbered in file order.
+    assert len(revisions) == len(VERSION_FILES)
+    assert [r[:4] for r in revisions] == sorted((r[:4] for r in revisions), reverse=True)
     assert [r.down_revision for r in scripts.walk_revisions()] == revisions[1:] + [None]
 
 
