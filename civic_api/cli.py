@@ -20,6 +20,7 @@ municipalities_cli = AppGroup("municipalities", help="Municipality boundaries.")
 analytics_cli = AppGroup("analytics", help="Heatmap rollups.")
 notifications_cli = AppGroup("notifications", help="Push notifications through FCM.")
 staff_cli = AppGroup("staff", help="Staff accounts.")
+retention_cli = AppGroup("retention", help="Forget what is no longer needed (docs/privacy.md).")
 
 
 def alembic_config(url: str | None = None) -> Config:
@@ -268,7 +269,40 @@ def analytics_rebuild():
     click.echo("rollups rebuilt")
 
 
+@retention_cli.command("run")
+@click.option(
+    "--every",
+    type=click.IntRange(min=60),
+    help="Run again every this many seconds (for a worker container) instead of once.",
+)
+def retention_run(every):
+    """Coarsen old sensitive locations, expire devices, purge push and idempotency rows."""
+    import json
+    import time
+    from datetime import UTC, datetime
+
+    from civic_api import retention
+    from civic_api.photos.storage import store_for
+
+    policy = retention.RetentionPolicy.from_config(current_app.config)
+    while True:
+        counts = retention.run(policy, store_for(current_app), datetime.now(UTC), session.commit)
+        session.remove()
+        click.echo(json.dumps(counts))
+        if not every:
+            return
+        time.sleep(every)
+
+
 def init_app(app) -> None:
-    groups = (db_cli, seed_cli, municipalities_cli, staff_cli, notifications_cli, analytics_cli)
+    groups = (
+        db_cli,
+        seed_cli,
+        municipalities_cli,
+        staff_cli,
+        notifications_cli,
+        analytics_cli,
+        retention_cli,
+    )
     for group in groups:
         app.cli.add_command(group)

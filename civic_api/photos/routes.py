@@ -10,7 +10,7 @@ from civic_api.database import session
 from civic_api.extensions import Blueprint
 from civic_api.photos import service
 from civic_api.photos.schemas import PhotoModerationSchema, PhotoSchema, PhotoUploadSchema
-from civic_api.photos.storage import store_from_config
+from civic_api.photos.storage import store_for
 from civic_api.reports.routes import reporters_report
 from civic_api.reports.schemas import FollowUpHeadersSchema
 from civic_api.staff.auth import current_principal
@@ -35,11 +35,7 @@ IMAGE_RESPONSE = {
 
 
 def photo_store():
-    """The configured store, made once per app (boto3 is imported only when S3 is used)."""
-    app = current_app._get_current_object()
-    if "photo_store" not in app.extensions:
-        app.extensions["photo_store"] = store_from_config(app.config, app.instance_path)
-    return app.extensions["photo_store"]
+    return store_for(current_app)
 
 
 def upload_limit(config) -> int:

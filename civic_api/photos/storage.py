@@ -96,6 +96,13 @@ class S3Store:
                     yield item["Key"][len(self.prefix) :]
 
 
+def store_for(app):
+    """The app's configured store, made once (boto3 is imported only when S3 is used)."""
+    if "photo_store" not in app.extensions:
+        app.extensions["photo_store"] = store_from_config(app.config, app.instance_path)
+    return app.extensions["photo_store"]
+
+
 def store_from_config(config, instance_path: str):
     """The store the configuration names (PHOTO_STORAGE: local or s3)."""
     if config["PHOTO_STORAGE"] == "s3":
