@@ -2,6 +2,7 @@
 
 import os
 import re
+import socket
 import subprocess
 from pathlib import Path
 
@@ -196,3 +197,10 @@ def submit(client):
         return client.post("/v1/reports", json=body, headers=headers or {})
 
     return submit
+
+
+def free_port() -> int:
+    """A loopback port nobody listens on now (for servers the tests start)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]

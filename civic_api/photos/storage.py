@@ -1,5 +1,6 @@
 """Where photo bytes live: a local directory (default) or an S3-compatible bucket."""
 
+import functools
 import logging
 import os
 import secrets
@@ -8,7 +9,36 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
+from civic_api.errors import DomainError
+
 logger = logging.getLogger(__name__)
+
+
+class StorageUnavailable(DomainError):
+    """503: the photo store failed (disk, network, credentials); the client may retry."""
+
+    status = 503
+
+    def __init__(self):
+        super().__init__(
+            "Photo storage is unavailable; try again later.", headers={"Retry-After": "30"}
+        )
+
+
+def _unavailable_on_failure(method):
+    """Turn any storage failure into StorageUnavailable, logging only its type."""
+
+    @functools.wraps(method)
+    def wrapper(self, *args, **kwargs):
+        try:
+            return method(self, *args, **kwargs)
+        except ValueError:
+            raise
+        except Exception as exc:
+            logger.error("photo store %s failed: %s", method.__name__, type(exc).__name__)
+            raise StorageUnavailable() from None
+
+    return wrapper
 
 
 def new_key() -> str:
@@ -27,6 +57,7 @@ class LocalStore:
             raise ValueError("invalid storage key")
         return self.directory / key
 
+    @_unavailable_on_failure
     def put(self, key: str, data: bytes, content_type: str) -> None:
         self.directory.mkdir(parents=True, exist_ok=True, mode=0o700)
         # Write then rename: a reader never sees half a file.
@@ -39,9 +70,11 @@ class LocalStore:
             Path(tmp).unlink(missing_ok=True)
             raise
 
+    @_unavailable_on_failure
     def get(self, key: str) -> bytes:
         return self._path(key).read_bytes()
 
+    @_unavailable_on_failure
     def delete(self, key: str) -> None:
         self._path(key).unlink(missing_ok=True)
 
@@ -75,14 +108,17 @@ class S3Store:
             ),
         )
 
+    @_unavailable_on_failure
     def put(self, key: str, data: bytes, content_type: str) -> None:
         self.client.put_object(
             Bucket=self.bucket, Key=self.prefix + key, Body=data, ContentType=content_type
         )
 
+    @_unavailable_on_failure
     def get(self, key: str) -> bytes:
         return self.client.get_object(Bucket=self.bucket, Key=self.prefix + key)["Body"].read()
 
+    @_unavailable_on_failure
     def delete(self, key: str) -> None:
         self.client.delete_object(Bucket=self.bucket, Key=self.prefix + key)
 
