@@ -312,6 +312,19 @@ def _throttle_key(policy: AuthPolicy, email: str) -> bytes:
     return hmac.new(policy.secret, b"login:" + email.encode(), hashlib.sha256).digest()
 
 
+def _audit_sign_in(staff: StaffAccount | None, action: str, reason: str | None = None) -> None:
+    """A sign-in or failed sign-in; an unknown email is recorded as "unknown", never as typed
+    (people type passwords into the email field)."""
+    audit.record(
+        staff.id if staff and action == "auth.login" else None,
+        action,
+        "staff",
+        staff.id if staff else "unknown",
+        municipality_ids=[m.id for m in staff.municipalities] if staff else (),
+        after={"reason": reason} if reason else None,
+    )
+
+
 def login(policy: AuthPolicy, email: str, password: str, now: datetime) -> TokenPair:
     """Sign in. Failures are recorded (the caller commits before raising) per email, known or not.
 
@@ -326,13 +339,14 @@ def login(policy: AuthPolicy, email: str, password: str, now: datetime) -> Token
         .on_conflict_do_nothing()
     )
     throttle = session.get(LoginThrottle, key, with_for_update=True, populate_existing=True)
+    staff = session.scalar(select(StaffAccount).where(StaffAccount.email == email))
     if throttle.locked_until and throttle.locked_until > now:
+        _audit_sign_in(staff, "auth.login_failed", "locked")
         seconds = int((throttle.locked_until - now).total_seconds()) + 1
         raise Locked(
             "Too many failed sign-ins for this account; try again later.",
             headers={"Retry-After": str(seconds)},
         )
-    staff = session.scalar(select(StaffAccount).where(StaffAccount.email == email))
     valid = _verify(policy, staff.password_hash if staff else policy.decoy_hash, password)
     if not valid or staff is None or not staff.active:
         if throttle.window_started_at + policy.failure_window < now:
@@ -348,9 +362,11 @@ def login(policy: AuthPolicy, email: str, password: str, now: datetime) -> Token
                 LoginThrottle.key_hash != key,
             )
         )
+        _audit_sign_in(staff, "auth.login_failed", "inactive" if valid else "bad_credentials")
         session.flush()
         raise Unauthorized(BAD_CREDENTIALS)
     session.delete(throttle)
+    _audit_sign_in(staff, "auth.login")
     if policy.hasher.check_needs_rehash(staff.password_hash):
         staff.password_hash = policy.hasher.hash(password)
     return issue_session(policy, staff, now)

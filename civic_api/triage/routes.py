@@ -2,12 +2,14 @@
 
 import csv
 import io
+import json
 import uuid
 
 from flask import Response, request, stream_with_context
 from flask.views import MethodView
 from geoalchemy2.shape import to_shape
 
+from civic_api.audit import service as audit
 from civic_api.database import session
 from civic_api.errors import NotFound, PreconditionFailed
 from civic_api.extensions import Blueprint, With, page_of
@@ -139,9 +141,18 @@ class AdminReportsExportView(MethodView):
         }
     )
     def get(self, args):
-        """Export the filtered list as CSV"""
+        """Export the filtered list as CSV (audited with its filters)"""
         principal = current_principal()
         query = service.reports_query(principal, args, utcnow())
+        audit.record(
+            principal.staff_id,
+            "report.export",
+            "report",
+            "export",
+            municipality_ids=principal.municipality_ids or (),
+            after={"format": "csv", "filters": json.loads(json.dumps(args, default=str))},
+        )
+        session.commit()
 
         def rows():
             buffer = io.StringIO()
@@ -188,8 +199,19 @@ class AdminReportByIdView(MethodView):
     @blp.response(200, AdminReportDetailSchema, headers={"ETag": {"schema": {"type": "string"}}})
     @blp.alt_response(404, description="No such report in your municipalities")
     def get(self, report_id):
-        """A report with its exact location, answers and full timeline"""
-        return detail(report_for(report_id), current_principal())
+        """A report with its exact location, answers and full timeline (sensitive: audited)"""
+        report = report_for(report_id)
+        if report.category.sensitive:
+            principal = current_principal()
+            audit.record(
+                principal.staff_id,
+                "report.read",
+                "report",
+                report.id,
+                municipality_ids=[report.municipality_id],
+            )
+            session.commit()
+        return detail(report, current_principal())
 
     @blp.auth("reports:write")
     @blp.arguments(IfMatchHeadersSchema, location="headers")
