@@ -8,7 +8,7 @@ from flask import Flask, current_app, request, send_from_directory
 from flask_smorest import abort
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from civic_api import cli, database, errors, i18n, settings
+from civic_api import cli, database, errors, i18n, metrics, settings
 from civic_api.extensions import init_api
 
 API_DESCRIPTION = """\
@@ -37,6 +37,7 @@ def create_app(config: dict | None = None) -> Flask:
         hops = app.config["TRUSTED_PROXIES"]
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops)
     database.init_app(app)
+    metrics.init_app(app)  # first: its timer starts before the other request hooks
     i18n.init_app(app)
     api = init_api(app)
     errors.init_app(app, api)
