@@ -102,14 +102,35 @@ DEMO_STAFF = (
 
 
 @seed_cli.command("demo-staff")
-def seed_demo_staff():
+@click.option(
+    "--reset-password",
+    is_flag=True,
+    help="Give the existing demo accounts a new random password (signs them out).",
+)
+def seed_demo_staff(reset_password=False):
     """Demo accounts for trying the admin API, if there are no accounts yet."""
     import secrets
 
+    from civic_api.audit import service as audit
     from civic_api.staff import service
     from civic_api.staff.auth import policy
     from civic_api.staff.models import StaffAccount
 
+    if reset_password:
+        emails = [email for email, _, _ in DEMO_STAFF]
+        accounts = session.scalars(select(StaffAccount).where(StaffAccount.email.in_(emails)))
+        password, now = secrets.token_urlsafe(12), service.utcnow()
+        reset = []
+        for staff in accounts:
+            staff.password_hash = policy().hasher.hash(password)
+            service.revoke_all(staff.id, now)
+            audit.record(None, "staff.password_reset", "staff", staff.id)
+            reset.append(staff.email)
+        session.commit()
+        if not reset:
+            raise click.ClickException("There are no demo accounts; run flask seed demo-staff.")
+        click.echo(f"demo accounts {', '.join(sorted(reset))} now have the password {password}")
+        return
     if session.scalar(select(func.count()).select_from(StaffAccount)):
         click.echo("staff accounts already present; no demo accounts added")
         return
