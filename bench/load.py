@@ -107,6 +107,51 @@ def rss_mb(pid: int) -> float:
     return int(match.group(1)) / 1024 if match else 0.0
 
 
+def cpu_seconds(pids) -> float:
+    """User + system CPU time the processes have used (a figure noise cannot inflate much)."""
+    total = 0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += int(fields[11]) + int(fields[12])  # utime, stime (fields 14 and 15)
+    return total / os.sysconf("SC_CLK_TCK")
+
+
+def backends(engine) -> list[int]:
+    with engine.connect() as connection:
+        return (
+            connection.execute(
+                text(
+                    "SELECT pid FROM pg_stat_activity WHERE datname = current_database()"
+                    " AND pid <> pg_backend_pid()"
+                )
+            )
+            .scalars()
+            .all()
+        )
+
+
+class CpuMeter:
+    """CPU seconds used by the API workers and their PostgreSQL backends during a phase."""
+
+    def __init__(self, engine, master: int):
+        self.engine, self.master = engine, master
+
+    def __enter__(self):
+        self.api0 = cpu_seconds(children(self.master))
+        self.pids = backends(self.engine)
+        self.pg0 = cpu_seconds(self.pids)
+        return self
+
+    def __exit__(self, *exc):
+        self.api = cpu_seconds(children(self.master)) - self.api0
+        # Backends that appeared during the phase count from zero.
+        new = [p for p in backends(self.engine) if p not in self.pids]
+        self.pg = cpu_seconds(self.pids) - self.pg0 + cpu_seconds(new)
+
+
 class RssSampler(threading.Thread):
     """Highest VmRSS seen of each gunicorn worker and of the notification worker."""
 
@@ -256,7 +301,9 @@ def main() -> None:
         peer = start_gunicorn(env | {"PYTHONPATH": str(LUA)}, "hello:app", peer_port)
         processes.append(peer)
         wait_for(peer_port, "/")
-        results = {"peer": wrk(peer_port, "common.lua", args.seconds, args.connections)}
+        with CpuMeter(engine, peer.pid) as cpu:
+            results = {"peer": wrk(peer_port, "common.lua", args.seconds, args.connections)}
+        results["peer"]["cpu_ms_per_request"] = 1000 * cpu.api / results["peer"]["requests"]
         stop(peer)
         processes.remove(peer)
 
@@ -275,9 +322,14 @@ def main() -> None:
         sampler.start()
 
         before = count_reports(engine)
-        results["ingest"] = wrk(port, "reports.lua", args.seconds, args.connections)
-        drain(engine, port)
-        results["ingest"]["stored"] = count_reports(engine) - before
+        with CpuMeter(engine, api.pid) as cpu:
+            results["ingest"] = wrk(port, "reports.lua", args.seconds, args.connections)
+            drain(engine, port)
+        results["ingest"]["stored"] = stored = count_reports(engine) - before
+        results["ingest"]["cpu_ms_per_report"] = {
+            "api": 1000 * cpu.api / stored,
+            "postgres": 1000 * cpu.pg / stored,
+        }
 
         # The fixed rate asked for, then half of what the closed loop sustained here (below
         # saturation, where the latency tail means something on a loaded machine).
@@ -369,7 +421,13 @@ def report(r: dict) -> None:
             f"{ms(m['p99_us'])} | {m['bad_status'] + m['socket_errors']} | "
             f"{m['created'] or '–'} | {m.get('stored', '–')} |"
         )
-    print(f"\ningest / peer throughput: {ingest['rate'] / peer['rate']:.2f}")
+    cpu = ingest["cpu_ms_per_report"]
+    print(f"\ningest / peer throughput: {ingest['rate'] / peer['rate']:.3f}")
+    print(f"peer CPU per request: {peer['cpu_ms_per_request']:.2f} ms")
+    print(
+        f"CPU per report: API workers {cpu['api']:.1f} ms + PostgreSQL {cpu['postgres']:.1f} ms"
+        f" -> at most {2000 / (cpu['api'] + cpu['postgres']):.0f} reports/s on two idle cores"
+    )
     print(f"RSS MB: {r['rss_mb']}")
     print("JSON " + json.dumps(r))
 

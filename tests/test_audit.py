@@ -281,13 +281,14 @@ def test_exports_and_reads_of_sensitive_reports_are_audited_without_citizen_text
     )
     assert read.municipality_ids == [municipality_id("prishtina")]
     assert (read.before, read.after) == (None, None)
-    export = staff.get("/v1/admin/reports/export?status=submitted&sort=-submitted_at")
+    export = staff.get("/v1/admin/reports/export?status=submitted&q=Ulpiana")
     assert "Ulpiana" in export.get_data(as_text=True)
     [entry] = audited("report.export")
     assert entry.actor_id == staff.staff.id
     assert entry.municipality_ids == [municipality_id("prishtina")]
     assert entry.after["format"] == "csv"
     assert entry.after["filters"]["status"] == ["submitted"]
+    assert entry.after["filters"]["q"] is True
     assert "Ulpiana" not in json.dumps(entry.after)
 
 

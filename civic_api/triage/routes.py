@@ -128,6 +128,15 @@ def csv_cell(value) -> str:
     return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
 
 
+def audited_filters(args: dict) -> dict:
+    """The export's filters as JSON; a text search is recorded as used, not as typed (it
+    may quote a citizen's words)."""
+    filters = json.loads(json.dumps(args, default=str))
+    if "q" in filters:
+        filters["q"] = True
+    return filters
+
+
 @blp.route("/reports/export")
 class AdminReportsExportView(MethodView):
     @blp.auth("reports:read")
@@ -150,7 +159,7 @@ class AdminReportsExportView(MethodView):
             "report",
             "export",
             municipality_ids=principal.municipality_ids or (),
-            after={"format": "csv", "filters": json.loads(json.dumps(args, default=str))},
+            after={"format": "csv", "filters": audited_filters(args)},
         )
         session.commit()
 
