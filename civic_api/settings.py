@@ -57,10 +57,11 @@ DEFAULTS: dict = {
     "PUSH_IDLE_SECONDS": 1.0,  # how often an idle worker looks for due messages
     "MAX_CONTENT_LENGTH": 256 * 1024,
     # Photos of reports (docs/api.md#photos): per-upload size, count per report, decoded pixels
-    # (larger is refused as a decompression bomb), and the longer side of the stored JPEG.
+    # (larger is refused as a decompression bomb; a worker needs ~4 bytes a pixel while
+    # decoding), and the longer side of the stored JPEG.
     "PHOTO_MAX_BYTES": 10 * 1024 * 1024,
     "PHOTO_MAX_PER_REPORT": 5,
-    "PHOTO_MAX_PIXELS": 50_000_000,
+    "PHOTO_MAX_PIXELS": 40_000_000,
     "PHOTO_MAX_DIMENSION": 2560,
     # Storage: "local" (PHOTO_DIRECTORY, default <instance folder>/photos) or "s3".
     "PHOTO_STORAGE": "local",

@@ -102,7 +102,7 @@ def test_png_webp_and_heic_become_jpeg(client, reported, store, db, data, fmt):
         (b"", 422, "not a JPEG"),
         (gps_jpeg()[:300], 422, "could not be decoded"),
         (png_claiming(100_000, 100_000), 413, "pixels"),
-        (png_claiming(9_000, 9_000), 413, "at most 50000000 are allowed"),
+        (png_claiming(9_000, 9_000), 413, "at most 40000000 are allowed"),
     ],
 )
 def test_bad_uploads_get_clear_errors_and_store_nothing(
@@ -123,6 +123,20 @@ def test_too_large_file_is_413_before_decoding(app, client, reported, store, mon
     r = upload(client, report_id, token, gps_jpeg(size=(400, 400)) + b"\0" * 70_000)
     assert r.status_code == 413
     assert r.json["code"] == 413 and r.json["status"]
+
+
+def test_large_jpegs_decode_at_a_reduced_scale_other_formats_count_in_full(
+    app, client, reported, store, monkeypatch
+):
+    monkeypatch.setitem(app.config, "PHOTO_MAX_PIXELS", 10_000)
+    monkeypatch.setitem(app.config, "PHOTO_MAX_DIMENSION", 50)
+    report_id, token = reported()
+    # 400×400 JPEG: decoded at 1/4 scale (100×100 = 10,000 pixels), then shrunk to 50×50.
+    r = upload(client, report_id, token, encoded("JPEG", (400, 400)))
+    assert r.status_code == 201, r.json
+    assert (r.json["width"], r.json["height"]) == (50, 50)
+    r = upload(client, report_id, token, encoded("PNG", (400, 400)))
+    assert r.status_code == 413 and "400×400" in r.json["message"]
 
 
 def test_large_photo_is_scaled_down(app, client, reported, store, monkeypatch):

@@ -41,13 +41,18 @@ def clean(data: bytes, *, max_pixels: int, max_dimension: int, quality: int = 85
     `max_dimension` on its longer side and return it as a metadata-free JPEG.
 
     Raises ImageRejected: 422 for anything that is not a decodable image of those formats,
-    413 for images with more than `max_pixels` pixels (decompression bombs included).
+    413 for images that would decode to more than `max_pixels` pixels (decompression bombs
+    included; JPEGs count at the reduced scale they are decoded at).
     """
     try:
         with warnings.catch_warnings():
             # Pillow warns, then raises, past Image.MAX_IMAGE_PIXELS; we check our own cap first.
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             with Image.open(io.BytesIO(data), formats=FORMATS) as image:
+                if image.format == "JPEG":
+                    # Decode at the smallest 1/2, 1/4 or 1/8 scale still larger than what is
+                    # kept: a 200-megapixel photo costs no more memory than a small one.
+                    image.draft("RGB", (max_dimension, max_dimension))
                 width, height = image.size
                 if width * height > max_pixels:
                     raise ImageRejected(
