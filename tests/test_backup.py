@@ -12,6 +12,7 @@ from sqlalchemy import text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError
 
+from civic_api.analytics.rollup import cells_of
 from civic_api.cli import alembic_config
 from civic_api.database import make_engine
 
@@ -57,12 +58,12 @@ INSERT INTO category (code, group_id, name)
 SELECT 'waste', id, '{"en": "Waste"}' FROM category_group;
 INSERT INTO audit_entry (action, entity_type, entity_id) VALUES ('seed', 'test', '1');
 """
+CELLS = {k: int(v[0]) for k, v in cells_of([42.6629], [21.1655]).items()}
 REPORT = """
 INSERT INTO report (id, category_id, municipality_id, location, occurred_at,
                     follow_up_token_hash, h3_6, h3_7, h3_8, h3_9, description)
 SELECT :id, c.id, m.id, ST_SetSRID(ST_MakePoint(21.1655, 42.6629), 4326), now(),
-       '\\x00', 603526993367457791, 608030592994836479, 612534192622206975,
-       617037792249511935, 'backup test'
+       '\\x00', :h3_6, :h3_7, :h3_8, :h3_9, 'backup test'
 FROM category c, municipality m WHERE c.code = 'waste' AND m.slug = 'prishtina'
 """
 
@@ -76,7 +77,7 @@ def test_pg_dump_and_pg_restore_round_trip(tmp_path):
     try:
         with source.begin() as connection:
             connection.execute(text(SEED))
-            connection.execute(text(REPORT), {"id": uuid.uuid4()})
+            connection.execute(text(REPORT), {"id": uuid.uuid4(), **CELLS})
         with source.connect() as connection:
             pg_dump, pg_restore = tool("pg_dump", connection), tool("pg_restore", connection)
             before = digests(connection)
@@ -101,7 +102,7 @@ def test_pg_dump_and_pg_restore_round_trip(tmp_path):
             assert connection.execute(text(totals)).scalar() == 1
         # The restored database works: triggers keep the rollups, the audit log stays append-only.
         with target.begin() as connection:
-            connection.execute(text(REPORT), {"id": uuid.uuid4()})
+            connection.execute(text(REPORT), {"id": uuid.uuid4(), **CELLS})
             assert connection.execute(text(totals)).scalar() == 2
         with target.connect() as connection, pytest.raises(DBAPIError, match="append-only"):
             connection.execute(text("UPDATE audit_entry SET action = 'x'"))

@@ -11,6 +11,7 @@ from photo_files import gps_jpeg
 from sqlalchemy import func, select, text
 
 from civic_api import retention
+from civic_api.analytics.rollup import cells_of
 from civic_api.outbox.models import OutboxEvent
 from civic_api.photos.models import Photo
 from civic_api.photos.storage import LocalStore
@@ -212,3 +213,51 @@ def test_cli_run_purges_devices_push_rows_idempotency_and_orphans(app, submit, d
     assert sorted(p.name for p in store.directory.iterdir()) == ["recent.jpg"]
     again = runner.invoke(args=["retention", "run"])
     assert json.loads(again.output) == dict.fromkeys(json.loads(result.output), 0)
+
+
+def test_coarsening_skips_rows_in_use_instead_of_waiting(app, database_url):
+    """Safe while serving: a report a staff transaction holds is skipped, taken next run."""
+    from civic_api.database import make_engine
+
+    engine = make_engine(database_url)
+    report_id = uuid.uuid4()
+    insert = text("""
+        INSERT INTO report (id, category_id, municipality_id, location, occurred_at, status,
+                            follow_up_token_hash, h3_6, h3_7, h3_8, h3_9, updated_at)
+        SELECT :id, c.id, m.id, ST_SetSRID(ST_MakePoint(21.1655, 42.6629), 4326), now(),
+               'rejected', '\\x00', :h3_6, :h3_7, :h3_8, :h3_9, now() - interval '200 days'
+        FROM category c, municipality m WHERE c.code = 'whistling' AND m.slug = 'prishtina'
+    """)
+    cells = {k: int(v[0]) for k, v in cells_of([42.6629], [21.1655]).items()}
+    with engine.begin() as connection:
+        connection.execute(insert, {"id": report_id, **cells})
+    holder = engine.connect()
+    runner = engine.connect()
+    try:
+        held = holder.begin()
+        holder.execute(text("SELECT 1 FROM report WHERE id = :id FOR UPDATE"), {"id": report_id})
+        runner.execute(text("SET lock_timeout = '2s'"))  # waiting would fail the test
+        runner.commit()
+        with runner.begin():
+            session_for(runner)
+            assert retention.coarsen_due(NOW, 90) == 0
+        held.rollback()
+        with runner.begin():
+            session_for(runner)
+            assert retention.coarsen_due(NOW, 90) == 1
+    finally:
+        from civic_api.database import session
+
+        session.remove()
+        holder.close()
+        runner.close()
+        with engine.begin() as connection:
+            connection.execute(text("DELETE FROM report WHERE id = :id"), {"id": report_id})
+        engine.dispose()
+
+
+def session_for(connection) -> None:
+    from civic_api.database import session
+
+    session.remove()
+    session.configure(bind=connection, join_transaction_mode="create_savepoint")
