@@ -181,7 +181,11 @@ def run(policy: RetentionPolicy, store, now: datetime, commit: Callable[[], None
             counts[name] += done
             commit()
         commit()
-    orphans = photos.orphan_keys(store, now - ORPHAN_GRACE)
+    try:
+        orphans = photos.orphan_keys(store, now - ORPHAN_GRACE)
+    except Exception as exc:  # the photo store being away must not stop the other steps
+        logger.warning("retention: photo store not listed (%s)", type(exc).__name__)
+        orphans = []
     photos.discard(store, orphans)
     counts["orphan_photo_files_deleted"] = len(orphans)
     logger.info("retention run: %s", counts)
