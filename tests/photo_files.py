@@ -34,6 +34,16 @@ def gps_jpeg(size=(60, 40), orientation=6) -> bytes:
     return out.getvalue()
 
 
+def gps_exif() -> bytes:
+    exif = Image.Exif()
+    exif[ExifTags.Base.Model] = CAMERA
+    exif[ExifTags.IFD.GPSInfo] = {
+        ExifTags.GPS.GPSLatitudeRef: "N",
+        ExifTags.GPS.GPSLatitude: (42.0, 39.0, 46.44),
+    }
+    return exif.tobytes()
+
+
 def encoded(fmt: str, size=(32, 24), mode="RGB", **options) -> bytes:
     out = io.BytesIO()
     Image.new(mode, size, "white" if mode != "RGBA" else (0, 0, 0, 0)).save(out, fmt, **options)

@@ -4,7 +4,7 @@ import io
 import uuid
 
 import pytest
-from photo_files import CAMERA, SECRET_COMMENT, encoded, gps_jpeg, png_claiming
+from photo_files import CAMERA, SECRET_COMMENT, encoded, gps_exif, gps_jpeg, png_claiming
 from PIL import Image
 from sqlalchemy import func, select
 
@@ -92,6 +92,31 @@ def test_png_webp_and_heic_become_jpeg(client, reported, store, db, data, fmt):
     with Image.open(io.BytesIO(stored_bytes(store, db, r.json["id"]))) as stored:
         assert stored.format == "JPEG"
         assert stored.getpixel((1, 1)) == pytest.approx((255, 255, 255), abs=3)  # alpha on white
+
+
+@pytest.mark.parametrize(
+    "fmt, options",
+    [
+        ("PNG", {"pnginfo": "comment"}),
+        ("WEBP", {"xmp": b"<x:xmpmeta>GPSLatitude 42.66</x:xmpmeta>"}),
+        ("HEIF", {}),
+    ],
+)
+def test_metadata_of_png_webp_and_heic_is_gone_too(client, reported, store, db, fmt, options):
+    from PIL import PngImagePlugin
+
+    if options.get("pnginfo"):
+        info = PngImagePlugin.PngInfo()
+        info.add_text("Comment", SECRET_COMMENT.decode())
+        options = {"pnginfo": info}
+    data = encoded(fmt, (30, 20), exif=gps_exif(), **options)
+    assert CAMERA.encode() in data  # the upload does carry it
+    report_id, token = reported()
+    r = upload(client, report_id, token, data)
+    assert r.status_code == 201, r.json
+    stored = stored_bytes(store, db, r.json["id"])
+    for leak in (CAMERA.encode(), SECRET_COMMENT, b"Exif", b"xmpmeta"):
+        assert leak not in stored
 
 
 @pytest.mark.parametrize(
