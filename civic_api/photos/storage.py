@@ -82,6 +82,8 @@ class LocalStore:
         if not self.directory.is_dir():
             return
         for entry in os.scandir(self.directory):
+            if entry.name.startswith("."):  # an upload being written
+                continue
             if entry.is_file() and entry.stat().st_mtime < when.timestamp():
                 yield entry.name
 
