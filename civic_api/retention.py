@@ -121,10 +121,10 @@ def coarsen_due(now: datetime, days: int) -> int:
 
 
 def _delete_batch(model, *conditions) -> int:
-    ids = select(model.__table__.primary_key.columns[0]).where(*conditions)
-    ids = ids.limit(BATCH).with_for_update(skip_locked=True)
-    column = model.__table__.primary_key.columns[0]
-    return session.execute(delete(model).where(column.in_(ids))).rowcount
+    """Delete up to BATCH matching rows, skipping those another transaction holds."""
+    key = model.__table__.primary_key.columns[0]
+    batch = select(key).where(*conditions).limit(BATCH).with_for_update(skip_locked=True)
+    return session.execute(delete(model).where(key.in_(batch))).rowcount
 
 
 def expire_devices(now: datetime, days: int) -> int:

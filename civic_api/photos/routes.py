@@ -44,8 +44,9 @@ def upload_limit(config) -> int:
 
 
 def image(photo, private: bool = True) -> Response:
+    # Public copies are cached briefly: a rejected or erased photo leaves caches within minutes.
     response = Response(photo_store().get(photo.storage_key), mimetype=photo.content_type)
-    response.headers["Cache-Control"] = "private, no-store" if private else "public, max-age=3600"
+    response.headers["Cache-Control"] = "private, no-store" if private else "public, max-age=300"
     response.headers["X-Content-Type-Options"] = "nosniff"
     response.headers["Content-Disposition"] = f'inline; filename="{photo.id}.jpg"'
     return response
