@@ -116,6 +116,7 @@ def test_reporter_erases_text_answers_photos_and_exact_location(
     # Staff still see the report, without what was erased.
     detail = staff_client("staff", ["prishtina"]).get(f"/v1/admin/reports/{report_id}").json
     assert detail["description"] is None and detail["attributes"] == {}
+    assert detail["erased_at"] is not None and detail["location_coarsened_at"] is not None
     assert (detail["location"]["lat"], detail["location"]["lon"]) == pytest.approx(centre)
 
 
