@@ -385,7 +385,7 @@ def main() -> None:
         "cpus": os.cpu_count(),
         "python": platform.python_version(),
         "load_average_at_end": os.getloadavg(),
-        "workers": int(os.environ.get("CIVIC_WORKERS", "3")),
+        "api_workers_seen": len(results["rss_mb"]["api_workers"]),
     }
     report(results)
 
