@@ -18,8 +18,8 @@ from civic_api.cli import ROOT, alembic_config
 from civic_api.database import Base, make_engine
 
 VERSION_FILES = sorted((ROOT / "migrations" / "versions").glob("0*.py"))
-# Revision ids are the file names' stems up to the first "_" for 0001-0005, then
-# "<number>_<feature>" (e.g. 0009_photos): the newest file holds the head.
+# Revision ids are "0001"…"0005", then "<number>_<feature>" (e.g. "0009_photos"), so that
+# parallel branches never reuse an id; get_current_head() fails if there are two heads.
 HEAD = ScriptDirectory.from_config(alembic_config("postgresql://unused/unused")).get_current_head()
 APP_TABLES = set(Base.metadata.tables)
 # Integer primary keys named id are serial: each has its sequence.
