@@ -42,7 +42,8 @@ from sqlalchemy.engine import make_url
 ROOT = Path(__file__).resolve().parent.parent
 LUA = ROOT / "bench" / "load"
 sys.path.insert(0, str(ROOT / "tests"))
-from conftest import create_database, drop_database, free_port  # noqa: E402
+from conftest import create_database, drop_database  # noqa: E402
+from live import free_port  # noqa: E402
 
 from civic_api.cli import alembic_config  # noqa: E402
 from civic_api.database import make_engine  # noqa: E402

@@ -2,7 +2,6 @@
 
 import os
 import re
-import socket
 import subprocess
 from pathlib import Path
 
@@ -95,6 +94,10 @@ def app(database_url):
             # Cheap argon2 parameters: the suite creates many accounts.
             "PASSWORD_HASH_TIME_COST": 1,
             "PASSWORD_HASH_MEMORY_KIB": 64,
+            # Tests submit many reports from one address; test_robustness checks the defaults.
+            "REPORT_RATE_LIMIT": "1000 per minute",
+            "COMMENT_RATE_LIMIT": "1000 per minute",
+            "DEVICE_RATE_LIMIT": "1000 per minute",
         }
     )
     runner = app.test_cli_runner()
@@ -197,10 +200,3 @@ def submit(client):
         return client.post("/v1/reports", json=body, headers=headers or {})
 
     return submit
-
-
-def free_port() -> int:
-    """A loopback port nobody listens on now (for servers the tests start)."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]

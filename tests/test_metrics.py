@@ -1,13 +1,24 @@
 """Prometheus metrics: per-route latency, 429s, database gauges, and gunicorn's processes merged."""
 
+import http.client
 import re
 import uuid
 
-from live_server import get, gunicorn
+from live import gunicorn
 from prometheus_client.parser import text_string_to_metric_families
 
 from civic_api import metrics
 from civic_api.outbox.models import OutboxEvent
+
+
+def get(port: int, path: str) -> tuple[int, bytes]:
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    try:
+        connection.request("GET", path)
+        response = connection.getresponse()
+        return response.status, response.read()
+    finally:
+        connection.close()
 
 
 def scrape(client) -> dict:
@@ -82,7 +93,8 @@ def test_gunicorn_workers_are_merged_in_one_scrape(app, database_url, tmp_path):
     home = tmp_path / "home"
     home.mkdir()
     env = {"HOME": str(home), "XDG_RUNTIME_DIR": str(home)}
-    with gunicorn(database_url, tmp_path / "gunicorn.log", workers=2, **env) as port:
+    with gunicorn(database_url, tmp_path / "gunicorn.log", env, ready="/v1/categories") as live:
+        port = live.port
         for _ in range(40):
             assert get(port, "/v1/categories")[0] == 200
         status, body = get(port, "/metrics")

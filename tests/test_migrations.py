@@ -17,9 +17,10 @@ import civic_api.all_models  # noqa: F401  (registers every table on Base.metada
 from civic_api.cli import ROOT, alembic_config
 from civic_api.database import Base, make_engine
 
-VERSION_FILES = sorted((ROOT / "migrations" / "versions").glob("0*.py"))
-# Revision ids are "0001"…"0005", then "<number>_<feature>" (e.g. "0009_photos"), so that
-# parallel branches never reuse an id; get_current_head() fails if there are two heads.
+# The newest revision: files are named after their zero-padded ids.
+VERSIONS = sorted((ROOT / "migrations" / "versions").glob("0*.py"))
+# Each branch of work numbers its revision with its own prefix (e.g. 0008_robust), so the
+# head is read from Alembic rather than from file names.
 HEAD = ScriptDirectory.from_config(alembic_config("postgresql://unused/unused")).get_current_head()
 APP_TABLES = set(Base.metadata.tables)
 # Integer primary keys named id are serial: each has its sequence.
@@ -109,9 +110,8 @@ def test_single_head_and_linear_history():
     assert scripts.get_heads() == [HEAD]
     assert scripts.get_bases() == ["0001"]
     revisions = [r.revision for r in scripts.walk_revisions()]
-    # One revision per file, newest first, numbered in file order.
-    assert len(revisions) == len(VERSION_FILES)
-    assert [r[:4] for r in revisions] == sorted((r[:4] for r in revisions), reverse=True)
+    # Linear: each revision's parent is the next older one, and no file is left out.
+    assert len(revisions) == len(VERSIONS)
     assert [r.down_revision for r in scripts.walk_revisions()] == revisions[1:] + [None]
 
 

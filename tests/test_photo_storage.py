@@ -9,7 +9,7 @@ import uuid
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from conftest import free_port
+from live import free_port
 from photo_files import SECRET_COMMENT, gps_jpeg
 from sqlalchemy import func, select
 

@@ -25,6 +25,7 @@ blp = Blueprint(
     "analytics",
     __name__,
     url_prefix="/v1",
+    query_role="analytics",
     description="Privacy-safe aggregates over H3 cells: cells with fewer than k reports are "
     "withheld, areas are whole cells, public date ranges are whole months. A researcher "
     "token (analytics:read) unlocks finer resolutions, day-level dates and DP counts.",
@@ -56,26 +57,26 @@ def cached(body: bytes | str, mimetype: str, public: bool) -> Response:
     return response.make_conditional(request)
 
 
-def geojson_doc(description: str) -> dict:
+def geojson_doc(description: str, csv: bool = False) -> dict:
+    content = {GEOJSON: {"schema": {"type": "object"}}}
+    if csv:
+        content["text/csv"] = {"schema": {"type": "string"}}
     return {
-        "responses": {
-            "200": {
-                "description": description,
-                "content": {GEOJSON: {"schema": {"type": "object"}}},
-            }
-        },
+        "responses": {"200": {"description": description, "content": content}},
         "security": OPTIONAL_AUTH,
     }
 
 
 @blp.route("/heatmaps")
 class HeatmapsView(MethodView):
+    @blp.limited("AGGREGATE_RATE_LIMIT", shared="aggregates")
     @blp.arguments(HeatmapArgsSchema, location="query")
     @blp.doc(
         **geojson_doc(
             "GeoJSON FeatureCollection of H3 cells with `cell` and `count`, plus `resolution`,"
             " `k`, `suppressed` {cells, reports_at_most} and the effective `filters`; or CSV"
-            " (cell, lat, lon, count) with ?format=csv or Accept: text/csv"
+            " (cell, lat, lon, count) with ?format=csv or Accept: text/csv",
+            csv=True,
         )
     )
     def get(self, args):
@@ -112,6 +113,7 @@ def dp_heatmap(query: service.HeatQuery, who: service.Audience) -> Response:
 
 @blp.route("/heatmaps/series")
 class SeriesView(MethodView):
+    @blp.limited("AGGREGATE_RATE_LIMIT", shared="aggregates")
     @blp.arguments(SeriesArgsSchema, location="query")
     @blp.doc(
         responses={
@@ -147,6 +149,7 @@ class SeriesView(MethodView):
 
 @blp.route("/hotspots")
 class HotspotsView(MethodView):
+    @blp.limited("AGGREGATE_RATE_LIMIT", shared="aggregates")
     @blp.arguments(HotspotArgsSchema, location="query")
     @blp.doc(
         **geojson_doc(
@@ -166,6 +169,7 @@ class HotspotsView(MethodView):
 
 @blp.route("/tiles/heatmap/<int:z>/<int:x>/<int:y>.mvt")
 class HeatmapTileView(MethodView):
+    @blp.limited("AGGREGATE_RATE_LIMIT", shared="aggregates")
     @blp.arguments(AggregateArgsSchema, location="query")
     @blp.doc(
         responses={

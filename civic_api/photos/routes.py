@@ -54,7 +54,7 @@ def image(photo, private: bool = True) -> Response:
 
 @blp.route("/reports/<uuid:report_id>/photos")
 class ReportPhotosView(MethodView):
-    # civic_api._require_json_body lets multipart bodies through to views that say so.
+    # civic_api.edge lets multipart bodies through to views that say so.
     upload_limit = staticmethod(upload_limit)
 
     @blp.arguments(FollowUpHeadersSchema, location="headers")

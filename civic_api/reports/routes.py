@@ -5,12 +5,11 @@ from datetime import UTC, datetime, timedelta
 
 from flask import current_app, g, jsonify, request, url_for
 from flask.views import MethodView
-from flask_smorest import Blueprint
 
 from civic_api import retention
 from civic_api.database import session
 from civic_api.errors import NotFound
-from civic_api.extensions import limiter
+from civic_api.extensions import Blueprint
 from civic_api.i18n import current_locale
 from civic_api.photos.service import discard
 from civic_api.photos.storage import store_for
@@ -30,6 +29,7 @@ blp = Blueprint(
     "reports",
     __name__,
     url_prefix="/v1/reports",
+    query_role="ingest",
     description="Anonymous geotagged reports. No account; nothing identifying is stored.",
 )
 
@@ -47,20 +47,10 @@ REPORT_EXAMPLE = {
 }
 
 
-def report_rate_limit() -> str:
-    return current_app.config["REPORT_RATE_LIMIT"] or "1000000 per second"
-
-
 @blp.route("")
 class ReportsView(MethodView):
-    decorators = [
-        limiter.limit(
-            report_rate_limit,
-            methods=["POST"],
-            exempt_when=lambda: not current_app.config["REPORT_RATE_LIMIT"],
-        )
-    ]
-
+    @blp.limited("REPORT_RATE_LIMIT")
+    @blp.app_checked
     @blp.arguments(IdempotencyHeadersSchema, location="headers")
     @blp.arguments(ReportCreateSchema, example=REPORT_EXAMPLE)
     @blp.response(201, ReportCreatedSchema)
@@ -153,6 +143,7 @@ def status_view(report) -> dict:
 
 @blp.route("/<uuid:report_id>/comments")
 class ReportCommentsView(MethodView):
+    @blp.limited("COMMENT_RATE_LIMIT", shared="comments")
     @blp.arguments(FollowUpHeadersSchema, location="headers")
     @blp.arguments(CommentCreateSchema)
     @blp.response(201, TimelineEntrySchema)
@@ -172,6 +163,7 @@ class ReportCommentsView(MethodView):
 
 @blp.route("/<uuid:report_id>/reopen")
 class ReportReopenView(MethodView):
+    @blp.limited("COMMENT_RATE_LIMIT", shared="comments")
     @blp.arguments(FollowUpHeadersSchema, location="headers")
     @blp.arguments(ReopenSchema)
     @blp.response(200, ReportStatusSchema)
