@@ -19,10 +19,8 @@ class StorageUnavailable(DomainError):
 
     status = 503
 
-    def __init__(self):
-        super().__init__(
-            "Photo storage is unavailable; try again later.", headers={"Retry-After": "30"}
-        )
+    def __init__(self, message: str = "Photo storage is unavailable; try again later."):
+        super().__init__(message, headers={"Retry-After": "30"})
 
 
 def _unavailable_on_failure(method):
