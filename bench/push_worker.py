@@ -7,10 +7,16 @@ separate process (the real firebase-admin SDK talks to it over HTTP/1.1 on 127.0
 
 1. baseline: the obvious outbox loop on 1,000 messages: load one row with the ORM, send
    it alone (one HTTP request), commit its state, next;
-2. one `flask notifications worker` process: an announcement to DEVICES subscribed devices,
+2. peer, in this process: 5,000 messages through `messaging.send_each` (firebase-admin's
+   batch call, one thread per message) against `FcmSender.send` (a bounded pool), the same
+   SDK app, adapter and fake, alternating batches of 500;
+3. one `flask notifications worker` process: an announcement to DEVICES subscribed devices,
    from the outbox commit to the last message recorded as sent (fan-out included);
-3. two worker processes at once on another such announcement; every push_key the fake
+4. two worker processes at once on another such announcement; every push_key the fake
    accepted is counted, so a duplicate would show.
+
+For each worker it reports the peak resident memory (VmHWM) and the most threads seen.
+The machine is shared: compare the ratios, which are measured in the same run.
 
 Not part of the test suite.
 """
@@ -149,7 +155,24 @@ class Worker:
         )
         self.lines: list[str] = []
         self.ready = threading.Event()
+        self.threads = 0  # the most threads seen
         threading.Thread(target=self._read, daemon=True).start()
+        threading.Thread(target=self._watch, daemon=True).start()
+
+    def _status(self) -> dict[str, str]:
+        lines = Path(f"/proc/{self.process.pid}/status").read_text().splitlines()
+        return dict(line.split(":", 1) for line in lines if ":" in line)
+
+    def _watch(self) -> None:
+        while self.process.poll() is None:
+            try:
+                self.threads = max(self.threads, int(self._status()["Threads"]))
+            except (OSError, KeyError, ValueError):
+                pass
+            time.sleep(0.05)
+
+    def peak_rss_mb(self) -> float:
+        return int(self._status()["VmHWM"].split()[0]) / 1024
 
     def _read(self) -> None:
         for line in self.process.stderr:
@@ -195,7 +218,10 @@ def baseline(app, fake: Fake, key_file: Path) -> float:
             [result] = sender.send(
                 [
                     PushMessage(
-                        key=row.key, title="Ndërprerje e ujit", body="…", token=device.fcm_token
+                        key=str(row.key),
+                        title="Ndërprerje e ujit",
+                        body="…",
+                        token=device.fcm_token,
                     )
                 ]
             )
@@ -205,6 +231,38 @@ def baseline(app, fake: Fake, key_file: Path) -> float:
     sender.close()
     assert sent(engine, announcement) == BASELINE
     return elapsed
+
+
+PEER = 5_000
+
+
+def peer(fake: Fake, key_file: Path) -> tuple[float, float]:
+    """Seconds for PEER messages through send_each, and through the sender's pool."""
+    from firebase_admin import messaging
+
+    from notifications.fcm import to_fcm_message
+
+    sender = FcmSender(key_file, base_url=fake.url)
+    sender.prepare(60)
+    batches = [
+        [
+            PushMessage(key=f"peer-{n}-{i}", title="t", body="b", token=f"peer-{i}")
+            for i in range(500)
+        ]
+        for n in range(PEER // 500)
+    ]
+    times = {"send_each": 0.0, "pool": 0.0}
+    for batch in batches:
+        start = time.perf_counter()
+        response = messaging.send_each([to_fcm_message(m) for m in batch], app=sender._app)
+        times["send_each"] += time.perf_counter() - start
+        assert response.success_count == len(batch)
+        start = time.perf_counter()
+        results = sender.send(batch)
+        times["pool"] += time.perf_counter() - start
+        assert all(r.delivered for r in results)
+    sender.close()
+    return times["send_each"], times["pool"]
 
 
 def machine() -> str:
@@ -239,15 +297,18 @@ def main(devices: int) -> None:
             add_devices(engine, "prishtina", devices, "device")
 
             base = baseline(app, fake, key_file)
+            send_each_time, pool_time = peer(fake, key_file)
 
             fake.call("/_fake/reset", {})
             workers = [Worker(url, fake, key_file)]
             one, _ = drain(engine, workers, "prishtina", devices)
+            one_memory = [(w.peak_rss_mb(), w.threads) for w in workers]
             workers[0].stop()
 
             fake.call("/_fake/reset", {})
             workers = [Worker(url, fake, key_file), Worker(url, fake, key_file)]
             two, _ = drain(engine, workers, "prishtina", devices)
+            two_memory = [(w.peak_rss_mb(), w.threads) for w in workers]
             for worker in workers:
                 worker.stop()
             stats = fake.call("/_fake/stats")
@@ -262,14 +323,24 @@ def main(devices: int) -> None:
                 f"baseline (one row, one send, one commit): {BASELINE} in {base:.2f} s "
                 f"= {base_rate:,.0f} messages/s"
             )
+
+            def memory(figures):
+                return ", ".join(f"peak RSS {rss:.0f} MB, {n} threads" for rss, n in figures)
+
+            print(
+                f"peer, {PEER} messages each: send_each {PEER / send_each_time:,.0f} messages/s, "
+                f"bounded pool {PEER / pool_time:,.0f} messages/s "
+                f"({send_each_time / pool_time:.2f}x)"
+            )
             print(
                 f"one worker: {devices} devices in {one:.2f} s = {one_rate:,.0f} messages/s "
-                f"({one_rate / base_rate:.1f}x baseline)"
+                f"({one_rate / base_rate:.1f}x baseline); {memory(one_memory)}"
             )
             print(
                 f"two workers: {devices} devices in {two:.2f} s = {two_rate:,.0f} messages/s "
                 f"({two_rate / base_rate:.1f}x baseline); batches per worker {batches}; "
-                f"accepted {len(counts)} distinct keys, {duplicates} duplicates"
+                f"accepted {len(counts)} distinct keys, {duplicates} duplicates; "
+                f"{memory(two_memory)}"
             )
         finally:
             for worker in workers:

@@ -26,6 +26,7 @@ from prometheus_client.registry import REGISTRY
 from sqlalchemy import text
 
 from civic_api.database import session
+from civic_api.push.models import STATES
 
 logger = logging.getLogger(__name__)
 
@@ -107,7 +108,7 @@ class DatabaseCollector:
         messages = GaugeMetricFamily(
             "civic_push_messages", "Push messages by delivery state", labels=["state"]
         )
-        for state in ("pending", "sent", "delivered_to_log", "failed", "dead"):
+        for state in STATES:
             messages.add_metric([state], states.get(state, 0))
         yield messages
         yield GaugeMetricFamily("civic_dp_releases", "Differentially private releases", releases)

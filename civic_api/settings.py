@@ -67,10 +67,14 @@ DEFAULTS: dict = {
     "PUSH_FCM_CREDENTIALS": None,
     "PUSH_FCM_PROJECT_ID": None,  # default: the key file's project_id
     "PUSH_FCM_BASE_URL": "https://fcm.googleapis.com",  # moved for tests and egress proxies
-    "PUSH_FCM_TIMEOUT_SECONDS": 10,
-    "PUSH_BATCH_SIZE": 500,  # messages per claim and per send_each call (at most 500)
+    "PUSH_FCM_TIMEOUT_SECONDS": 10,  # one FCM or token request, from connect to last byte
+    "PUSH_FCM_CONCURRENCY": 32,  # sending threads (and connections) per worker
+    "PUSH_BATCH_SIZE": 500,  # messages per claim (at most 500)
     # A claimed batch whose worker died is sent again after this; keep it well above the timeout.
     "PUSH_LEASE_SECONDS": 60,
+    # The end of a lease kept free to record outcomes (and absorb clock skew between workers);
+    # the worker refuses a lease shorter than twice PUSH_FCM_TIMEOUT_SECONDS plus this.
+    "PUSH_LEASE_MARGIN_SECONDS": 5,
     "PUSH_MAX_ATTEMPTS": 8,  # tries on 5xx / network errors before a message is dead
     "PUSH_BACKOFF_BASE_SECONDS": 30,  # exponential backoff with jitter from here...
     "PUSH_BACKOFF_MAX_SECONDS": 3600,  # ...up to this

@@ -6,6 +6,10 @@ rows into `PushMessage`s and record the `PushResult`s; nothing here touches a da
 
 import json
 import logging
+import math
+import threading
+import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Protocol
@@ -20,7 +24,9 @@ class Outcome(StrEnum):
     LOGGED = "delivered_to_log"  # the log transport wrote it to the log
     BAD_TOKEN = "bad_token"  # the device token is dead: deactivate it, never retry
     REJECTED = "rejected"  # this message can never be sent (e.g. invalid payload)
-    RETRY = "retry"  # transient (500, 503, network): back off and try again
+    RETRY = "retry"  # transient (500, 503, refused connection): back off and try again
+    UNKNOWN = "unknown"  # sent but never answered (timeout, connection lost): may have arrived
+    NOT_SENT = "not_sent"  # never started: the batch's deadline or a pause came first
     THROTTLED = "throttled"  # 429: honour Retry-After and slow down
     AUTH = "auth"  # our credentials or project are wrong (401, 403): pause and alert
 
@@ -29,9 +35,10 @@ class Outcome(StrEnum):
 class PushMessage:
     """One notification to one device (registration token or installation id) or topic.
 
-    `key` is stable per message: it goes into the data payload (`push_key`) and is used as
-    the Android notification tag and APNs collapse id, so a resend replaces the first copy
-    on the phone instead of showing twice.
+    `key` is stable per message and names it in logs and in the data payload (`push_key`),
+    so apps can drop a resend. `collapse_key` (default: the key) is the Android
+    notification tag and APNs collapse id: a newer notification with the same one replaces
+    the older on the phone, e.g. one per report, so the newest status is what shows.
     """
 
     key: str
@@ -41,6 +48,7 @@ class PushMessage:
     fid: str | None = None
     topic: str | None = None
     data: dict[str, str] = field(default_factory=dict)
+    collapse_key: str | None = None
 
     @property
     def target_kind(self) -> str:
@@ -70,16 +78,74 @@ class CredentialsError(Exception):
     """A sender's credentials are missing, invalid, or refused by the provider."""
 
 
+class NotReady(Exception):
+    """The sender cannot send now (e.g. no access token); `outcome` is AUTH or RETRY."""
+
+    def __init__(self, outcome: Outcome, error: str):
+        super().__init__(error)
+        self.outcome, self.error = outcome, error
+
+
+class SendControl:
+    """Bounds one send call: no request starts unless it can end before `deadline`
+    (`time.monotonic()` seconds), nor once the call is paused.
+
+    A THROTTLED or AUTH result pauses the call (`pause`), and `on_pause` hears of it once,
+    so the caller can tell other workers; `shared_pause()` (polled) is how they tell us.
+    """
+
+    def __init__(
+        self,
+        deadline: float = math.inf,
+        *,
+        shared_pause: Callable[[], bool] | None = None,
+        on_pause: Callable[[PushResult], object] | None = None,
+    ):
+        self.deadline = deadline
+        self._shared_pause = shared_pause
+        self._on_pause = on_pause
+        self._paused = False
+        self._lock = threading.Lock()
+
+    @property
+    def paused(self) -> bool:
+        return self._paused
+
+    def remaining(self) -> float:
+        return self.deadline - time.monotonic()
+
+    def may_start(self, seconds: float) -> bool:
+        """True if a request that takes up to `seconds` may start now."""
+        if self._paused or self.remaining() < seconds:
+            return False
+        if self._shared_pause is not None and self._shared_pause():
+            self._paused = True
+            return False
+        return True
+
+    def pause(self, result: PushResult) -> None:
+        with self._lock:
+            first, self._paused = not self._paused, True
+        if first and self._on_pause is not None:
+            self._on_pause(result)
+
+
 class PushSender(Protocol):
-    def send(self, messages: list[PushMessage]) -> list[PushResult]:
-        """Send messages; return one result per message, in order. Never raises for a send."""
+    def send(
+        self, messages: list[PushMessage], control: SendControl | None = None
+    ) -> list[PushResult]:
+        """Send messages; return one result per message, in order. Never raises for a send.
+
+        Messages the control did not let start are NOT_SENT."""
         ...
 
 
 class LogSender:
     """Logs what it would send (never the device token) and reports every message logged."""
 
-    def send(self, messages: list[PushMessage]) -> list[PushResult]:
+    def send(
+        self, messages: list[PushMessage], control: SendControl | None = None
+    ) -> list[PushResult]:
         """Log each message's key, target kind, title and data; return LOGGED results."""
         for message in messages:
             logger.info(

@@ -1,43 +1,103 @@
 """The Firebase Cloud Messaging sender: the only module that imports firebase_admin.
 
-It sends with `messaging.send_each` (at most 500 messages a call, each its own HTTP v1
-request) and turns every per-message exception into a `PushResult` through
-`notifications.errors.classify`, using the HTTP status, body and Retry-After header.
+Each message is one HTTP v1 request (`messaging.send`), run on a bounded thread pool
+(`concurrency` threads, one pooled keep-alive connection each) instead of `send_each`, which
+starts one thread per message (up to 500). Every per-message exception becomes a
+`PushResult` through `notifications.errors.classify` (HTTP status, body, Retry-After).
 
-Two adjustments to the SDK, both needed so that the outbox, not the HTTP layer, owns
-retries and so that the endpoint can be moved (tests, egress proxies):
+firebase-admin 7.7 also has `send_each_async` (HTTP/2 through httpx). It is not used: its
+transport retries 500/503 inside the call and sleeps on Retry-After, its auth flow refreshes
+the token with the SDK's timeout inside the event loop, and its client is bound to one
+event loop; at one worker's rate the thread pool is as fast (docs/push.md).
 
-- firebase-admin 7.7.0 hard-codes https://fcm.googleapis.com; the messaging service's URLs
-  are re-pointed at `base_url` (private attributes, checked against the pinned version by
-  the tests).
-- Its HTTP adapter retries 500/503 four times and sleeps on Retry-After inside the call; we
-  mount one without retries, so a 503 or 429 comes straight back to the worker, which
-  backs off per message and slows down as a whole.
+Bounded in time, so that a batch never outlives its lease (docs/push.md):
+
+- `prepare(valid_for)` refreshes the access token before the caller claims anything, with an
+  explicit deadline (google-auth's own default is 120 s per request, retried), so that no
+  refresh happens while messages are leased; any refresh the SDK still attempts mid-batch is
+  bounded by the batch's deadline.
+- every FCM request has a total timeout (connect and read together), and none starts unless
+  it can end before the `SendControl` deadline; a 429 or an auth error stops new requests.
+- a request that was sent but got no answer is UNKNOWN (FCM may have delivered it), not a
+  failure; one that never left (connection refused, connect timeout) is RETRY.
+
+Adjustments to the SDK (private attributes, checked against the pinned version by tests):
+its URLs are re-pointed at `base_url` (tests, egress proxies); its HTTP adapter, which
+retries 500/503 four times and sleeps on Retry-After, is replaced by one without retries;
+and its session neither refreshes-and-retries on 401 nor reads proxy settings per request.
 """
 
 import json
 import logging
+import math
 import os
+import threading
+import time
 import uuid
-from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import firebase_admin
 import requests
+import urllib3
 from firebase_admin import exceptions, messaging
+from google.auth import _helpers as google_auth_helpers
 from google.auth.exceptions import GoogleAuthError, RefreshError
 from google.auth.transport.requests import Request
 from google.oauth2 import service_account
 
-from notifications import CredentialsError, Outcome, PushMessage, PushResult
+from notifications import (
+    CredentialsError,
+    NotReady,
+    Outcome,
+    PushMessage,
+    PushResult,
+    SendControl,
+)
 from notifications.errors import classify
 
 logger = logging.getLogger(__name__)
 
 DEFAULT_BASE_URL = "https://fcm.googleapis.com"
 SCOPES = ["https://www.googleapis.com/auth/firebase.messaging"]
-BATCH_LIMIT = 500  # send_each's own limit
 APNS_COLLAPSE_ID_MAX = 64  # bytes
+DEFAULT_CONCURRENCY = 32
+
+# The deadline of the send running on this thread (time.monotonic()); requests cap to it.
+_deadline = threading.local()
+
+
+def _bounded(timeout, limit: float) -> urllib3.Timeout:
+    """A total timeout (connect + read) of at most `limit`, ending no later than this thread's
+    deadline; a ConnectTimeout, before anything is sent, when nothing is left."""
+    if isinstance(timeout, int | float):
+        limit = min(limit, float(timeout))
+    limit = min(limit, getattr(_deadline, "at", math.inf) - time.monotonic())
+    if limit <= 0:
+        raise requests.exceptions.ConnectTimeout("the batch deadline has passed")
+    return urllib3.Timeout(total=limit)
+
+
+class _TotalTimeoutAdapter(requests.adapters.HTTPAdapter):
+    """No retries, and one total timeout per request instead of one per socket operation."""
+
+    def __init__(self, timeout: float, **kwargs):
+        super().__init__(max_retries=0, **kwargs)
+        self.total = timeout
+
+    def send(self, request, stream=False, timeout=None, **kwargs):
+        return super().send(request, stream, _bounded(timeout, self.total), **kwargs)
+
+
+class _TokenRequest(Request):
+    """google-auth's transport with an explicit total timeout on every token request."""
+
+    def __init__(self, timeout: float):
+        session = requests.Session()
+        session.mount("http://", _TotalTimeoutAdapter(timeout))
+        session.mount("https://", _TotalTimeoutAdapter(timeout))
+        super().__init__(session)
 
 
 class _OffGoogleCredentials(service_account.Credentials):
@@ -55,8 +115,9 @@ class _OffGoogleCredentials(service_account.Credentials):
 class FcmSender:
     """Sends PushMessages through FCM HTTP v1 with a service-account key file.
 
-    `base_url` replaces https://fcm.googleapis.com; `timeout` bounds each HTTP request;
-    `connections` is the connection-pool size (send_each runs one thread per message).
+    `base_url` replaces https://fcm.googleapis.com; `timeout` bounds each HTTP request (FCM
+    and token endpoint) from connect to the last byte; `concurrency` is the number of sending
+    threads and pooled connections.
     """
 
     def __init__(
@@ -66,7 +127,7 @@ class FcmSender:
         project_id: str | None = None,
         base_url: str = DEFAULT_BASE_URL,
         timeout: float = 10.0,
-        connections: int = BATCH_LIMIT,
+        concurrency: int = DEFAULT_CONCURRENCY,
     ):
         try:
             info = json.loads(Path(credentials_file).read_text())
@@ -78,6 +139,7 @@ class FcmSender:
         if not self.project_id:
             raise CredentialsError("no FCM project id: set it or use a key that names one")
         self.base_url = base_url.rstrip("/")
+        self.timeout = float(timeout)
         custom = self.base_url != DEFAULT_BASE_URL
         credentials_class = _OffGoogleCredentials if custom else service_account.Credentials
         try:
@@ -86,21 +148,28 @@ class FcmSender:
             raise CredentialsError(f"invalid service-account key: {exc}") from None
         self._app = firebase_admin.initialize_app(
             self._credentials,
-            {"projectId": self.project_id, "httpTimeout": timeout},
+            {"projectId": self.project_id, "httpTimeout": self.timeout},
             name=f"civic-push-{uuid.uuid4().hex}",
         )
-        self._point_at_base_url(connections)
+        self._token_request = _TokenRequest(self.timeout)
+        self._refresh_lock = threading.Lock()
+        self._point_at_base_url(concurrency)
+        self._pool = ThreadPoolExecutor(concurrency, thread_name_prefix="fcm-send")
 
-    def _point_at_base_url(self, connections: int) -> None:
+    def _point_at_base_url(self, concurrency: int) -> None:
         service = messaging._get_messaging_service(self._app)
         project = f"{self.base_url}/v1/projects/{self.project_id}"
         service._fcm_url = f"{project}/messages:send"
         service._fcm_topic_url = f"{project}/registrations"
-        adapter = requests.adapters.HTTPAdapter(
-            pool_connections=1, pool_maxsize=connections, max_retries=0
+        adapter = _TotalTimeoutAdapter(
+            self.timeout, pool_connections=1, pool_maxsize=concurrency, pool_block=True
         )
         session = service._client.session
         session.mount(self.base_url + "/", adapter)
+        # A 401 is an answer to act on (pause, alert), not a reason to refresh and send again.
+        session._max_refresh_attempts = 0
+        # Token refreshes the SDK still makes get the same explicit, deadline-capped timeout.
+        session._auth_request = self._token_request
         # requests reads proxy and CA settings from the environment on every request, which
         # was half of the CPU per message; read them once here instead.
         session.proxies = requests.utils.get_environ_proxies(self.base_url)
@@ -109,55 +178,82 @@ class FcmSender:
         )
         session.trust_env = False
 
+    def _token_fresh_for(self, seconds: float) -> bool:
+        credentials = self._credentials
+        if not credentials.token or credentials.expiry is None:
+            return False
+        # google-auth refreshes REFRESH_THRESHOLD before expiry: stay clear of that too.
+        usable_until = credentials.expiry - google_auth_helpers.REFRESH_THRESHOLD
+        now = datetime.now(UTC).replace(tzinfo=None)  # google-auth keeps naive UTC
+        return usable_until - now > timedelta(seconds=seconds)
+
+    def prepare(self, valid_for: float = 0.0) -> None:
+        """Make sure the access token stays valid for `valid_for` seconds, refreshing it now if
+        needed, within one `timeout` in all (google-auth retries a 5xx token answer).
+
+        Raises NotReady(AUTH) if the token endpoint refuses our key, NotReady(RETRY) if it
+        does not answer in time."""
+        with self._refresh_lock:
+            if self._token_fresh_for(valid_for):
+                return
+            _deadline.at = time.monotonic() + self.timeout
+            try:
+                self._credentials.refresh(self._token_request)
+            except RefreshError as exc:
+                raise NotReady(Outcome.AUTH, "TOKEN_REFRESH_FAILED") from exc
+            except GoogleAuthError as exc:
+                raise NotReady(Outcome.RETRY, "TOKEN_ENDPOINT_UNAVAILABLE") from exc
+            finally:
+                del _deadline.at
+        if not self._token_fresh_for(valid_for):
+            raise NotReady(Outcome.AUTH, "TOKEN_TOO_SHORT_LIVED")
+
     def check(self) -> None:
         """Fetch an access token now, so that bad credentials show at startup."""
         try:
-            self._credentials.refresh(Request())
-        except RefreshError as exc:
-            raise CredentialsError(f"the token endpoint refused the key: {exc.args[0]}") from None
-        except GoogleAuthError as exc:
-            raise CredentialsError(f"cannot reach the token endpoint: {exc}") from None
+            self.prepare()
+        except NotReady as exc:
+            cause = exc.__cause__
+            if exc.outcome is Outcome.AUTH:
+                detail = cause.args[0] if cause is not None and cause.args else exc.error
+                raise CredentialsError(f"the token endpoint refused the key: {detail}") from None
+            raise CredentialsError(f"cannot reach the token endpoint: {cause}") from None
 
     def close(self) -> None:
+        self._pool.shutdown(wait=True, cancel_futures=True)
         firebase_admin.delete_app(self._app)
 
-    def send(self, messages: list[PushMessage]) -> list[PushResult]:
-        """Send in calls of at most 500; one result per message, in order."""
-        results: list[PushResult] = []
-        for start in range(0, len(messages), BATCH_LIMIT):
-            results.extend(self._send_batch(messages[start : start + BATCH_LIMIT]))
-        return results
+    def send(
+        self, messages: list[PushMessage], control: SendControl | None = None
+    ) -> list[PushResult]:
+        """Send each message on the thread pool; one result per message, in order."""
+        control = control or SendControl()
+        return list(self._pool.map(lambda m: self._send_one(m, control), messages))
 
-    def _send_batch(self, batch: Sequence[PushMessage], isolate: bool = True) -> list[PushResult]:
-        if not batch:
-            return []
+    def _send_one(self, message: PushMessage, control: SendControl) -> PushResult:
+        if not control.may_start(self.timeout):
+            return PushResult(message.key, Outcome.NOT_SENT, "NOT_STARTED")
+        _deadline.at = control.deadline
         try:
-            # One refresh here rather than one per thread when the token has expired.
-            if not self._credentials.valid:
-                self._credentials.refresh(Request())
-            fcm_messages = [to_fcm_message(m) for m in batch]
-            response = messaging.send_each(fcm_messages, app=self._app)
-        except RefreshError as exc:
-            logger.error("FCM token refresh failed: %s", type(exc).__name__)
-            return [PushResult(m.key, Outcome.AUTH, "TOKEN_REFRESH_FAILED") for m in batch]
-        except GoogleAuthError as exc:  # the token endpoint is unreachable: transient
-            logger.error("FCM token endpoint unreachable: %s", type(exc).__name__)
-            return [PushResult(m.key, Outcome.RETRY, "TOKEN_ENDPOINT_UNAVAILABLE") for m in batch]
-        except ValueError as exc:
-            if isolate:
-                # A message the SDK refuses to encode: find it without failing the others.
-                return [r for m in batch for r in self._send_batch([m], isolate=False)]
-            logger.warning("push %s refused by the SDK: %s", batch[0].key, exc)
-            return [PushResult(m.key, Outcome.REJECTED, "INVALID_MESSAGE") for m in batch]
+            message_id = messaging.send(to_fcm_message(message), app=self._app)
+            result = PushResult(message.key, Outcome.SENT, message_id=message_id)
+        except ValueError as exc:  # a message the SDK refuses to encode
+            logger.warning("push %s refused by the SDK: %s", message.key, exc)
+            result = PushResult(message.key, Outcome.REJECTED, "INVALID_MESSAGE")
         except exceptions.FirebaseError as exc:
-            code = "TOKEN_REFRESH_FAILED" if isinstance(exc.cause, RefreshError) else exc.code
-            outcome = Outcome.AUTH if isinstance(exc.cause, RefreshError) else Outcome.RETRY
-            logger.error("FCM batch failed: %s (%s)", type(exc).__name__, code)
-            return [PushResult(m.key, outcome, code) for m in batch]
-        return [
-            _result(m, r.message_id, r.exception)
-            for m, r in zip(batch, response.responses, strict=True)
-        ]
+            result = _error_result(message, exc)
+        except RefreshError:
+            result = PushResult(message.key, Outcome.AUTH, "TOKEN_REFRESH_FAILED")
+        except GoogleAuthError:  # the token endpoint did not answer: nothing went to FCM
+            result = PushResult(message.key, Outcome.RETRY, "TOKEN_ENDPOINT_UNAVAILABLE")
+        except Exception as exc:  # a bug must not take the batch (or the worker) down
+            logger.error("push %s: unexpected %s", message.key, type(exc).__name__)
+            result = PushResult(message.key, Outcome.UNKNOWN, "SENDER_ERROR")
+        finally:
+            del _deadline.at
+        if result.outcome in (Outcome.THROTTLED, Outcome.AUTH):
+            control.pause(result)
+        return result
 
 
 def _collapse_id(key: str) -> str:
@@ -167,8 +263,8 @@ def _collapse_id(key: str) -> str:
 
 
 def to_fcm_message(message: PushMessage) -> messaging.Message:
-    """The firebase-admin Message for a PushMessage, with its key as tag and collapse id."""
-    tag = _collapse_id(message.key)
+    """The firebase-admin Message for a PushMessage, its collapse key as tag and collapse id."""
+    tag = _collapse_id(message.collapse_key or message.key)
     fcm_message = messaging.Message(
         data={**message.data, "push_key": message.key},
         notification=messaging.Notification(title=message.title, body=message.body),
@@ -183,12 +279,26 @@ def to_fcm_message(message: PushMessage) -> messaging.Message:
     return fcm_message
 
 
-def _result(message: PushMessage, message_id: str | None, error: Exception | None) -> PushResult:
-    if error is None:
-        return PushResult(message.key, Outcome.SENT, message_id=message_id)
+def _never_left(cause: BaseException | None) -> bool:
+    """True if the request certainly did not reach FCM (refused, connect timeout)."""
+    if isinstance(cause, requests.exceptions.ConnectTimeout):
+        return True
+    if isinstance(cause, requests.exceptions.ConnectionError) and cause.args:
+        reason = getattr(cause.args[0], "reason", None)
+        return isinstance(reason, urllib3.exceptions.NewConnectionError)
+    return False
+
+
+def _error_result(message: PushMessage, error: exceptions.FirebaseError) -> PushResult:
     response = getattr(error, "http_response", None)
     if response is None:
-        code = getattr(error, "code", None) or type(error).__name__
-        return PushResult(message.key, Outcome.RETRY, code)
+        cause = error.cause
+        if _never_left(cause):
+            return PushResult(message.key, Outcome.RETRY, "UNAVAILABLE")
+        if isinstance(cause, requests.exceptions.Timeout):
+            return PushResult(message.key, Outcome.UNKNOWN, "TIMEOUT")
+        if isinstance(cause, requests.exceptions.ConnectionError):
+            return PushResult(message.key, Outcome.UNKNOWN, "CONNECTION_LOST")
+        return PushResult(message.key, Outcome.RETRY, error.code or type(error).__name__)
     found = classify(response.status_code, response.content, response.headers.get("Retry-After"))
     return PushResult(message.key, found.outcome, found.error, found.retry_after)

@@ -5,7 +5,10 @@ with a freshly generated RSA key whose `token_uri` points here, the token endpoi
 the signed JWT assertion with the public half, and sends must carry a token it issued.
 It accepts `token`, `fid` and `topic` targets and answers with FCM's real error bodies
 (404 UNREGISTERED, 400 INVALID_ARGUMENT, 403 SENDER_ID_MISMATCH, 429 with Retry-After,
-500, 503, 401 THIRD_PARTY_AUTH_ERROR) when scripted to.
+500, 503, 401 THIRD_PARTY_AUTH_ERROR) when scripted to. Faults in time: slow answers
+(`slow`: the message is accepted at once, the answer comes late, so a client that times out
+has still had it delivered), answers held until released (`hold_after`), a hanging token
+endpoint (`hang_tokens`) and short-lived access tokens (`token_lifetime`).
 
 In-process: `FakeFCM().start()` serves from a background thread (asyncio, HTTP/1.1 with
 keep-alive). As a process: `python tests/fake_fcm.py --service-account PATH` prints its
@@ -18,6 +21,7 @@ import collections
 import json
 import sys
 import threading
+import time
 import urllib.parse
 from pathlib import Path
 
@@ -119,6 +123,10 @@ class FakeFCM:
             self._hold_after: int | None = None
             self._sends = 0
             self.token_requests = 0
+            self.answer_delay = self.latency  # seconds between accepting and answering
+            self.token_delay = 0.0  # seconds the token endpoint waits before answering
+            self.token_seconds = 3600  # expires_in of new access tokens
+            self.arrivals: list[tuple[float, str, int]] = []  # (monotonic answered, target, status)
 
     def fail(self, target: str, *errors: str, retry_after: str | None = None) -> None:
         """The next sends to `target` get these ERRORS, in order; then it succeeds."""
@@ -136,6 +144,21 @@ class FakeFCM:
         with self._lock:
             self._hold_after = self._sends + count
             self._release = asyncio.Event()
+
+    def slow(self, seconds: float) -> None:
+        """Accept every later send at once but answer it only after `seconds`."""
+        with self._lock:
+            self.answer_delay = seconds
+
+    def hang_tokens(self, seconds: float) -> None:
+        """The token endpoint waits `seconds` before each answer (0: answers at once)."""
+        with self._lock:
+            self.token_delay = seconds
+
+    def token_lifetime(self, seconds: int) -> None:
+        """New access tokens expire after `seconds` (google-auth refreshes 225 s early)."""
+        with self._lock:
+            self.token_seconds = seconds
 
     def release(self) -> None:
         with self._lock:
@@ -259,6 +282,8 @@ class FakeFCM:
     async def _route(self, method: str, target: str, headers: dict, body: bytes):
         path, _, query = target.partition("?")
         if path == "/token" and method == "POST":
+            if self.token_delay:
+                await asyncio.sleep(self.token_delay)
             return self._token(body)
         if path.startswith("/_fake/"):
             return self._control(method, path, body)
@@ -294,11 +319,10 @@ class FakeFCM:
             self.token_requests += 1
             token = f"fake-access-{self.token_requests}-{len(self.issued)}"
             self.issued.add(token)
-        return 200, {"access_token": token, "expires_in": 3600, "token_type": "Bearer"}, {}
+            lifetime = self.token_seconds
+        return 200, {"access_token": token, "expires_in": lifetime, "token_type": "Bearer"}, {}
 
     async def _send(self, project: str, headers: dict, body: bytes):
-        if self.latency:
-            await asyncio.sleep(self.latency)
         scheme, _, token = headers.get("authorization", "").partition(" ")
         if scheme != "Bearer" or token not in self.issued:
             return *UNAUTHENTICATED, {}
@@ -326,6 +350,7 @@ class FakeFCM:
                 self._throttle -= 1
             held = self._hold_after is not None and self._sends > self._hold_after
             release = self._release
+            delay = self.answer_delay
             if problem is None and scripted is None and not throttled:
                 self.accepted.append(message)
                 number = len(self.accepted)
@@ -346,6 +371,8 @@ class FakeFCM:
             if held:
                 # FCM has it; the answer never comes back (until released).
                 await release.wait()
+            if delay:
+                await asyncio.sleep(delay)  # FCM has it; the answer is late
             status = 200
             payload = {"name": f"projects/{self.project_id}/messages/{number}"}
         self._record(recipient, status)
@@ -354,6 +381,7 @@ class FakeFCM:
     def _record(self, recipient: str, status: int) -> None:
         with self._lock:
             self.responses.append((recipient, status))
+            self.arrivals.append((time.monotonic(), recipient, status))
 
     def _control(self, method: str, path: str, body: bytes):
         request = json.loads(body) if body else {}
@@ -367,6 +395,10 @@ class FakeFCM:
             self.hold_after(request["after"])
         elif method == "POST" and path == "/_fake/release":
             self.release()
+        elif method == "POST" and path == "/_fake/slow":
+            self.slow(request["seconds"])
+        elif method == "POST" and path == "/_fake/hang_tokens":
+            self.hang_tokens(request["seconds"])
         elif method == "POST" and path == "/_fake/reset":
             self.reset()
         else:

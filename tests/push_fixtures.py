@@ -181,6 +181,15 @@ def messages(**where) -> list[Message]:
     return list(session.scalars(query))
 
 
+def key(event, device) -> str:
+    """The random key of the message of `event` to `device` (what FCM sees as push_key)."""
+    return str(
+        session.scalar(
+            select(Message.key).where(Message.event_id == event.id, Message.device_id == device.id)
+        )
+    )
+
+
 def count_by_state() -> dict[str, int]:
     session.expire_all()
     return dict(session.execute(select(Message.state, func.count()).group_by(Message.state)).all())

@@ -23,11 +23,14 @@ VERSIONS = sorted((ROOT / "migrations" / "versions").glob("0*.py"))
 # head is read from Alembic rather than from file names.
 HEAD = ScriptDirectory.from_config(alembic_config("postgresql://unused/unused")).get_current_head()
 APP_TABLES = set(Base.metadata.tables)
-# Integer primary keys named id are serial: each has its sequence.
+# Integer primary keys named id are serial (unless autoincrement=False): each has its sequence.
 APP_SEQUENCES = {
     f"{table.name}_id_seq"
     for table in Base.metadata.tables.values()
-    if "id" in table.c and table.c.id.primary_key and table.c.id.type.python_type is int
+    if "id" in table.c
+    and table.c.id.primary_key
+    and table.c.id.type.python_type is int
+    and table.c.id.autoincrement is not False
 }
 # Tables and views that PostGIS and its optional extensions (tiger geocoder, topology,
 # raster) create; none of them belongs to the application.

@@ -4,6 +4,7 @@ driving the real firebase-admin SDK against the fake FCM server."""
 import json
 import logging
 import socket
+import threading
 import time
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
@@ -14,7 +15,7 @@ from google.auth.transport.requests import AuthorizedSession
 from google.oauth2 import service_account as google_service_account
 from push_fixtures import *  # noqa: F403  (fixtures: fake FCM, sender, network guard)
 
-from notifications import LogSender, Outcome, PushMessage, PushResult
+from notifications import LogSender, NotReady, Outcome, PushMessage, PushResult, SendControl
 from notifications.errors import Classified, classify, parse_retry_after
 from notifications.fcm import CredentialsError, FcmSender
 from notifications.payload import TOKEN_LIMIT, TOPIC_LIMIT, fit, payload_size
@@ -170,10 +171,10 @@ def message(key, token=None, **kwargs):
     return PushMessage(key=key, title=f"Title {key}", body="Body", token=token, **kwargs)
 
 
-def test_sends_token_fid_and_topic_messages_with_the_key_as_tag(fake, fcm_sender):
+def test_sends_token_fid_and_topic_messages_with_the_collapse_key_as_tag(fake, fcm_sender):
     results = fcm_sender.send(
         [
-            message("1:a", "tok-a"),
+            message("1:a", "tok-a", collapse_key="report-1"),
             message("1:b", fid="fid-b"),
             message("7:sq", topic="prishtina-sq"),
         ]
@@ -192,9 +193,11 @@ def test_sends_token_fid_and_topic_messages_with_the_key_as_tag(fake, fcm_sender
         "token": "tok-a",
         "data": {"type": "test", "push_key": "1:a"},
         "notification": {"title": "Title 1:a", "body": "Body"},
-        "android": {"notification": {"tag": "1:a"}},
-        "apns": {"headers": {"apns-collapse-id": "1:a"}},
+        "android": {"notification": {"tag": "report-1"}},
+        "apns": {"headers": {"apns-collapse-id": "report-1"}},
     }
+    # Without a collapse key, the message's own key is the tag.
+    assert by_key["1:b"]["android"] == {"notification": {"tag": "1:b"}}
     assert (by_key["1:b"]["fid"], "token" in by_key["1:b"]) == ("fid-b", False)
     assert (by_key["7:sq"]["topic"], "token" in by_key["7:sq"]) == ("prishtina-sq", False)
 
@@ -222,7 +225,8 @@ def test_each_error_is_classified_and_nothing_is_retried_inside_the_sdk(fake, fc
         "t-500",
         "t-ok",
     ]
-    results = fcm_sender.send([message(t, t) for t in tokens])
+    # One call each: a 429 would stop the rest of its call.
+    results = [r for t in tokens for r in fcm_sender.send([message(t, t)])]
     assert [(r.outcome, r.error, r.retry_after) for r in results] == [
         (Outcome.BAD_TOKEN, "UNREGISTERED", None),
         (Outcome.BAD_TOKEN, "INVALID_ARGUMENT", None),
@@ -238,14 +242,14 @@ def test_each_error_is_classified_and_nothing_is_retried_inside_the_sdk(fake, fc
     assert fake.received_keys() == {"t-ok": 1}
 
 
-def test_third_party_auth_error_is_auth_after_the_sdks_token_refreshes(fake, fcm_sender):
+def test_a_401_is_auth_at_once_without_refreshing_and_resending(fake, fcm_sender):
     fake.fail("t-ios", "third_party_auth", "third_party_auth", "third_party_auth")
     before = fake.stats()["token_requests"]
     [result] = fcm_sender.send([message("k", "t-ios")])
     assert (result.outcome, result.error) == (Outcome.AUTH, "THIRD_PARTY_AUTH_ERROR")
-    # google-auth refreshes the access token twice on a 401 before giving up.
-    assert fake.attempts["t-ios"] == 3
-    assert fake.stats()["token_requests"] - before == 2
+    # google-auth would refresh the token and send twice more (three requests in one lease).
+    assert fake.attempts["t-ios"] == 1
+    assert fake.stats()["token_requests"] - before == 0
 
 
 def test_a_payload_over_the_limit_is_rejected_by_fcm(fake, fcm_sender):
@@ -261,10 +265,23 @@ def test_a_message_the_sdk_cannot_encode_fails_alone(fake, fcm_sender):
     ]
 
 
-def test_more_than_500_messages_go_in_calls_of_500(fake, fcm_sender):
-    results = fcm_sender.send([message(f"k{i}", f"t{i}") for i in range(1001)])
+def test_a_thousand_messages_go_out_on_a_bounded_pool_of_threads(fake, service_account):
+    sender = FcmSender(service_account, base_url=fake.url, concurrency=4)
+    seen = set()
+    fake.slow(0.002)
+    original = sender._send_one
+
+    def spy(message, control):
+        seen.add(threading.get_ident())
+        return original(message, control)
+
+    sender._send_one = spy
+    results = sender.send([message(f"k{i}", f"t{i}") for i in range(1001)])
+    sender.close()
     assert len(results) == 1001 and all(r.outcome is Outcome.SENT for r in results)
+    assert [r.key for r in results] == [f"k{i}" for i in range(1001)]
     assert fake.received_keys() == {f"k{i}": 1 for i in range(1001)}
+    assert len(seen) == 4  # send_each would have started 1,001 threads
 
 
 def test_credentials_come_from_the_fake_token_endpoint_only(fake, service_account, no_network):
@@ -334,6 +351,12 @@ def test_plain_google_auth_would_call_google_from_a_background_thread(fake, no_n
     deadline = time.monotonic() + 5
     while not no_network and time.monotonic() < deadline:
         time.sleep(0.01)
+    # The lookup is retried in the background (urllib3, with backoff): wait for quiet.
+    seen, quiet_since = len(no_network), time.monotonic()
+    while time.monotonic() - quiet_since < 2 and time.monotonic() < deadline + 10:
+        time.sleep(0.05)
+        if len(no_network) != seen:
+            seen, quiet_since = len(no_network), time.monotonic()
     assert no_network and set(no_network) == {"iamcredentials.googleapis.com"}
     no_network.clear()
 
@@ -351,4 +374,124 @@ def test_an_unreachable_token_endpoint_is_transient_and_refused_at_startup(fake,
     with pytest.raises(CredentialsError, match="cannot reach the token endpoint"):
         sender.check()
     sender.close()
+    assert fake.attempts == {}
+
+
+# Time: every network step is bounded, and a request without an answer is not a failure.
+
+
+@pytest.fixture
+def quick_sender(fake, service_account):
+    sender = FcmSender(service_account, base_url=fake.url, timeout=0.5, concurrency=4)
+    sender.prepare()
+    yield sender
+    sender.close()
+
+
+def test_an_answer_slower_than_the_timeout_is_an_unknown_outcome_not_a_failure(fake, quick_sender):
+    fake.slow(2)
+    started = time.monotonic()
+    [result] = quick_sender.send([message("k", "t")])
+    elapsed = time.monotonic() - started
+    assert (result.outcome, result.error) == (Outcome.UNKNOWN, "TIMEOUT")
+    assert 0.5 <= elapsed < 1.0  # one total timeout, connect to last byte
+    assert fake.received_keys() == {"k": 1}  # FCM had it: it may well have been delivered
+
+
+def test_a_refused_connection_never_reached_fcm_and_is_a_plain_retry(fake, service_account):
+    with socket.socket() as closed:  # a local port with nobody listening
+        closed.bind(("127.0.0.1", 0))
+        url = f"http://127.0.0.1:{closed.getsockname()[1]}"
+    sender = FcmSender(service_account, base_url=url, timeout=0.5)
+    [result] = sender.send([message("k", "t")])
+    sender.close()
+    assert (result.outcome, result.error) == (Outcome.RETRY, "UNAVAILABLE")
+
+
+def test_no_request_starts_that_could_end_after_the_deadline(fake, quick_sender):
+    fake.slow(0.3)
+    control = SendControl(time.monotonic() + 1.2)
+    started = time.monotonic()
+    results = quick_sender.send([message(f"k{i}", f"t{i}") for i in range(40)], control)
+    elapsed = time.monotonic() - started
+    outcomes = [r.outcome for r in results]
+    # 4 threads, 0.3 s each, a request starts only with 0.5 s (the timeout) left: rounds
+    # start at 0, 0.3 and 0.6 s (fewer on a busy machine), none at 0.9 s.
+    assert outcomes.count(Outcome.SENT) in (8, 12)
+    assert outcomes.count(Outcome.NOT_SENT) == 40 - outcomes.count(Outcome.SENT)
+    assert {r.error for r in results if r.outcome is Outcome.NOT_SENT} == {"NOT_STARTED"}
+    assert elapsed < 1.2 + 0.1  # the deadline, plus scheduling
+    assert len(fake.received_keys()) == outcomes.count(Outcome.SENT)
+
+
+def test_a_429_stops_new_requests_and_is_announced_once(fake, service_account):
+    sender = FcmSender(service_account, base_url=fake.url, concurrency=1)
+    fake.throttle(1, retry_after="30")
+    heard = []
+    control = SendControl(on_pause=heard.append)
+    results = sender.send([message(f"k{i}", f"t{i}") for i in range(5)], control)
+    sender.close()
+    assert [r.outcome for r in results] == [Outcome.THROTTLED] + [Outcome.NOT_SENT] * 4
+    assert [(r.key, r.retry_after) for r in heard] == [("k0", 30.0)]
+    assert fake.stats()["sends"] == 1
+
+
+def test_another_workers_pause_stops_new_requests(fake, quick_sender):
+    polls = []
+
+    def shared_pause():
+        polls.append(1)
+        return len(polls) > 3
+
+    results = quick_sender.send(
+        [message(f"k{i}", f"t{i}") for i in range(10)], SendControl(shared_pause=shared_pause)
+    )
+    assert [r.outcome for r in results].count(Outcome.SENT) == 3
+    assert fake.stats()["sends"] == 3
+
+
+def test_a_hanging_token_endpoint_is_given_one_timeout_before_anything_is_sent(
+    fake, service_account
+):
+    sender = FcmSender(service_account, base_url=fake.url, timeout=0.5)
+    fake.hang_tokens(30)  # google-auth would wait 120 s per try, three tries
+    started = time.monotonic()
+    with pytest.raises(NotReady) as refused:
+        sender.prepare(60)
+    elapsed = time.monotonic() - started
+    fake.hang_tokens(0)
+    assert (refused.value.outcome, refused.value.error) == (
+        Outcome.RETRY,
+        "TOKEN_ENDPOINT_UNAVAILABLE",
+    )
+    assert 0.5 <= elapsed < 1.0
+    sender.prepare(60)
+    assert sender.send([message("k", "t")])[0].outcome is Outcome.SENT
+    sender.close()
+
+
+def test_prepare_refreshes_a_token_that_would_expire_within_the_lease(fake, service_account):
+    sender = FcmSender(service_account, base_url=fake.url, timeout=1)
+    fake.token_lifetime(225 + 30)  # google-auth counts it expired 225 s early: 30 s of use
+    before = fake.stats()["token_requests"]
+    sender.prepare(10)
+    sender.prepare(10)  # still good for 10 s: no second request
+    assert fake.stats()["token_requests"] - before == 1
+    with pytest.raises(NotReady) as refused:
+        sender.prepare(60)  # a fresh token cannot cover 60 s either
+    assert (refused.value.outcome, refused.value.error) == (Outcome.AUTH, "TOKEN_TOO_SHORT_LIVED")
+    fake.token_lifetime(3600)
+    sender.close()
+
+
+def test_a_refresh_the_sdk_attempts_mid_batch_ends_by_the_batch_deadline(fake, service_account):
+    sender = FcmSender(service_account, base_url=fake.url, timeout=5)  # token never fetched
+    fake.hang_tokens(30)
+    started = time.monotonic()
+    [result] = sender.send([message("k", "t")], SendControl(time.monotonic() + 5.5))
+    elapsed = time.monotonic() - started
+    fake.hang_tokens(0)
+    sender.close()
+    assert (result.outcome, result.error) == (Outcome.RETRY, "TOKEN_ENDPOINT_UNAVAILABLE")
+    assert elapsed < 5.5
     assert fake.attempts == {}

@@ -12,7 +12,15 @@ from sqlalchemy import select
 from civic_api.audit.models import AuditEntry
 from civic_api.database import session
 
-STATS_ZERO = {"pending": 0, "sent": 0, "failed": 0, "dead": 0, "delivered_to_log": 0}
+STATS_ZERO = {
+    "pending": 0,
+    "sent": 0,
+    "failed": 0,
+    "dead": 0,
+    "delivered_to_log": 0,
+    "unknown": 0,
+    "superseded": 0,
+}
 
 
 @pytest.fixture
@@ -67,7 +75,12 @@ def test_status_change_and_response_reach_the_reporters_phone(
 
     stats = staff.get(f"{url}/deliveries")
     assert stats.status_code == 200
-    assert stats.json == {"total": 2, "by_state": STATS_ZERO | {"sent": 2}, "errors": {}}
+    assert stats.json == {
+        "total": 2,
+        "by_state": STATS_ZERO | {"sent": 2},
+        "errors": {},
+        "may_have_arrived": 0,
+    }
 
 
 def test_an_announcement_created_by_a_manager_reaches_subscribers(
@@ -117,7 +130,12 @@ def test_delivery_stats_requeue_and_scope(
         json={"municipality": "prishtina", "title": {"en": "T"}, "body": {"en": "B"}},
     ).json
     url = f"/v1/admin/announcements/{announcement['id']}/deliveries"
-    assert manager.get(url).json == {"total": 0, "by_state": STATS_ZERO, "errors": {}}
+    assert manager.get(url).json == {
+        "total": 0,
+        "by_state": STATS_ZERO,
+        "errors": {},
+        "may_have_arrived": 0,
+    }
     fake.fail("tok-a", "unregistered")
     fake.fail("tok-b", "unavailable")
     make_worker(fcm_sender, max_attempts=1).run(until_idle=True)
@@ -126,6 +144,7 @@ def test_delivery_stats_requeue_and_scope(
         "total": 3,
         "by_state": STATS_ZERO | {"sent": 1, "failed": 1, "dead": 1},
         "errors": {"UNREGISTERED": 1, "UNAVAILABLE after 1 attempts": 1},
+        "may_have_arrived": 0,
     }
     foreign = staff_client("manager", ["drenas"])
     assert foreign.get(url).status_code == 404
@@ -133,8 +152,8 @@ def test_delivery_stats_requeue_and_scope(
     assert [m.state for m in messages() if m.state == "dead"] == ["dead"]
 
     requeued = manager.post(f"{url}/requeue")
-    assert requeued.status_code == 200 and requeued.json == {"requeued": 1}
-    assert manager.post(f"{url}/requeue").json == {"requeued": 0}
+    assert requeued.status_code == 200 and requeued.json == {"requeued": 1, "may_have_arrived": 0}
+    assert manager.post(f"{url}/requeue").json == {"requeued": 0, "may_have_arrived": 0}
     assert manager.get(url).json["by_state"] == STATS_ZERO | {"sent": 1, "failed": 1, "pending": 1}
     make_worker(fcm_sender).run(until_idle=True)
     assert manager.get(url).json["by_state"] == STATS_ZERO | {"sent": 2, "failed": 1}
@@ -143,8 +162,8 @@ def test_delivery_stats_requeue_and_scope(
         select(AuditEntry).where(AuditEntry.action == "push.requeue").order_by(AuditEntry.id)
     ).all()
     assert [(e.entity_type, e.entity_id, e.after) for e in entries] == [
-        ("announcement", str(announcement["id"]), {"requeued": 1}),
-        ("announcement", str(announcement["id"]), {"requeued": 0}),
+        ("announcement", str(announcement["id"]), {"requeued": 1, "may_have_arrived": 0}),
+        ("announcement", str(announcement["id"]), {"requeued": 0, "may_have_arrived": 0}),
     ]
 
 

@@ -38,9 +38,9 @@ class AnnouncementRequeueView(MethodView):
     @blp.alt_response(404, description=NOT_FOUND)
     def post(self, announcement_id: int):
         """Send an announcement's dead push messages again"""
-        count = service.requeue_announcement(current_principal(), announcement_id, utcnow())
+        result = service.requeue_announcement(current_principal(), announcement_id, utcnow())
         session.commit()
-        return {"requeued": count}
+        return result
 
 
 @blp.route("/reports/<uuid:report_id>/deliveries")
@@ -60,6 +60,6 @@ class ReportRequeueView(MethodView):
     @blp.alt_response(404, description=NOT_FOUND)
     def post(self, report_id: uuid.UUID):
         """Send a report's dead push messages again"""
-        count = service.requeue_report(current_principal(), report_id, utcnow())
+        result = service.requeue_report(current_principal(), report_id, utcnow())
         session.commit()
-        return {"requeued": count}
+        return result

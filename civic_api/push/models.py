@@ -27,8 +27,10 @@ PLATFORMS = ("android", "ios", "web")
 # An FCM registration token, or a Firebase installation id (FCM's newer target).
 TOKEN_TYPES = ("token", "fid")
 TOKEN_MAX = 4096
-# pending → sent | delivered_to_log | failed (never retried) | dead (retries used up; requeue).
-STATES = ("pending", "sent", "failed", "dead", "delivered_to_log")
+# pending → sent | delivered_to_log | failed (never retried) | dead (retries used up; requeue)
+# | unknown (sent twice without an answer: it may have arrived) | superseded (a newer status of
+# the same report was fanned out to the device before this one went out).
+STATES = ("pending", "sent", "failed", "dead", "delivered_to_log", "unknown", "superseded")
 
 
 class Device(Base):
@@ -108,8 +110,9 @@ class ReportLink(Base):
 class Message(Base):
     """One notification to one device, created by fan-out from an outbox event.
 
-    `key` ("<event id>:<device id>") is unique, so fanning an event out twice creates
-    nothing new; it is also sent with the message so that phones can drop a resend.
+    (event, device) is unique, so fanning an event out twice creates nothing new. `key` is
+    random: it travels with the message (`push_key`) so that phones can drop a resend, and
+    it is what logs name, so neither shows the device id.
     A worker claims a pending row by moving `next_attempt_at` past its lease and stamping
     `lease_id`; a crashed worker's rows become claimable again when the lease runs out.
     """
@@ -120,6 +123,8 @@ class Message(Base):
         CheckConstraint(f"kind IN {EVENT_KINDS}", name="kind_known"),
         CheckConstraint("(report_id IS NULL) <> (announcement_id IS NULL)", name="one_subject"),
         CheckConstraint("attempts >= 0", name="attempts_positive"),
+        CheckConstraint("unanswered >= 0", name="unanswered_positive"),
+        UniqueConstraint("event_id", "device_id"),
         Index(
             "ix_push_message_due",
             "next_attempt_at",
@@ -128,7 +133,12 @@ class Message(Base):
     )
 
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
-    key: Mapped[str] = mapped_column(Text, unique=True)
+    key: Mapped[uuid.UUID] = mapped_column(
+        UUID(as_uuid=True), unique=True, server_default=func.gen_random_uuid()
+    )
+    event_id: Mapped[int] = mapped_column(
+        BigInteger, ForeignKey("outbox_event.id", ondelete="CASCADE")
+    )
     kind: Mapped[str] = mapped_column(Text)
     report_id: Mapped[uuid.UUID | None] = mapped_column(
         UUID(as_uuid=True), ForeignKey("report.id", ondelete="CASCADE"), index=True
@@ -136,9 +146,9 @@ class Message(Base):
     announcement_id: Mapped[int | None] = mapped_column(
         Integer, ForeignKey("announcement.id", ondelete="CASCADE"), index=True
     )
-    # NULL once the device is deleted: the message is then failed, and the statistics stay.
-    device_id: Mapped[uuid.UUID | None] = mapped_column(
-        UUID(as_uuid=True), ForeignKey("push_device.id", ondelete="SET NULL"), index=True
+    # Deleting the device deletes its messages: nothing keeps a trace of what it followed.
+    device_id: Mapped[uuid.UUID] = mapped_column(
+        UUID(as_uuid=True), ForeignKey("push_device.id", ondelete="CASCADE"), index=True
     )
     # The outbox event's payload (report events: event_id and status).
     payload: Mapped[dict] = mapped_column(JSONB, server_default="{}")
@@ -148,6 +158,9 @@ class Message(Base):
         DateTime(timezone=True), server_default=func.now()
     )
     lease_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
+    # Sends that got no answer (timeout, connection lost after the request): FCM may have
+    # delivered them, so such a message is sent at most once more.
+    unanswered: Mapped[int] = mapped_column(Integer, server_default="0")
     # FCM's error code and a short reason; never a token.
     last_error: Mapped[str | None] = mapped_column(Text)
     fcm_message_id: Mapped[str | None] = mapped_column(Text)
@@ -156,4 +169,16 @@ class Message(Base):
     created_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), server_default=func.now(), index=True
     )
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+class Throttle(Base):
+    """The one pause every worker honours: FCM said 429 (Retry-After) or refused our keys."""
+
+    __tablename__ = "push_throttle"
+    __table_args__ = (CheckConstraint("id = 1", name="single_row"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    paused_until: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    reason: Mapped[str] = mapped_column(Text)
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())

@@ -108,7 +108,19 @@ class DeliveryStatsSchema(Schema):
         values=ma.fields.Integer(),
         metadata={"description": "Failed and dead messages by last error code"},
     )
+    may_have_arrived = ma.fields.Integer(
+        metadata={
+            "description": "Unknown messages (sent twice without an answer) and dead ones "
+            "with a send that got no answer: FCM may have delivered them"
+        }
+    )
 
 
 class RequeuedSchema(Schema):
     requeued = ma.fields.Integer(metadata={"description": "Dead messages made pending again"})
+    may_have_arrived = ma.fields.Integer(
+        metadata={
+            "description": "Of those, how many had a send without an answer: the phone may "
+            "already show them, and will show the resend in its place"
+        }
+    )

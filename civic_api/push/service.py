@@ -82,7 +82,7 @@ def update_device(device: Device, **changes) -> Device:
 
 
 def delete_device(device: Device) -> None:
-    """Forget the device, its subscriptions and its report links (messages keep their state)."""
+    """Forget the device with its subscriptions, report links and push messages."""
     session.delete(device)
     session.flush()
 
@@ -217,29 +217,30 @@ def report_deliveries(principal: Principal, report_id: uuid.UUID) -> dict:
     return delivery.stats(session.connection(), report_id=found.id)
 
 
-def requeue_announcement(principal: Principal, announcement_id: int, now: datetime) -> int:
+def requeue_announcement(principal: Principal, announcement_id: int, now: datetime) -> dict:
     """Make the announcement's dead messages pending again; audited."""
     found = announcements.get_for(principal, announcement_id)
-    count = delivery.requeue_dead(session.connection(), now, announcement_id=found.id)
-    _audit_requeue(principal, "announcement", found.id, found.municipality_id, count)
-    return count
+    counts = delivery.requeue_dead(session.connection(), now, announcement_id=found.id)
+    return _audit_requeue(principal, "announcement", found.id, found.municipality_id, counts)
 
 
-def requeue_report(principal: Principal, report_id: uuid.UUID, now: datetime) -> int:
+def requeue_report(principal: Principal, report_id: uuid.UUID, now: datetime) -> dict:
     """Make the report's dead messages pending again; audited."""
     found = triage.get_report_for(principal, report_id)
-    count = delivery.requeue_dead(session.connection(), now, report_id=found.id)
-    _audit_requeue(principal, "report", found.id, found.municipality_id, count)
-    return count
+    counts = delivery.requeue_dead(session.connection(), now, report_id=found.id)
+    return _audit_requeue(principal, "report", found.id, found.municipality_id, counts)
 
 
-def _audit_requeue(principal, entity_type, entity_id, municipality_id, count) -> None:
+def _audit_requeue(principal, entity_type, entity_id, municipality_id, counts) -> dict:
+    requeued, maybe = counts
+    result = {"requeued": requeued, "may_have_arrived": maybe}
     audit.record(
         principal.staff_id,
         "push.requeue",
         entity_type,
         entity_id,
         municipality_ids=[municipality_id],
-        after={"requeued": count},
+        after=result,
     )
     session.flush()
+    return result

@@ -33,12 +33,13 @@ STATUS_NAMES = {
 }
 
 
-def report_status(locale: str, status: str) -> tuple[str, str]:
+def report_status(locale: str, payload: dict) -> tuple[str, str]:
     """(title, body) telling the reporter their report's new status."""
+    status = str(payload.get("status") or "")
     name = translate(STATUS_NAMES[status], locale) if status in STATUS_NAMES else status
     return translate(REPORT_TITLE, locale), translate(STATUS_BODY, locale).format(status=name)
 
 
-def report_response(locale: str) -> tuple[str, str]:
+def report_response(locale: str, payload: dict) -> tuple[str, str]:
     """(title, body) telling the reporter the municipality responded publicly."""
     return translate(REPORT_TITLE, locale), translate(RESPONSE_BODY, locale)

@@ -1,7 +1,7 @@
 """Photos of reports; reports erased by their reporter or coarsened after closure
 
 Revision ID: 0009_photos
-Revises: 0008_robust
+Revises: 0007_push
 Create Date: 2026-12-01 08:55:00
 """
 
@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0009_photos"
-down_revision = "0008_robust"
+down_revision = "0007_push"
 branch_labels = None
 depends_on = None
 
