@@ -136,8 +136,15 @@ def purge_push_messages(now: datetime, days: int) -> int:
     """Finished push messages and dispatched outbox events older than `days` days."""
     cutoff = now - timedelta(days=days)
     messages = _delete_batch(Message, Message.state != "pending", Message.created_at < cutoff)
+    # Deleting an event deletes its messages: only once none of them is still pending.
+    pending = select(Message.id).where(
+        Message.event_id == OutboxEvent.id, Message.state == "pending"
+    )
     events = _delete_batch(
-        OutboxEvent, OutboxEvent.dispatched_at.is_not(None), OutboxEvent.dispatched_at < cutoff
+        OutboxEvent,
+        OutboxEvent.dispatched_at.is_not(None),
+        OutboxEvent.dispatched_at < cutoff,
+        ~pending.exists(),
     )
     return messages + events
 

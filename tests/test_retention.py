@@ -173,26 +173,44 @@ def test_cli_run_purges_devices_push_rows_idempotency_and_orphans(app, submit, d
         text("UPDATE push_device SET updated_at = now() - interval '181 days' WHERE id = :id"),
         {"id": stale.id},
     )
-    event = OutboxEvent(kind="report.status_changed", report_id=uuid.UUID(report_id))
-    db.add(event)
+    # One outbox event per message (a message is one event for one device).
+    states = ["sent", "dead", "pending", "sent"]
+    events = [
+        OutboxEvent(kind="report.status_changed", report_id=uuid.UUID(report_id)) for _ in states
+    ]
+    db.add_all(events)
     db.flush()
-    rows = [
+    db.add_all(
         Message(
-            key=f"{event.id}:{n}",
+            event_id=event.id,
             kind=event.kind,
             report_id=event.report_id,
             device_id=fresh.id,
             state=state,
         )
-        for n, state in enumerate(["sent", "dead", "pending", "sent"])
-    ]
-    db.add_all(rows)
-    db.flush()
-    db.execute(
-        text("UPDATE push_message SET created_at = now() - interval '31 days' WHERE key <> :k"),
-        {"k": rows[3].key},
+        for event, state in zip(events, states, strict=True)
     )
-    db.execute(text("UPDATE outbox_event SET dispatched_at = now() - interval '31 days'"))
+    db.flush()
+    # All but the last are a month old; the last event and its message are recent.
+    event_ids = [e.id for e in events]
+    old = event_ids[:3]
+    db.execute(
+        text(
+            "UPDATE push_message SET created_at = now() - interval '31 days'"
+            " WHERE event_id = ANY(:ids)"
+        ),
+        {"ids": old},
+    )
+    db.execute(
+        text(
+            "UPDATE outbox_event SET dispatched_at = now() - interval '31 days'"
+            " WHERE id = ANY(:ids)"
+        ),
+        {"ids": old},
+    )
+    db.execute(
+        text("UPDATE outbox_event SET dispatched_at = now() WHERE id = :id"), {"id": event_ids[3]}
+    )
     store.put("orphan.jpg", b"x", "image/jpeg")
     import os
 
@@ -205,12 +223,14 @@ def test_cli_run_purges_devices_push_rows_idempotency_and_orphans(app, submit, d
     assert json.loads(result.output) == {
         "locations_coarsened": 0,
         "devices_expired": 1,
-        "push_rows_purged": 3,  # two old finished messages and the dispatched event
+        # Two old finished messages and their events; the pending one keeps its event.
+        "push_rows_purged": 4,
         "idempotency_records_purged": 1,
         "orphan_photo_files_deleted": 1,
     }
     assert db.scalars(select(Device.fcm_token)).all() == ["fresh"]
     assert sorted(db.scalars(select(Message.state))) == ["pending", "sent"]
+    assert sorted(db.scalars(select(OutboxEvent.id))) == event_ids[2:]
     assert sorted(p.name for p in store.directory.iterdir()) == ["recent.jpg"]
     again = runner.invoke(args=["retention", "run"])
     assert json.loads(again.output) == dict.fromkeys(json.loads(result.output), 0)
