@@ -3,14 +3,21 @@
 import os
 
 bind = os.environ.get("CIVIC_BIND", "127.0.0.1:5000")
-workers = int(os.environ.get("CIVIC_WORKERS", "3"))
-# Threads keep a worker serving while one request waits on the database or a slow client.
+# Threaded workers keep client connections alive (the sync worker closes each after one
+# response) and overlap one request's database wait with another's Python or a slow client.
+# Sized for the 2 cores here, shared with PostgreSQL: 2 processes (one per core; the GIL
+# makes more processes than cores pointless for CPU) x 4 threads (enough to cover the
+# database waits; each holds at most one of the engine's DB_POOL_SIZE = 5 pooled
+# connections). docs/deploy.md "Serving".
+workers = int(os.environ.get("CIVIC_WORKERS", "2"))
 worker_class = "gthread"
 threads = int(os.environ.get("CIVIC_THREADS", "4"))
 # A worker silent for longer than this is hung and is replaced. Every wait in a request is
 # bounded well below it (analytics statements 15 s, connect 3 s, pool 5 s: settings.py).
 timeout = int(os.environ.get("CIVIC_WORKER_TIMEOUT", "30"))
 graceful_timeout = 20
+# Idle keep-alive connections are held this long (a map loads its tiles in a burst; a
+# phone sends its next request soon or not at all).
 keepalive = 5
 # Request line and headers are bounded (gunicorn's defaults, stated): 414 and 431 beyond.
 limit_request_line = 4094

@@ -7,6 +7,7 @@ from flask import Flask, send_from_directory
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from civic_api import access_log, cli, database, edge, errors, headers, i18n, metrics, settings
+from civic_api.categories.service import CategoryCache
 from civic_api.extensions import init_api
 from civic_api.limits import limiter
 
@@ -37,6 +38,7 @@ def create_app(config: dict | None = None) -> Flask:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops)
     database.init_app(app)
     metrics.init_app(app)  # first: its timer starts before the other request hooks
+    app.extensions["category_cache"] = CategoryCache(app.config["CATEGORY_CACHE_SECONDS"])
     edge.init_app(app)
     i18n.init_app(app)
     headers.init_app(app)

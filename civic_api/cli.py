@@ -1,4 +1,4 @@
-"""Command-line tools: `flask db`, `flask seed` and `flask municipalities`."""
+"""Command-line tools: `flask db`, `flask seed`, `flask municipalities`, `flask reports` …"""
 
 from pathlib import Path
 
@@ -17,10 +17,11 @@ BUNDLED_BOUNDARIES = Path(__file__).parent / "seed" / "data" / "kosovo-municipal
 db_cli = AppGroup("db", help="Database migrations (Alembic).")
 seed_cli = AppGroup("seed", help="Seed deployment profiles, boundaries and demo data.")
 municipalities_cli = AppGroup("municipalities", help="Municipality boundaries.")
-analytics_cli = AppGroup("analytics", help="Heatmap rollups.")
+analytics_cli = AppGroup("analytics", help="Heatmap rollups and public releases.")
 notifications_cli = AppGroup("notifications", help="Push notifications through FCM.")
 staff_cli = AppGroup("staff", help="Staff accounts.")
 retention_cli = AppGroup("retention", help="Forget what is no longer needed (docs/privacy.md).")
+reports_cli = AppGroup("reports", help="Report submission housekeeping.")
 
 
 def alembic_config(url: str | None = None) -> Config:
@@ -73,8 +74,9 @@ def seed_e_komuna():
 
 @seed_cli.command("municipalities")
 def seed_municipalities():
-    """Kosovo's 38 municipalities (boundaries © OpenStreetMap contributors, geoBoundaries)."""
-    _import(str(BUNDLED_BOUNDARIES), "name", None, True)
+    """Kosovo's 38 municipalities (boundaries © OpenStreetMap contributors, geoBoundaries);
+    only those missing are added, nothing an admin changed is touched."""
+    _import(str(BUNDLED_BOUNDARIES), "name", None, True, update_boundaries=False)
 
 
 @seed_cli.command("demo-reports")
@@ -168,12 +170,12 @@ def seed_demo(ctx, reports):
         click.echo(f"{existing} reports already present; no demo reports added")
 
 
-def _import(path, name_property, slug_property, repair):
+def _import(path, name_property, slug_property, repair, update_boundaries=True):
     from civic_api.municipalities.service import import_boundaries
     from geo.boundaries import InvalidBoundary
 
     try:
-        slugs = import_boundaries(path, name_property, slug_property, repair)
+        slugs = import_boundaries(path, name_property, slug_property, repair, update_boundaries)
     except (InvalidBoundary, OSError) as exc:
         session.rollback()
         raise click.ClickException(str(exc)) from None
@@ -197,7 +199,8 @@ def _import(path, name_property, slug_property, repair):
     help="Repair invalid geometry (GEOS MakeValid) or refuse it.",
 )
 def municipalities_import(path, name_property, slug_property, repair):
-    """Insert or update municipalities from a GeoJSON FeatureCollection (EPSG:4326)."""
+    """Insert municipalities, or update their boundaries, from a GeoJSON FeatureCollection
+    (EPSG:4326); cell ownership follows the new boundaries."""
     _import(path, name_property, slug_property, repair)
 
 
@@ -315,6 +318,58 @@ def retention_run(every):
         time.sleep(every)
 
 
+@reports_cli.command("purge-idempotency")
+def reports_purge_idempotency():
+    """Delete idempotency records older than IDEMPOTENCY_TTL_HOURS (run it hourly)."""
+    from datetime import timedelta
+
+    from civic_api.reports.idempotency import purge_expired
+
+    purged = purge_expired(timedelta(hours=current_app.config["IDEMPOTENCY_TTL_HOURS"]))
+    session.commit()
+    click.echo(f"purged {purged} expired idempotency records")
+
+
+@analytics_cli.command("publish")
+@click.option(
+    "--month", default=None, help="YYYY-MM; default: every closed month not yet released."
+)
+def analytics_publish(month):
+    """Compute and store the noisy release of closed months (sensitive categories)."""
+    from datetime import UTC, datetime
+
+    from civic_api.analytics import releases
+    from geo.privacy import ReleaseConflict
+
+    config = current_app.config
+    now = datetime.now(UTC)
+    if month is None:
+        months = releases.due_months(now, config["RELEASE_GRACE_DAYS"])
+        if not months:
+            click.echo("no month is due: every closed month is released")
+    else:
+        try:
+            months = [releases.parse_month(month)]
+        except ValueError as exc:
+            raise click.BadParameter(str(exc), param_hint="--month") from None
+    for first_day in months:
+        try:
+            published = releases.publish(first_day, now, config)
+        except releases.NotPublishable as exc:
+            session.rollback()
+            raise click.ClickException(str(exc)) from None
+        except ReleaseConflict as exc:
+            session.rollback()
+            click.echo(f"{releases.month_id(first_day)}: already released, unchanged ({exc})")
+            continue
+        session.commit()
+        row = published.release
+        if published.created:
+            click.echo(f"{row.id}: released (epsilon {row.epsilon})")
+        else:
+            click.echo(f"{row.id}: already released on {row.created_at:%Y-%m-%d}, unchanged")
+
+
 def init_app(app) -> None:
     groups = (
         db_cli,
@@ -324,6 +379,7 @@ def init_app(app) -> None:
         notifications_cli,
         analytics_cli,
         retention_cli,
+        reports_cli,
     )
     for group in groups:
         app.cli.add_command(group)

@@ -5,8 +5,9 @@ for a lock, a statement (per role of query: `use_role`), and an idle open transa
 """
 
 import re
+import select
 
-from sqlalchemy import MetaData, create_engine, event
+from sqlalchemy import MetaData, create_engine, event, exc
 from sqlalchemy.orm import DeclarativeBase, Session, scoped_session, sessionmaker
 
 NAMING_CONVENTION = {
@@ -31,7 +32,27 @@ def driver_url(url: str) -> str:
 
 
 def make_engine(url: str, **options):
-    return create_engine(driver_url(url), pool_pre_ping=True, hide_parameters=True, **options)
+    engine = create_engine(driver_url(url), hide_parameters=True, **options)
+    event.listen(engine, "checkout", _check_alive)
+    return engine
+
+
+def _check_alive(dbapi_connection, connection_record, connection_proxy) -> None:
+    """Refuse a pooled connection that the server has closed, without a round trip.
+
+    An idle pooled connection has nothing to read; a server that terminated it (restart,
+    pg_terminate_backend, idle timeout) has sent its goodbye and closed the socket, which
+    makes it readable. Raising DisconnectionError makes the pool discard it and check out
+    another, as the pessimistic disconnect handling does after a failed pre-ping, but the
+    pre-ping's `SELECT 1` on every checkout is saved. A silently dropped network path is not
+    seen here; its first statement fails and the pool is invalidated (optimistic handling).
+    """
+    if dbapi_connection.closed:
+        raise exc.DisconnectionError("connection closed")
+    poller = select.poll()
+    poller.register(dbapi_connection.fileno(), select.POLLIN | select.POLLERR | select.POLLHUP)
+    if poller.poll(0):
+        raise exc.DisconnectionError("the server closed the connection")
 
 
 def timeout_options(config) -> dict:

@@ -73,6 +73,12 @@ class Locked(DomainError):
     status = 423
 
 
+class BudgetExhausted(DomainError):
+    """429: a privacy budget would be exceeded; Retry-After says when it renews."""
+
+    status = 429
+
+
 class Unavailable(DomainError):
     """503: the database is away, overloaded or too slow; the client should retry later."""
 

@@ -851,6 +851,70 @@ CATALOGUE: list[tuple[str, str, str]] = [
         "Ruajtja e fotove nuk është e disponueshme; provoni përsëri më vonë.",
         "Skladište fotografija nije dostupno; pokušajte ponovo kasnije.",
     ),
+    # Releases and researchers' differentially private answers
+    (
+        "No release has this id (see /v1/releases).",
+        "Asnjë publikim nuk ka këtë id (shih /v1/releases).",
+        "Nijedno objavljivanje nema ovaj id (vidi /v1/releases).",
+    ),
+    (
+        "No release has this id (a month, YYYY-MM).",
+        "Asnjë publikim nuk ka këtë id (një muaj, YYYY-MM).",
+        "Nijedno objavljivanje nema ovaj id (mesec, YYYY-MM).",
+    ),
+    (
+        "This needs the analytics:read permission, which your token lacks.",
+        "Kjo kërkon lejen analytics:read, të cilën tokeni juaj nuk e ka.",
+        "Za ovo je potrebna dozvola analytics:read, koju vaš token nema.",
+    ),
+    (
+        "Differentially private answers need a researcher token.",
+        "Përgjigjet me privatësi diferenciale kërkojnë një token studiuesi.",
+        "Odgovori sa diferencijalnom privatnošću zahtevaju token istraživača.",
+    ),
+    (
+        "Public series and sensitive categories are monthly: finer periods could reveal"
+        " withheld counts by subtraction. Day and week need a researcher token and"
+        " non-sensitive categories.",
+        "Seritë publike dhe kategoritë e ndjeshme janë mujore: periudhat më të imta mund të"
+        " zbulonin me zbritje numrat e mbajtur. Dita dhe java kërkojnë një token studiuesi dhe"
+        " kategori jo të ndjeshme.",
+        "Javne serije i osetljive kategorije su mesečne: kraći periodi bi oduzimanjem mogli"
+        " otkriti zadržane brojeve. Dan i nedelja zahtevaju token istraživača i kategorije"
+        " koje nisu osetljive.",
+    ),
+    (
+        "DP answers cover closed whole months: give from and to.",
+        "Përgjigjet DP mbulojnë muaj të plotë të mbyllur: jepni from dhe to.",
+        "DP odgovori pokrivaju cele zatvorene mesece: navedite from i to.",
+    ),
+    (
+        "DP answers cover closed months only; {} closes on {}.",
+        "Përgjigjet DP mbulojnë vetëm muaj të mbyllur; {} mbyllet më {}.",
+        "DP odgovori pokrivaju samo zatvorene mesece; {} se zatvara {}.",
+    ),
+    (
+        "This answer needs epsilon {}, which would exceed your account's privacy budget for"
+        " this quarter ({} of {} spent). Identical questions are free: they get the stored"
+        " answer. It renews on {}.",
+        "Kjo përgjigje kërkon epsilon {}, që do të tejkalonte buxhetin e privatësisë së"
+        " llogarisë suaj për këtë tremujor ({} nga {} të shpenzuara). Pyetjet identike janë"
+        " falas: marrin përgjigjen e ruajtur. Ripërtërihet më {}.",
+        "Ovaj odgovor zahteva epsilon {}, čime bi se premašio budžet privatnosti vašeg naloga"
+        " za ovo tromesečje ({} od {} potrošeno). Ista pitanja su besplatna: dobijaju sačuvani"
+        " odgovor. Obnavlja se {}.",
+    ),
+    (
+        "This answer needs epsilon {}, which would exceed the service's overall privacy budget"
+        " for this quarter ({} of {} spent). Identical questions are free: they get the stored"
+        " answer. It renews on {}.",
+        "Kjo përgjigje kërkon epsilon {}, që do të tejkalonte buxhetin e përgjithshëm të"
+        " privatësisë së shërbimit për këtë tremujor ({} nga {} të shpenzuara). Pyetjet"
+        " identike janë falas: marrin përgjigjen e ruajtur. Ripërtërihet më {}.",
+        "Ovaj odgovor zahteva epsilon {}, čime bi se premašio ukupni budžet privatnosti servisa"
+        " za ovo tromesečje ({} od {} potrošeno). Ista pitanja su besplatna: dobijaju sačuvani"
+        " odgovor. Obnavlja se {}.",
+    ),
 ]
 
 

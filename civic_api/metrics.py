@@ -71,7 +71,9 @@ SELECT
     (SELECT extract(epoch FROM now() - min(next_attempt_at)) FROM push_message
      WHERE state = 'pending' AND next_attempt_at <= now()),
     (SELECT count(*) FROM dp_release),
-    (SELECT extract(epoch FROM max(created_at)) FROM dp_release)
+    (SELECT extract(epoch FROM max(created_at)) FROM dp_release),
+    (SELECT count(*) FROM release),
+    (SELECT extract(epoch FROM max(created_at)) FROM release)
 """)
 MESSAGE_STATES = text("SELECT state, count(*) FROM push_message GROUP BY state")
 
@@ -82,7 +84,9 @@ class DatabaseCollector:
     def collect(self):
         try:
             session.execute(text("SET LOCAL statement_timeout = 2000"))
-            depth, age, push_age, releases, last_release = session.execute(DATABASE_GAUGES).one()
+            depth, age, push_age, releases, last_release, monthly, last_monthly = session.execute(
+                DATABASE_GAUGES
+            ).one()
             states = dict(session.execute(MESSAGE_STATES).all())
         except Exception as exc:  # a scrape must answer even when the database is away
             logger.warning("metrics: database gauges unavailable (%s)", type(exc).__name__)
@@ -111,7 +115,17 @@ class DatabaseCollector:
         for state in STATES:
             messages.add_metric([state], states.get(state, 0))
         yield messages
-        yield GaugeMetricFamily("civic_dp_releases", "Differentially private releases", releases)
+        yield GaugeMetricFamily(
+            "civic_public_releases", "Monthly public releases (`flask analytics publish`)", monthly
+        )
+        yield GaugeMetricFamily(
+            "civic_public_release_last_timestamp_seconds",
+            "When the newest monthly release was published (0: none yet)",
+            float(last_monthly or 0),
+        )
+        yield GaugeMetricFamily(
+            "civic_dp_releases", "Researchers' differentially private releases", releases
+        )
         yield GaugeMetricFamily(
             "civic_dp_release_last_timestamp_seconds",
             "When the newest release was published (0: none yet)",

@@ -21,6 +21,7 @@ from civic_api.database import session
 from civic_api.outbox.models import OutboxEvent
 from civic_api.photos import service as photos
 from civic_api.push.models import Device, Message, ReportLink
+from civic_api.reports import idempotency
 from civic_api.reports.models import IdempotencyRecord, Report, ReportEvent
 from civic_api.reports.service import token_hash
 from geo.cells import cell_centres, cells_for
@@ -151,9 +152,7 @@ def purge_push_messages(now: datetime, days: int) -> int:
 
 def purge_idempotency(now: datetime, hours: int) -> int:
     """Idempotency records (sealed first responses) past their TTL."""
-    return _delete_batch(
-        IdempotencyRecord, IdempotencyRecord.created_at < now - timedelta(hours=hours)
-    )
+    return idempotency.purge_expired(timedelta(hours=hours))
 
 
 @dataclass(frozen=True)

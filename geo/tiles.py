@@ -84,10 +84,22 @@ def lonlat_to_tile(lon: float, lat: float, z: int) -> tuple[int, int]:
     return x, min(max(int(math.floor(row)), 0), n - 1)
 
 
-def tile_envelope(z: int, x: int, y: int, margin: float = 0.0) -> ColumnElement[Any]:
+# A tile index: a Python int, or a SQL parameter of a statement prepared once for all tiles.
+TileIndex = int | ColumnElement[Any]
+
+
+def _validate(z: TileIndex, x: TileIndex, y: TileIndex) -> None:
+    """Checks Python ints; SQL parameters are checked by the caller before execution."""
+    if not any(isinstance(v, ColumnElement) for v in (z, x, y)):
+        validate_tile(z, x, y)  # type: ignore[arg-type]
+
+
+def tile_envelope(
+    z: TileIndex, x: TileIndex, y: TileIndex, margin: float = 0.0
+) -> ColumnElement[Any]:
     """ST_TileEnvelope(z, x, y) in EPSG:3857, optionally grown by `margin` (a fraction of
     the tile's width, PostGIS >= 3.1), e.g. to select geometries that spill into the tile."""
-    validate_tile(z, x, y)
+    _validate(z, x, y)
     if not (math.isfinite(margin) and margin >= 0):
         raise ValueError(f"margin must be a non-negative number, got {margin!r}")
     if margin == 0:
@@ -100,16 +112,16 @@ def tile_envelope(z: int, x: int, y: int, margin: float = 0.0) -> ColumnElement[
 
 def mvt_geom(
     geom: ColumnElement[Any],
-    z: int,
-    x: int,
-    y: int,
+    z: TileIndex,
+    x: TileIndex,
+    y: TileIndex,
     extent: int = MVT_EXTENT,
     buffer: int = MVT_BUFFER,
 ) -> ColumnElement[Any]:
     """ST_AsMVTGeom of a WGS84 geometry for tile z/x/y: transformed to 3857, clipped to the
     tile plus `buffer` tile units (so hexagons crossing tile edges join up), in integer
     tile coordinates with y pointing down."""
-    validate_tile(z, x, y)
+    _validate(z, x, y)
     return func.ST_AsMVTGeom(
         func.ST_Transform(geom, WEB_MERCATOR), func.ST_TileEnvelope(z, x, y), extent, buffer, True
     )

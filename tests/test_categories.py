@@ -533,3 +533,73 @@ def test_datetime_answer_out_of_range_is_refused(value):
         {},
         {"when": ["Must be a date-time between the years 1 and 9999."]},
     )
+
+
+class Clock:
+    def __init__(self):
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_category_cache_sees_a_change_within_its_age_and_no_sooner(db, staff_client):
+    from sqlalchemy import event
+
+    from civic_api.categories.service import CategoryCache
+
+    clock = Clock()
+    cache = CategoryCache(max_age=1.0, clock=clock)
+    assert cache.get("commenting").response_target_hours is None
+    attributes = [a.code for a in cache.get("commenting").attributes]
+    assert attributes == ["perpetrator_gender", "perpetrator_relationship", "place_type"]
+    admin = staff_client("admin")
+    changed = admin.patch("/v1/admin/categories/commenting", json={"response_target_hours": 48})
+    assert changed.status_code == 200
+    deactivated = admin.patch("/v1/admin/categories/whistling", json={"active": False})
+    assert deactivated.status_code == 200
+
+    sent = []
+    engine = db.get_bind().engine
+
+    def record(conn, cursor, sql, *args):
+        if "SAVEPOINT" not in sql:
+            sent.append(sql)
+
+    event.listen(engine, "before_cursor_execute", record)
+    try:
+        clock.now = 0.9  # within max_age: no statement, the old values
+        assert cache.get("commenting").response_target_hours is None
+        assert cache.get("whistling") is not None
+        assert sent == []
+        clock.now = 1.0  # one version check, then a reload
+        assert cache.get("commenting").response_target_hours == 48
+        assert cache.get("whistling") is None
+        assert "category_version" in sent[0] and len(sent) > 1
+        sent.clear()
+        clock.now = 2.5  # the version is unchanged: one check, no reload
+        assert cache.get("commenting").response_target_hours == 48
+        assert len(sent) == 1 and "category_version" in sent[0]
+    finally:
+        event.remove(engine, "before_cursor_execute", record)
+
+
+@pytest.mark.parametrize(
+    "statement",
+    [
+        "UPDATE category_group SET name = name WHERE code = 'harassment'",
+        "UPDATE category SET keywords = keywords WHERE code = 'commenting'",
+        "DELETE FROM category_attribute WHERE code = 'place_type'",
+        "INSERT INTO category_group (code, name) VALUES"
+        ' (\'extra\', \'{"sq": "x", "sr": "x", "en": "x"}\')',
+    ],
+)
+def test_category_version_changes_with_every_category_table(db, statement):
+    from sqlalchemy import text
+
+    before = db.scalar(text("SELECT version FROM category_version"))
+    db.execute(text(statement))
+    after = db.scalar(text("SELECT version FROM category_version"))
+    # The changing transaction's id: never reused, even after a rollback.
+    assert after != before
+    assert after == db.scalar(text("SELECT pg_current_xact_id()::text::bigint"))

@@ -76,6 +76,7 @@ def test_outbox_push_and_release_gauges_come_from_the_database(client, submit, d
     assert value(found, "civic_outbox_oldest_pending_age_seconds") >= 0
     assert value(found, "civic_push_messages", state="pending") == 0
     assert value(found, "civic_database_up") == 1
+    assert value(found, "civic_public_releases") == 0
 
 
 def test_hooks_count_deliveries_and_releases(client):

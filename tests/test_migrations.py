@@ -2,6 +2,7 @@
 
 import ast
 import os
+from pathlib import Path
 
 import pytest
 from alembic import command
@@ -17,11 +18,10 @@ import civic_api.all_models  # noqa: F401  (registers every table on Base.metada
 from civic_api.cli import ROOT, alembic_config
 from civic_api.database import Base, make_engine
 
-# The newest revision: files are named after their zero-padded ids.
+SCRIPTS = ScriptDirectory.from_config(alembic_config("postgresql://unused/unused"))
+# The newest revision (test_single_head_and_linear_history checks that there is one).
+HEAD = SCRIPTS.get_current_head()
 VERSIONS = sorted((ROOT / "migrations" / "versions").glob("0*.py"))
-# Each branch of work numbers its revision with its own prefix (e.g. 0008_robust), so the
-# head is read from Alembic rather than from file names.
-HEAD = ScriptDirectory.from_config(alembic_config("postgresql://unused/unused")).get_current_head()
 APP_TABLES = set(Base.metadata.tables)
 # Integer primary keys named id are serial (unless autoincrement=False): each has its sequence.
 APP_SEQUENCES = {
@@ -109,13 +109,16 @@ def has_postgis(engine) -> bool:
 
 
 def test_single_head_and_linear_history():
-    scripts = ScriptDirectory.from_config(alembic_config("postgresql://unused/unused"))
-    assert scripts.get_heads() == [HEAD]
-    assert scripts.get_bases() == ["0001"]
-    revisions = [r.revision for r in scripts.walk_revisions()]
-    # Linear: each revision's parent is the next older one, and no file is left out.
-    assert len(revisions) == len(VERSIONS)
-    assert [r.down_revision for r in scripts.walk_revisions()] == revisions[1:] + [None]
+    assert SCRIPTS.get_heads() == [HEAD]
+    assert SCRIPTS.get_bases() == ["0001"]
+    walked = list(SCRIPTS.walk_revisions())
+    revisions = [r.revision for r in walked]
+    assert revisions[-5:] == ["0005", "0004", "0003", "0002", "0001"]
+    assert [r.down_revision for r in walked] == revisions[1:] + [None]
+    # Every revision file is named after its id (0001_postgis.py, 0006_releases.py).
+    named = [Path(r.path).stem for r in walked]
+    assert all(n == r or n.startswith(f"{r}_") for n, r in zip(named, revisions, strict=True))
+    assert len(walked) == len(VERSIONS)  # no file left out of the chain
 
 
 def test_revision_files_match_their_ids():

@@ -277,6 +277,17 @@ def test_idempotency_record_keeps_neither_key_nor_token(submit, db):
     assert str(record.report_id) == body["id"]
 
 
+def test_retry_gets_its_first_answer_even_if_it_would_now_fail(submit, db):
+    key = {"Idempotency-Key": str(uuid.uuid4())}
+    first = submit(headers=key)
+    db.execute(text("UPDATE category SET active = false WHERE code = 'commenting'"))
+    assert submit().status_code == 422  # without the key: the category is gone
+    again = submit(headers=key)
+    assert again.status_code == 201 and again.json == first.json
+    assert again.headers["Idempotent-Replayed"] == "true"
+    assert count_reports(db) == 1
+
+
 def test_failed_request_does_not_burn_the_key(submit, db):
     key = {"Idempotency-Key": str(uuid.uuid4())}
     assert submit(headers=key, category="no_such").status_code == 422
@@ -333,7 +344,7 @@ def test_unexpected_errors_are_json_without_internals(app, client, monkeypatch):
     def explode(*args, **kwargs):
         raise RuntimeError("secret internal detail")
 
-    monkeypatch.setattr(service, "create_report", explode)
+    monkeypatch.setattr(service, "new_report", explode)
     r = client.post("/v1/reports", json={"category": "commenting", "location": PRISHTINA})
     assert r.status_code == 500
     assert r.json == {
@@ -407,7 +418,7 @@ def test_database_errors_are_logged_without_row_values(client, monkeypatch, capl
             FakeDriverError("DETAIL: Failing row contains (..., my private description, ...)"),
         )
 
-    monkeypatch.setattr(service, "create_report", violate)
+    monkeypatch.setattr(service, "new_report", violate)
     r = client.post("/v1/reports", json={"category": "commenting", "location": PRISHTINA})
     # A check constraint the schema did not anticipate is still the client's value: 422.
     assert r.status_code == 422
@@ -428,3 +439,110 @@ def test_geojson_point_with_elevation(submit, coordinates, expected):
     assert r.status_code == expected, r.json
     if expected == 422:
         assert r.json["errors"]["json"]["location"] == ["Coordinates must be two or three numbers."]
+
+
+@pytest.fixture
+def committing(app, db):
+    """The app's own engine with real commits (BEGIN/COMMIT are round trips to count); the
+    reports it stores are deleted afterwards."""
+    from civic_api.database import session
+
+    engine = app.extensions["engine"]
+    session.remove()
+    session.configure(bind=engine)
+    yield engine
+    session.remove()
+    with engine.begin() as connection:
+        connection.execute(text("DELETE FROM report WHERE description = 'round trips'"))
+        connection.execute(text("DELETE FROM idempotency_record"))
+
+
+def round_trips(engine, action) -> list[str]:
+    """The first word of every statement sent while `action` runs, BEGIN and COMMIT too."""
+    from sqlalchemy import event
+
+    sent: list[str] = []
+
+    def statement(conn, cursor, sql, *args):
+        sent.append(sql.split(None, 1)[0].upper())
+
+    listeners = [
+        ("before_cursor_execute", statement),
+        ("begin", lambda conn: sent.append("BEGIN")),
+        ("commit", lambda conn: sent.append("COMMIT")),
+        ("rollback", lambda conn: sent.append("ROLLBACK")),
+    ]
+    for name, listener in listeners:
+        event.listen(engine, name, listener)
+    try:
+        action()
+    finally:
+        for name, listener in listeners:
+            event.remove(engine, name, listener)
+    return sent
+
+
+def test_a_report_takes_five_round_trips(app, client, committing, monkeypatch):
+    cache = app.extensions["category_cache"]
+    monkeypatch.setattr(cache, "max_age", 60.0)
+    body = {"category": "commenting", "location": PRISHTINA, "description": "round trips"}
+    assert client.post("/v1/reports", json=body).status_code == 201  # the cache is warm now
+
+    plain = round_trips(committing, lambda: client.post("/v1/reports", json=body))
+    # No pre-ping, no category query, no purge: the request's timeouts (one SET LOCAL …;
+    # SET LOCAL … string), the municipality, the report, the commit.
+    assert plain == ["BEGIN", "SET", "SELECT", "INSERT", "COMMIT"]
+    key = {"Idempotency-Key": str(uuid.uuid4())}
+    keyed = round_trips(committing, lambda: client.post("/v1/reports", json=body, headers=key))
+    # The key, its sealed response and the report: one statement.
+    assert keyed == ["BEGIN", "SET", "SELECT", "WITH", "COMMIT"]
+    replay = round_trips(committing, lambda: client.post("/v1/reports", json=body, headers=key))
+    assert replay == ["BEGIN", "SET", "SELECT", "WITH", "SELECT", "ROLLBACK"]
+    with committing.connect() as connection:
+        stored = connection.scalar(
+            text("SELECT count(*) FROM report WHERE description = 'round trips'")
+        )
+    assert stored == 3
+
+
+def test_requests_do_not_purge_expired_keys_the_command_does(app, submit, db):
+    db.execute(
+        text(
+            "INSERT INTO idempotency_record (key_hash, request_hash, created_at) VALUES"
+            " ('\\x01', '\\x01', now() - interval '25 hours'),"
+            " ('\\x02', '\\x02', now() - interval '23 hours')"
+        )
+    )
+    assert submit(headers={"Idempotency-Key": str(uuid.uuid4())}).status_code == 201
+    assert db.scalar(text("SELECT count(*) FROM idempotency_record")) == 3
+    result = app.test_cli_runner().invoke(args=["reports", "purge-idempotency"])
+    assert result.exit_code == 0, result.output
+    assert result.output == "purged 1 expired idempotency records\n"
+    kept = db.scalars(text("SELECT key_hash FROM idempotency_record ORDER BY created_at")).all()
+    assert len(kept) == 2 and bytes(kept[0]) == b"\x02"  # the expired one went, not the others
+
+
+def test_wrong_token_and_unknown_id_run_the_same_query(app, submit, db):
+    """One look-up by id and token hash: a wrong token sends what an unknown id sends and
+    gets no row back either, so nothing is loaded or compared in Python (the timing is
+    measured in bench/ingest_bench.py)."""
+    from sqlalchemy import event
+
+    created = submit().json
+    engine = db.get_bind().engine
+    client = app.test_client()
+    sent: dict[str, list[str]] = {"wrong token": [], "unknown id": []}
+    for kind, report_id in (("wrong token", created["id"]), ("unknown id", uuid.uuid4())):
+
+        def record(conn, cursor, sql, *args, kind=kind):
+            if "SAVEPOINT" not in sql:
+                sent[kind].append((sql, cursor.rowcount))
+
+        event.listen(engine, "after_cursor_execute", record)
+        try:
+            r = client.get(f"/v1/reports/{report_id}", headers={"Follow-Up-Token": "x" * 43})
+        finally:
+            event.remove(engine, "after_cursor_execute", record)
+        assert r.status_code == 404
+    assert sent["wrong token"] == sent["unknown id"]
+    assert [rows for _, rows in sent["wrong token"]] == [0]

@@ -464,6 +464,7 @@ def _raised_messages():
         "PreconditionFailed",
         "Locked",
         "Unavailable",
+        "BudgetExhausted",
         "ValidationError",
         "InvalidParameter",
         "bad_parameter",

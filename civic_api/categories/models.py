@@ -2,6 +2,7 @@
 
 from sqlalchemy import (
     ARRAY,
+    BigInteger,
     Boolean,
     CheckConstraint,
     ForeignKey,
@@ -80,3 +81,18 @@ class CategoryAttribute(Base):
     description: Mapped[dict] = mapped_column(Translations)
     # [{"key": ..., "name": {"sq": ..., "sr": ..., "en": ...}}] for the list datatypes.
     values: Mapped[list] = mapped_column(JSONB, default=list, server_default="[]")
+
+
+class CategoryVersion(Base):
+    """One row whose version changes with every committed change to the category tables.
+
+    Triggers set it to the changing transaction's id, which is never reused (so a change
+    that was rolled back cannot be confused with a later one); processes caching categories
+    compare it with the version they loaded.
+    """
+
+    __tablename__ = "category_version"
+    __table_args__ = (CheckConstraint("singleton", name="one_row"),)
+
+    singleton: Mapped[bool] = mapped_column(Boolean, primary_key=True, server_default="true")
+    version: Mapped[int] = mapped_column(BigInteger, server_default="0")

@@ -2,13 +2,23 @@
 
 import math
 import re
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import select
 
 from civic_api.audit import service as audit
-from civic_api.categories.models import CODE_FORMAT, Category, CategoryAttribute, CategoryGroup
+from civic_api.categories.models import (
+    CODE_FORMAT,
+    Category,
+    CategoryAttribute,
+    CategoryGroup,
+    CategoryVersion,
+)
 from civic_api.database import session
 from civic_api.errors import Conflict, NotFound
 from civic_api.models import TEXT_MAX
@@ -42,8 +52,109 @@ def get_category(code: str, active_only: bool = True) -> Category | None:
     return session.scalars(query).first()
 
 
+class CatalogueEntry(NamedTuple):
+    """Every category, active or not, as the aggregates need it."""
+
+    id: int
+    code: str
+    group_id: int
+    group_code: str
+    sensitive: bool
+
+
+def load_catalogue() -> tuple[CatalogueEntry, ...]:
+    rows = session.execute(
+        select(Category.id, Category.code, CategoryGroup.id, CategoryGroup.code, Category.sensitive)
+        .join(CategoryGroup)
+        .order_by(Category.id)
+    ).all()
+    return tuple(CatalogueEntry(*row) for row in rows)
+
+
+@dataclass(frozen=True)
+class AttributeDefinition:
+    code: str
+    datatype: str
+    required: bool
+    values: list
+
+
+@dataclass(frozen=True)
+class ActiveCategory:
+    """What report submission needs of an active category, detached from any session."""
+
+    id: int
+    code: str
+    response_target_hours: int | None
+    attributes: tuple[AttributeDefinition, ...]
+
+
+_VERSION = select(CategoryVersion.version)
+
+
+class CategoryCache:
+    """Categories held in the process: the active ones for report submission, the whole
+    catalogue for the aggregates.
+
+    At most every `max_age` seconds the first caller compares the `category_version` row
+    with the version it loaded, and reloads when they differ: a committed change is seen
+    within `max_age` seconds by every process, and between checks no statement is sent.
+    """
+
+    def __init__(self, max_age: float, clock: Callable[[], float] = time.monotonic):
+        self.max_age = max_age
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._version: int | None = None
+        self._checked_at = -math.inf
+        self._by_code: dict[str, ActiveCategory] = {}
+        self._catalogue: tuple[CatalogueEntry, ...] = ()
+
+    def get(self, code: str) -> ActiveCategory | None:
+        """The active category with this code, or None."""
+        if not re.fullmatch(CODE_FORMAT, code):
+            return None
+        self._fresh()
+        return self._by_code.get(code)
+
+    def catalogue(self) -> tuple[CatalogueEntry, ...]:
+        """Every category, by id."""
+        self._fresh()
+        return self._catalogue
+
+    def _fresh(self) -> None:
+        if self._clock() - self._checked_at >= self.max_age:
+            self._refresh()
+
+    def _refresh(self) -> None:
+        with self._lock:
+            started = self._clock()
+            if started - self._checked_at < self.max_age:
+                return  # another thread has just checked
+            # The version first: data read after it is at least as new, never older.
+            version = session.scalar(_VERSION)
+            if version != self._version:
+                self._by_code = {c.code: _detached(c) for c in list_categories()}
+                self._catalogue = load_catalogue()
+                self._version = version
+            self._checked_at = started
+
+
+def _detached(category: Category) -> ActiveCategory:
+    return ActiveCategory(
+        id=category.id,
+        code=category.code,
+        response_target_hours=category.response_target_hours,
+        attributes=tuple(
+            AttributeDefinition(a.code, a.datatype, a.required, a.values)
+            for a in category.attributes
+        ),
+    )
+
+
 def validate_answers(
-    definitions: list[CategoryAttribute], answers: dict[str, Any]
+    definitions: "list[CategoryAttribute] | tuple[AttributeDefinition, ...]",
+    answers: dict[str, Any],
 ) -> tuple[dict[str, Any], dict[str, list[str]]]:
     """Check answers against a category's Open311 attribute definitions.
 
@@ -71,7 +182,7 @@ def validate_answers(
     return clean, errors
 
 
-def _check(definition: CategoryAttribute, value: Any) -> Any:
+def _check(definition: "CategoryAttribute | AttributeDefinition", value: Any) -> Any:
     keys = [v["key"] for v in definition.values]
     match definition.datatype:
         case "string" | "text":
@@ -123,31 +234,37 @@ def _check(definition: CategoryAttribute, value: Any) -> Any:
 
 
 def seed_profile(profile: dict) -> list[str]:
-    """Insert or update a deployment profile's groups, categories and attributes; return codes."""
+    """Add a deployment profile's groups, categories and attributes that are missing;
+    return its category codes. What exists is left as it is: seeding runs on every start
+    (`flask seed demo`) and must never undo what an admin changed (a category marked
+    sensitive, switched off or given another response target)."""
     groups = {}
     for spec in profile["groups"]:
         group = session.scalars(select(CategoryGroup).filter_by(code=spec["code"])).first()
-        group = group or CategoryGroup(code=spec["code"])
-        group.name = spec["name"]
-        session.add(group)
+        if group is None:
+            group = CategoryGroup(code=spec["code"], name=spec["name"])
+            session.add(group)
         groups[spec["code"]] = group
     codes = []
     for spec in profile["categories"]:
-        category = get_category(spec["code"], active_only=False) or Category(code=spec["code"])
-        category.group = groups[spec["group"]]
-        category.name = spec["name"]
-        category.description = spec["description"]
-        category.keywords = spec["keywords"]
-        category.sensitive = spec["sensitive"]
-        category.response_target_hours = spec["response_target_hours"]
-        category.active = True
-        wanted = {code: profile["attributes"][code] for code in spec["attributes"]}
-        existing = {a.code: a for a in category.attributes}
-        category.attributes = [
-            _attribute(existing.get(code) or CategoryAttribute(code=code), definition)
-            for code, definition in wanted.items()
-        ]
-        session.add(category)
+        category = get_category(spec["code"], active_only=False)
+        if category is None:
+            category = Category(
+                code=spec["code"],
+                group=groups[spec["group"]],
+                name=spec["name"],
+                description=spec["description"],
+                keywords=spec["keywords"],
+                sensitive=spec["sensitive"],
+                response_target_hours=spec["response_target_hours"],
+                active=True,
+            )
+            session.add(category)
+        present = {a.code for a in category.attributes}
+        for code in spec["attributes"]:
+            if code not in present:
+                definition = profile["attributes"][code]
+                category.attributes.append(_attribute(CategoryAttribute(code=code), definition))
         codes.append(spec["code"])
     session.flush()
     return codes

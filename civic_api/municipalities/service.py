@@ -6,7 +6,7 @@ import unicodedata
 
 from geoalchemy2.shape import from_shape
 from shapely.geometry import Point
-from sqlalchemy import func, select
+from sqlalchemy import Row, func, select
 from sqlalchemy.dialects.postgresql import insert
 
 from civic_api.audit import service as audit
@@ -62,24 +62,30 @@ def _as_dict(row) -> dict:
     return out
 
 
-def municipality_at(point: Point, snap_metres: float = 0) -> Municipality | None:
-    """The municipality responsible for a point.
+_REFERENCE = (Municipality.id, Municipality.slug, Municipality.name)
+# Built once: it runs for every report.
+_INSIDE = (
+    select(*_REFERENCE)
+    .where(points.covers(Municipality.boundary, points.point_parameter("point")))
+    .order_by(Municipality.slug)
+    .limit(1)
+)
+
+
+def municipality_at(point: Point, snap_metres: float = 0) -> Row | None:
+    """The municipality responsible for a point: its (id, slug, name), found through the
+    boundary's spatial index (the boundary itself is not fetched).
 
     A point inside or on the boundary of a municipality belongs to it. A point on a border
     shared by several belongs to the one whose slug sorts first, so the choice never depends
     on insertion order. A point outside all of them but within `snap_metres` of one (GPS
     drift, simplified boundaries) belongs to the nearest.
     """
-    inside = session.scalars(
-        select(Municipality)
-        .where(points.covers(Municipality.boundary, point))
-        .order_by(Municipality.slug)
-        .limit(1)
-    ).first()
+    inside = session.execute(_INSIDE, {"point": points.as_sql(point)}).first()
     if inside is not None or snap_metres <= 0:
         return inside
-    return session.scalars(
-        select(Municipality)
+    return session.execute(
+        select(*_REFERENCE)
         .where(points.within_metres(Municipality.boundary, point, snap_metres))
         .order_by(points.distance_metres(Municipality.boundary, point), Municipality.slug)
         .limit(1)
@@ -96,12 +102,15 @@ def import_boundaries(
     name_property: str = "name",
     slug_property: str | None = None,
     repair: bool = True,
+    update_boundaries: bool = True,
 ) -> list[str]:
-    """Insert or update municipalities from a GeoJSON file; return the slugs written.
+    """Insert or update municipalities from a GeoJSON file; return the slugs read.
 
     Names in sq/sr/en and population come from the built-in gazetteer when the feature's
     name is known to it; otherwise the feature's name is used for all three languages.
-    The whole file is validated before anything is written.
+    update_boundaries=False (the seed, run on every start) only adds the municipalities
+    that are missing and never touches what an admin changed. The whole file is validated
+    before anything is written.
     """
     rows = []
     for number, (props, geom) in enumerate(boundaries.read_features(path), start=1):
@@ -141,8 +150,8 @@ def import_boundaries(
         raise boundaries.InvalidBoundary(f"several features map to the slug(s) {duplicated}")
     if rows:
         statement = insert(Municipality).values(rows)
-        session.execute(
-            statement.on_conflict_do_update(
+        if update_boundaries:
+            statement = statement.on_conflict_do_update(
                 index_elements=[Municipality.slug],
                 set_={
                     "name": statement.excluded.name,
@@ -152,7 +161,9 @@ def import_boundaries(
                     ),
                 },
             )
-        )
+        else:
+            statement = statement.on_conflict_do_nothing(index_elements=[Municipality.slug])
+        session.execute(statement)
     logger.info("imported %d municipalities from %s", len(rows), path)
     return slugs
 

@@ -254,7 +254,7 @@ class MunicipalityItemView(MethodView):
 # Heatmap cells
 
 
-def public_heat_query(args: dict) -> analytics.HeatQuery:
+def public_heat_query(args: dict) -> analytics.AggregateQuery:
     """The analytics query of these arguments, always for the public audience."""
     query_args = {
         key: args[key]
@@ -268,7 +268,7 @@ def public_heat_query(args: dict) -> analytics.HeatQuery:
         query_args["to"] = date_to
     audience = analytics.Audience(researcher=False, k=current_app.config["ANALYTICS_K"])
     with as_bad_request():
-        return analytics.build_query(query_args, audience)
+        return analytics.build_query(query_args, audience, current_app.extensions["category_cache"])
 
 
 @blp.route("/collections/heatmap-cells")

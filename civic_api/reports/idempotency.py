@@ -9,15 +9,16 @@ import hashlib
 import hmac
 import json
 import os
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-from sqlalchemy import delete, select
+from sqlalchemy import Interval, bindparam, cast, delete, func, select
 from sqlalchemy.dialects.postgresql import insert
 
 from civic_api.database import session
 from civic_api.errors import InvalidInput
 from civic_api.reports.models import IdempotencyRecord
+from civic_api.reports.service import INSERT_REPORT, INSERTED_COLUMNS, NewReport
 
 
 def _derive(secret: bytes, purpose: bytes, key: str) -> bytes:
@@ -29,30 +30,58 @@ def fingerprint(secret: bytes, body: object) -> bytes:
     return hmac.new(secret, canonical.encode(), hashlib.sha256).digest()
 
 
-def claim(secret: bytes, key: str, request_hash: bytes, ttl: timedelta) -> dict | None:
-    """Reserve `key` for this request, or return the response of the request that had it.
-
-    A concurrent request with the same key waits on the row lock until the first commits.
-    Records older than `ttl` are purged on the way, so keys are kept no longer than that.
-    """
-    key_hash = _derive(secret, b"lookup", key)
-    expired = (
-        select(IdempotencyRecord.key_hash)
-        .where(IdempotencyRecord.created_at < datetime.now(UTC) - ttl)
-        .with_for_update(skip_locked=True)  # concurrent purges never wait on each other
+_record = IdempotencyRecord.__table__
+_report = INSERT_REPORT.table
+_ttl = bindparam("ttl", type_=Interval)
+_new = insert(_record).values(
+    key_hash=bindparam("lookup_hash"),
+    request_hash=bindparam("request_hash"),
+    sealed_response=bindparam("sealed"),
+    report_id=bindparam("report_id", type_=_report.c.id.type),
+)
+# Records the key with its sealed response, taking over a record older than the TTL;
+# returns nothing for a live key (after waiting for a concurrent request holding it).
+_CLAIM = (
+    _new.on_conflict_do_update(
+        index_elements=[_record.c.key_hash],
+        set_={
+            "request_hash": _new.excluded.request_hash,
+            "sealed_response": _new.excluded.sealed_response,
+            "report_id": _new.excluded.report_id,
+            "created_at": func.now(),
+        },
+        where=_record.c.created_at < func.now() - _ttl,
     )
-    session.execute(delete(IdempotencyRecord).where(IdempotencyRecord.key_hash.in_(expired)))
-    inserted = session.execute(
-        insert(IdempotencyRecord)
-        .values(key_hash=key_hash, request_hash=request_hash)
-        .on_conflict_do_nothing()
-        .returning(IdempotencyRecord.key_hash)
-    ).first()
-    if inserted:
+    .returning(_record.c.key_hash)
+    .cte("claim")
+)
+# The report, inserted only if the key was claimed: one statement for both.
+INSERT_ONCE = (
+    insert(_report)
+    .from_select(
+        INSERTED_COLUMNS,
+        select(
+            *(
+                cast(bindparam(name, type_=_report.c[name].type), _report.c[name].type)
+                for name in INSERTED_COLUMNS
+            )
+        ).select_from(_CLAIM),
+    )
+    .returning(_report.c.id)
+    .add_cte(_CLAIM)
+)
+LIVE = select(_record.c.request_hash, _record.c.sealed_response).where(
+    _record.c.key_hash == bindparam("lookup_hash"), _record.c.created_at >= func.now() - _ttl
+)
+
+
+def replay(secret: bytes, key: str, request_hash: bytes, ttl: timedelta) -> dict | None:
+    """The first response stored for `key` within `ttl`, or None; a 422 if that request
+    had another body."""
+    key_hash = _derive(secret, b"lookup", key)
+    record = session.execute(LIVE, {"lookup_hash": key_hash, "ttl": ttl}).first()
+    if record is None:
         return None
-    record = session.scalars(
-        select(IdempotencyRecord).where(IdempotencyRecord.key_hash == key_hash)
-    ).one()
     if not hmac.compare_digest(record.request_hash, request_hash):
         raise InvalidInput.field(
             "Idempotency-Key",
@@ -64,13 +93,29 @@ def claim(secret: bytes, key: str, request_hash: bytes, ttl: timedelta) -> dict 
     return json.loads(aead.decrypt(sealed[:12], sealed[12:], key_hash))
 
 
-def complete(secret: bytes, key: str, report_id, response: dict) -> None:
-    """Store the sealed first response for `key`."""
+def insert_once(
+    secret: bytes, key: str, request_hash: bytes, ttl: timedelta, report: NewReport, response: dict
+) -> bool:
+    """Insert `report` and the sealed first `response` for `key` in one statement, unless
+    the key is live: then nothing is inserted and False is returned (`replay` has the
+    answer). A concurrent request with the same key waits until the first commits. An
+    expired record is taken over, so the request path never purges (`purge_expired`)."""
     key_hash = _derive(secret, b"lookup", key)
     nonce = os.urandom(12)
     aead = AESGCM(_derive(secret, b"seal", key))
     sealed = nonce + aead.encrypt(nonce, json.dumps(response).encode(), key_hash)
-    record = session.get(IdempotencyRecord, key_hash)
-    record.sealed_response = sealed
-    record.report_id = report_id
-    session.flush()
+    params = report.values | {
+        "lookup_hash": key_hash,
+        "request_hash": request_hash,
+        "sealed": sealed,
+        "report_id": report.id,
+        "ttl": ttl,
+    }
+    return session.execute(INSERT_ONCE, params).first() is not None
+
+
+def purge_expired(ttl: timedelta) -> int:
+    """Delete the records older than `ttl`; return how many. Run it from a scheduled job
+    (`flask reports purge-idempotency`, docs/deploy.md), never on the request path."""
+    result = session.execute(delete(_record).where(_record.c.created_at < func.now() - ttl))
+    return result.rowcount

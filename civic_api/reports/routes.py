@@ -8,7 +8,7 @@ from flask.views import MethodView
 
 from civic_api import retention
 from civic_api.database import session
-from civic_api.errors import NotFound
+from civic_api.errors import InvalidInput, NotFound
 from civic_api.extensions import Blueprint
 from civic_api.i18n import current_locale
 from civic_api.photos.service import discard
@@ -47,12 +47,16 @@ REPORT_EXAMPLE = {
 }
 
 
+CREATED = ReportCreatedSchema()
+
+
 @blp.route("")
 class ReportsView(MethodView):
     @blp.limited("REPORT_RATE_LIMIT")
     @blp.app_checked
-    @blp.arguments(IdempotencyHeadersSchema, location="headers")
-    @blp.arguments(ReportCreateSchema, example=REPORT_EXAMPLE)
+    # Schema instances: webargs would build one from a class on every request.
+    @blp.arguments(IdempotencyHeadersSchema(), location="headers")
+    @blp.arguments(ReportCreateSchema(), example=REPORT_EXAMPLE)
     @blp.response(201, ReportCreatedSchema)
     @blp.alt_response(
         422, description="Invalid report, or Idempotency-Key reused with another body"
@@ -61,33 +65,42 @@ class ReportsView(MethodView):
         """Submit an anonymous report"""
         secret = current_app.config["SECRET_KEY"].encode()
         key = headers.get("idempotency_key")
-        if key:
-            ttl = timedelta(hours=current_app.config["IDEMPOTENCY_TTL_HOURS"])
-            fingerprint = idempotency.fingerprint(secret, request.get_json())
-            replay = idempotency.claim(secret, key, fingerprint, ttl)
-            if replay is not None:
-                session.rollback()
-                return created(replay, {"Idempotent-Replayed": "true"})
         if data.get("locale"):
             g.locale = data["locale"]  # answer in the reporter's chosen language
-        report, token = service.create_report(
-            locale=data.pop("locale", None) or current_locale(),
+        locale = data.pop("locale", None) or current_locale()
+        if not key:
+            report = self.new_report(locale, data)
+            service.insert_report(report)
+            session.commit()
+            return created(CREATED.dump(report))
+        ttl = timedelta(hours=current_app.config["IDEMPOTENCY_TTL_HOURS"])
+        fingerprint = idempotency.fingerprint(secret, request.get_json())
+        try:
+            report = self.new_report(locale, data)
+        except InvalidInput:
+            # A retry of a stored report gets its first answer even if it would fail now.
+            if (first := idempotency.replay(secret, key, fingerprint, ttl)) is None:
+                raise
+            return replayed(first)
+        body = CREATED.dump(report)
+        if not idempotency.insert_once(secret, key, fingerprint, ttl, report, body):
+            return replayed(idempotency.replay(secret, key, fingerprint, ttl))
+        session.commit()
+        return created(body)
+
+    @staticmethod
+    def new_report(locale: str, data: dict) -> service.NewReport:
+        return service.new_report(
+            categories=current_app.extensions["category_cache"],
+            locale=locale,
             snap_metres=current_app.config["MUNICIPALITY_SNAP_METRES"],
             **data,
         )
-        body = ReportCreatedSchema().dump(
-            {
-                "id": report.id,
-                "follow_up_token": token,
-                "status": report.status,
-                "municipality": report.municipality,
-                "submitted_at": report.submitted_at,
-            }
-        )
-        if key:
-            idempotency.complete(secret, key, report.id, body)
-        session.commit()
-        return created(body)
+
+
+def replayed(body: dict):
+    session.rollback()
+    return created(body, {"Idempotent-Replayed": "true"})
 
 
 def created(body: dict, headers: dict | None = None):

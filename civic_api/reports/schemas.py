@@ -163,8 +163,9 @@ class TimelineEntrySchema(Schema):
 
 
 class OriginalStatusSchema(Schema):
+    # Only the status: when the original changed would tell its reporter's activity (a
+    # comment bumps updated_at) to someone else.
     status = ma.fields.String(metadata={"enum": list(STATUSES)})
-    updated_at = ma.fields.DateTime()
 
 
 class ReportStatusSchema(Schema):

@@ -1,7 +1,7 @@
 """Photos of reports; reports erased by their reporter or coarsened after closure
 
 Revision ID: 0009_photos
-Revises: 0007_push
+Revises: 0010_hotpaths
 Create Date: 2026-12-01 08:55:00
 """
 
@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0009_photos"
-down_revision = "0007_push"
+down_revision = "0010_hotpaths"
 branch_labels = None
 depends_on = None
 
