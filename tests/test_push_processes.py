@@ -137,6 +137,9 @@ class WorkerProcess:
 
     def stop(self) -> int:
         if self.process.poll() is None:
+            # A worker still importing the app has no SIGTERM handler yet (on a loaded machine
+            # the other worker may have done all the work by then): wait until it has started.
+            self.wait_for("started (batches of", timeout=60)
             self.process.send_signal(signal.SIGTERM)
         code = self.process.wait(20)
         self._reader.join(5)
