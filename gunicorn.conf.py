@@ -29,8 +29,33 @@ logger_class = "civic_api.access_log.RedactingLogger"
 # referer or query string, ids redacted, with the request id. CIVIC_ACCESS_LOG_CLIENT_IP=1
 # adds the address for operators who must keep it (docs/deploy.md).
 
+# No control socket by default: every instance would share $HOME/.gunicorn/gunicorn.ctl.
+# CIVIC_CONTROL_SOCKET=/run/civic/api.ctl gives one instance its own.
+control_socket_disable = not os.environ.get("CIVIC_CONTROL_SOCKET")
+if os.environ.get("CIVIC_CONTROL_SOCKET"):
+    control_socket = os.environ["CIVIC_CONTROL_SOCKET"]
+
+# Prometheus multiprocess mode: each worker writes its samples to files in one directory per
+# instance (set PROMETHEUS_MULTIPROC_DIR to choose it), which /metrics merges.
+if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+    import tempfile
+
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="civic-metrics-")
+
 
 def on_starting(server):
     from civic_api.access_log import install_json_error_pages
 
     install_json_error_pages()
+    # Start from an empty metrics directory: stale files would count old workers.
+    directory = os.environ["PROMETHEUS_MULTIPROC_DIR"]
+    os.makedirs(directory, exist_ok=True)
+    for name in os.listdir(directory):
+        if name.endswith(".db"):
+            os.unlink(os.path.join(directory, name))
+
+
+def child_exit(server, worker):
+    from prometheus_client import multiprocess
+
+    multiprocess.mark_process_dead(worker.pid)

@@ -6,7 +6,7 @@ from pathlib import Path
 from flask import Flask, send_from_directory
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from civic_api import access_log, cli, database, edge, errors, headers, i18n, settings
+from civic_api import access_log, cli, database, edge, errors, headers, i18n, metrics, settings
 from civic_api.categories.service import CategoryCache
 from civic_api.extensions import init_api
 from civic_api.limits import limiter
@@ -37,6 +37,7 @@ def create_app(config: dict | None = None) -> Flask:
         hops = app.config["TRUSTED_PROXIES"]
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops)
     database.init_app(app)
+    metrics.init_app(app)  # first: its timer starts before the other request hooks
     app.extensions["category_cache"] = CategoryCache(app.config["CATEGORY_CACHE_SECONDS"])
     edge.init_app(app)
     i18n.init_app(app)
@@ -54,6 +55,7 @@ def create_app(config: dict | None = None) -> Flask:
     from civic_api.municipalities.routes import admin_blp as municipalities_admin
     from civic_api.municipalities.routes import blp as municipalities
     from civic_api.ogc.routes import blp as ogc
+    from civic_api.photos.routes import blp as photos
     from civic_api.push.admin_routes import blp as push_admin
     from civic_api.push.routes import blp as devices
     from civic_api.reports.routes import blp as reports
@@ -76,6 +78,7 @@ def create_app(config: dict | None = None) -> Flask:
         indicators,
         ogc,
         health,
+        photos,
     ):
         api.register_blueprint(blueprint)
     _serve_swagger_ui(app)

@@ -20,6 +20,7 @@ municipalities_cli = AppGroup("municipalities", help="Municipality boundaries.")
 analytics_cli = AppGroup("analytics", help="Heatmap rollups and public releases.")
 notifications_cli = AppGroup("notifications", help="Push notifications through FCM.")
 staff_cli = AppGroup("staff", help="Staff accounts.")
+retention_cli = AppGroup("retention", help="Forget what is no longer needed (docs/privacy.md).")
 reports_cli = AppGroup("reports", help="Report submission housekeeping.")
 
 
@@ -103,14 +104,35 @@ DEMO_STAFF = (
 
 
 @seed_cli.command("demo-staff")
-def seed_demo_staff():
+@click.option(
+    "--reset-password",
+    is_flag=True,
+    help="Give the existing demo accounts a new random password (signs them out).",
+)
+def seed_demo_staff(reset_password=False):
     """Demo accounts for trying the admin API, if there are no accounts yet."""
     import secrets
 
+    from civic_api.audit import service as audit
     from civic_api.staff import service
     from civic_api.staff.auth import policy
     from civic_api.staff.models import StaffAccount
 
+    if reset_password:
+        emails = [email for email, _, _ in DEMO_STAFF]
+        accounts = session.scalars(select(StaffAccount).where(StaffAccount.email.in_(emails)))
+        password, now = secrets.token_urlsafe(12), service.utcnow()
+        reset = []
+        for staff in accounts:
+            staff.password_hash = policy().hasher.hash(password)
+            service.revoke_all(staff.id, now)
+            audit.record(None, "staff.password_reset", "staff", staff.id)
+            reset.append(staff.email)
+        session.commit()
+        if not reset:
+            raise click.ClickException("There are no demo accounts; run flask seed demo-staff.")
+        click.echo(f"demo accounts {', '.join(sorted(reset))} now have the password {password}")
+        return
     if session.scalar(select(func.count()).select_from(StaffAccount)):
         click.echo("staff accounts already present; no demo accounts added")
         return
@@ -271,6 +293,31 @@ def analytics_rebuild():
     click.echo("rollups rebuilt")
 
 
+@retention_cli.command("run")
+@click.option(
+    "--every",
+    type=click.IntRange(min=60),
+    help="Run again every this many seconds (for a worker container) instead of once.",
+)
+def retention_run(every):
+    """Coarsen old sensitive locations, expire devices, purge push and idempotency rows."""
+    import json
+    import time
+    from datetime import UTC, datetime
+
+    from civic_api import retention
+    from civic_api.photos.storage import store_for
+
+    policy = retention.RetentionPolicy.from_config(current_app.config)
+    while True:
+        counts = retention.run(policy, store_for(current_app), datetime.now(UTC), session.commit)
+        session.remove()
+        click.echo(json.dumps(counts))
+        if not every:
+            return
+        time.sleep(every)
+
+
 @reports_cli.command("purge-idempotency")
 def reports_purge_idempotency():
     """Delete idempotency records older than IDEMPOTENCY_TTL_HOURS (run it hourly)."""
@@ -331,6 +378,7 @@ def init_app(app) -> None:
         staff_cli,
         notifications_cli,
         analytics_cli,
+        retention_cli,
         reports_cli,
     )
     for group in groups:

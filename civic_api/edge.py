@@ -12,7 +12,7 @@ import math
 import re
 from datetime import date
 
-from flask import request
+from flask import current_app, request
 from werkzeug.routing import IntegerConverter
 
 from civic_api.errors import InvalidInput, NotFound
@@ -107,6 +107,12 @@ def check_request() -> None:
     if request.method in {"POST", "PUT", "PATCH"} and (
         request.content_length or request.headers.get("Transfer-Encoding")
     ):
+        # Views with an `upload_limit(config)` (photos) take multipart bodies of that size.
+        view = current_app.view_functions.get(request.endpoint)
+        upload_limit = getattr(getattr(view, "view_class", None), "upload_limit", None)
+        if upload_limit and request.mimetype == "multipart/form-data":
+            request.max_content_length = upload_limit(current_app.config)
+            return
         if not request.is_json:
             raise InvalidInput(
                 "The request body must be JSON (Content-Type: application/json).", status=415

@@ -844,6 +844,57 @@ CATALOGUE: list[tuple[str, str, str]] = [
         "Periudhat fillojnë në {} ose më vonë.",
         "Periodi počinju {} ili kasnije.",
     ),
+    # Photos and erasure
+    (
+        "This report was erased by its reporter.",
+        "Ky raport u fshi nga raportuesi i tij.",
+        "Ovu prijavu je izbrisao njen podnosilac.",
+    ),
+    (
+        "A report can have at most {} photos.",
+        "Një raport mund të ketë më së shumti {} foto.",
+        "Prijava može imati najviše {} fotografija.",
+    ),
+    (
+        "This report has no photo with this id.",
+        "Ky raport nuk ka foto me këtë id.",
+        "Ova prijava nema fotografiju sa ovim ID-om.",
+    ),
+    (
+        "No public photo has this id.",
+        "Asnjë foto publike nuk ka këtë id.",
+        "Nijedna javna fotografija nema ovaj ID.",
+    ),
+    (
+        "A photo may have at most {} bytes.",
+        "Një foto mund të ketë më së shumti {} bajtë.",
+        "Fotografija može imati najviše {} bajtova.",
+    ),
+    (
+        "The image has {}×{} pixels; at most {} are allowed.",
+        "Imazhi ka {}×{} piksela; lejohen më së shumti {}.",
+        "Slika ima {}×{} piksela; dozvoljeno je najviše {}.",
+    ),
+    (
+        "The image has too many pixels.",
+        "Imazhi ka shumë piksela.",
+        "Slika ima previše piksela.",
+    ),
+    (
+        "The upload is not a JPEG, PNG, WebP or HEIC image.",
+        "Ngarkimi nuk është imazh JPEG, PNG, WebP ose HEIC.",
+        "Otpremljena datoteka nije JPEG, PNG, WebP ili HEIC slika.",
+    ),
+    (
+        "The image could not be decoded; it may be damaged.",
+        "Imazhi nuk mund të dekodohej; mund të jetë i dëmtuar.",
+        "Sliku nije moguće dekodirati; možda je oštećena.",
+    ),
+    (
+        "Photo storage is unavailable; try again later.",
+        "Ruajtja e fotove nuk është e disponueshme; provoni përsëri më vonë.",
+        "Skladište fotografija nije dostupno; pokušajte ponovo kasnije.",
+    ),
     # Releases and researchers' differentially private answers
     (
         "No release has this id (see /v1/releases).",

@@ -100,6 +100,26 @@ DEFAULTS: dict = {
     "PUSH_AUTH_PAUSE_SECONDS": 300,  # pause after 401 / THIRD_PARTY_AUTH_ERROR (and alert)
     "PUSH_IDLE_SECONDS": 1.0,  # how often an idle worker looks for due messages
     "MAX_CONTENT_LENGTH": 256 * 1024,
+    # Photos of reports (docs/api.md#photos): per-upload size, count per report, decoded pixels
+    # (larger is refused as a decompression bomb; a worker needs ~4 bytes a pixel while
+    # decoding), and the longer side of the stored JPEG.
+    "PHOTO_MAX_BYTES": 10 * 1024 * 1024,
+    "PHOTO_MAX_PER_REPORT": 5,
+    "PHOTO_MAX_PIXELS": 40_000_000,
+    "PHOTO_MAX_DIMENSION": 2560,
+    # Storage: "local" (PHOTO_DIRECTORY, default <instance folder>/photos) or "s3".
+    "PHOTO_STORAGE": "local",
+    "PHOTO_DIRECTORY": None,
+    "PHOTO_S3_BUCKET": None,
+    "PHOTO_S3_PREFIX": "photos/",
+    "PHOTO_S3_ENDPOINT_URL": None,  # for MinIO, Ceph and other S3-compatible stores
+    "PHOTO_S3_REGION": None,
+    # Retention (`flask retention run`, docs/privacy.md#retention): days after closure before a
+    # sensitive report's location becomes its res-8 cell's centre; days without registration
+    # before a device is deleted; days a finished push message is kept.
+    "RETENTION_COARSEN_AFTER_DAYS": 90,
+    "RETENTION_DEVICE_INACTIVE_DAYS": 180,
+    "RETENTION_PUSH_MESSAGE_DAYS": 30,
     # Reverse proxies in front of the app whose X-Forwarded-For/-Proto to trust (0: none).
     # Rate limits key on the client address they report; it is never stored.
     "TRUSTED_PROXIES": 0,

@@ -4,15 +4,18 @@ MATRIX lists each (method, route) with the scope it needs and whether it reaches
 municipality's data. A route registered under /v1/admin/ but missing here fails the suite.
 """
 
+import io
 import re
 from datetime import UTC, datetime
 
 import pytest
+from photo_files import encoded
 from sqlalchemy import select
 
 from civic_api.announcements.models import Announcement
 from civic_api.database import session
 from civic_api.municipalities.models import Municipality
+from civic_api.photos.storage import LocalStore
 from civic_api.reports.models import Report
 from civic_api.staff.service import ROLE_SCOPES
 from civic_api.triage.models import ResponseTemplate
@@ -77,6 +80,17 @@ MATRIX = {
         "reports:read",
         "municipal",
         None,
+    ),
+    ("GET", "/v1/admin/reports/<uuid:report_id>/photos"): ("reports:read", "municipal", None),
+    ("GET", "/v1/admin/reports/<uuid:report_id>/photos/<uuid:photo_id>"): (
+        "reports:read",
+        "municipal",
+        None,
+    ),
+    ("PUT", "/v1/admin/reports/<uuid:report_id>/photos/<uuid:photo_id>/moderation"): (
+        "reports:write",
+        "municipal",
+        {"decision": "approved"},
     ),
     ("GET", "/v1/admin/response-templates"): ("reports:read", "national", None),
     ("POST", "/v1/admin/response-templates"): (
@@ -176,9 +190,16 @@ def test_every_admin_route_requires_the_scope_the_matrix_says(app):
 
 
 @pytest.fixture
-def targets(submit, make_staff, staff_client, app):
+def targets(submit, make_staff, staff_client, app, client, tmp_path, monkeypatch):
     """Prishtina's data that the foreign callers must not reach."""
     report = submit(description="Matrix report").json
+    monkeypatch.setitem(app.extensions, "photo_store", LocalStore(tmp_path))
+    photo = client.post(
+        f"/v1/reports/{report['id']}/photos",
+        data={"file": (io.BytesIO(encoded("PNG")), "p.png")},
+        headers={"Follow-Up-Token": report["follow_up_token"]},
+        content_type="multipart/form-data",
+    ).json
     colleague = make_staff("staff", ["prishtina"])
     template = ResponseTemplate(
         name="Thanks", body={"sq": "Faleminderit", "sr": "Hvala", "en": "Thanks"}
@@ -203,6 +224,7 @@ def targets(submit, make_staff, staff_client, app):
         "slug": "prishtina",
         "announcement_id": announcement_id,
         "report_id": report["id"],
+        "photo_id": photo["id"],
         "staff_id": colleague.id,
         "template_id": template_id,
         "token_id": token["id"],
@@ -234,7 +256,8 @@ def test_roles_and_foreign_municipalities_are_refused(
     for name, (role, places) in CALLERS.items():
         caller = staff_client(role, places)
         response = caller.open(url, method=method, json=body)
-        text = response.get_data(as_text=True)  # also drains streamed exports
+        # Also drains streamed exports; photos are bytes.
+        text = response.get_data().decode("utf-8", "replace")
         allowed = scope is None or scope in ROLE_SCOPES[role]
         if not allowed:
             assert response.status_code == 403, (name, response.json)

@@ -477,6 +477,9 @@ def _raised_messages():
         "_reject",
         "ValueError",
         "append",
+        "ImageRejected",
+        "_rejected",
+        "StorageUnavailable",
     }
     for path in (ROOT / "civic_api").rglob("*.py"):
         if "seed" in path.parts or path.name == "messages.py":

@@ -274,3 +274,27 @@ def test_demo_municipalities_differ_in_speed(db):
     values = sorted(v for _, v in medians)
     assert len(values) >= 5
     assert values[-1] > 3 * values[0]  # the slowest at least three times the fastest
+def test_demo_password_reset_prints_a_new_one_and_signs_everyone_out(app, client, db):
+    runner = app.test_cli_runner()
+    missing = runner.invoke(args=["seed", "demo-staff", "--reset-password"])
+    assert missing.exit_code != 0 and "no demo accounts" in missing.output
+    created = runner.invoke(args=["seed", "demo-staff"])
+    old = created.output.split("with the password ")[1].split()[0]
+
+    def login(password):
+        return client.post(
+            "/v1/admin/auth/login",
+            json={"email": "admin@demo.example", "password": password},
+        )
+
+    token = login(old).json["access_token"]
+    reset = runner.invoke(args=["seed", "demo-staff", "--reset-password"])
+    assert reset.exit_code == 0, reset.output
+    assert "admin@demo.example, manager.prishtina@demo.example" in reset.output
+    new = reset.output.split("now have the password ")[1].split()[0]
+    assert new != old
+    assert login(old).status_code == 401
+    assert login(new).status_code == 200
+    assert (
+        client.get("/v1/admin/me", headers={"Authorization": f"Bearer {token}"}).status_code == 401
+    )

@@ -108,6 +108,12 @@ class Report(Base):
         # The public points layer joins reports to their res-9 cells.
         Index("ix_report_h3_9", "h3_9"),
         Index(
+            "ix_report_closed_exact",
+            "updated_at",
+            postgresql_where="location_coarsened_at IS NULL"
+            " AND status IN ('resolved', 'rejected', 'duplicate')",
+        ),
+        Index(
             "ix_report_response_due_at_open",
             "response_due_at",
             postgresql_where="first_acknowledged_at IS NULL",
@@ -152,6 +158,10 @@ class Report(Base):
     h3_7: Mapped[int | None] = mapped_column(BigInteger)
     h3_8: Mapped[int | None] = mapped_column(BigInteger)
     h3_9: Mapped[int | None] = mapped_column(BigInteger)
+    # Retention (civic_api/retention.py): erased by its reporter (text, answers, photos and
+    # exact location gone), and the exact location replaced by its res-8 cell's centre.
+    erased_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    location_coarsened_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     version: Mapped[int] = mapped_column(Integer, server_default="1")
     # Optimistic concurrency: every UPDATE checks and bumps the version (the ETag).
     __mapper_args__ = {"version_id_col": version}

@@ -6,10 +6,13 @@ from datetime import UTC, datetime, timedelta
 from flask import current_app, g, jsonify, request, url_for
 from flask.views import MethodView
 
+from civic_api import retention
 from civic_api.database import session
 from civic_api.errors import InvalidInput, NotFound
 from civic_api.extensions import Blueprint
 from civic_api.i18n import current_locale
+from civic_api.photos.service import discard
+from civic_api.photos.storage import store_for
 from civic_api.reports import idempotency, service, workflow
 from civic_api.reports.schemas import (
     CommentCreateSchema,
@@ -118,6 +121,15 @@ class ReportByIdView(MethodView):
     def get(self, headers, report_id: uuid.UUID):
         """Read a report's status and public timeline with its follow-up token"""
         return status_view(reporters_report(report_id, headers))
+
+    @blp.arguments(FollowUpHeadersSchema, location="headers")
+    @blp.response(204)
+    @blp.alt_response(404, description="Unknown report, or a missing or wrong token")
+    def delete(self, headers, report_id: uuid.UUID):
+        """Erase your report: its text, answers, photos and exact location (docs/privacy.md)"""
+        keys = retention.erase_report(reporters_report(report_id, headers), datetime.now(UTC))
+        session.commit()
+        discard(store_for(current_app), keys)
 
 
 def reporters_report(report_id: uuid.UUID, headers: dict):

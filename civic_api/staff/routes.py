@@ -3,7 +3,7 @@
 from flask.views import MethodView
 
 from civic_api.database import session
-from civic_api.errors import Unauthorized
+from civic_api.errors import Locked, Unauthorized
 from civic_api.extensions import Blueprint, With, page_of
 from civic_api.municipalities.models import Municipality
 from civic_api.staff import service
@@ -48,10 +48,16 @@ class LoginView(MethodView):
     )
     def post(self, data):
         """Sign in with email and password"""
-        check_lockout(data["email"])
+        try:
+            check_lockout(data["email"])
+        except Locked:
+            service.record_refused_sign_in(data["email"], "locked")
+            session.commit()  # the audit entry
+            raise
         try:
             tokens = service.login(policy(), data["email"], data["password"], utcnow())
         except Unauthorized:
+            session.commit()  # the audit entry
             record_failure(data["email"])
             raise
         session.commit()

@@ -300,14 +300,36 @@ def change_own_password(
 # Sign-in
 
 
+def _audit_sign_in(staff: StaffAccount | None, action: str, reason: str | None = None) -> None:
+    """A sign-in or failed sign-in; an unknown email is recorded as "unknown", never as typed
+    (people type passwords into the email field)."""
+    audit.record(
+        staff.id if staff and action == "auth.login" else None,
+        action,
+        "staff",
+        staff.id if staff else "unknown",
+        municipality_ids=[m.id for m in staff.municipalities] if staff else (),
+        after={"reason": reason} if reason else None,
+    )
+
+
+def record_refused_sign_in(email: str, reason: str) -> None:
+    """Audit a sign-in refused before the password was checked (a lockout)."""
+    staff = session.scalar(select(StaffAccount).where(StaffAccount.email == normalise_email(email)))
+    _audit_sign_in(staff, "auth.login_failed", reason)
+
+
 def login(policy: AuthPolicy, email: str, password: str, now: datetime) -> TokenPair:
     """Sign in. Raises Unauthorized for any bad credentials (the same for unknown emails);
-    the caller counts failures per client and account (staff.auth)."""
+    the caller counts failures per client and account (staff.auth). Both are audited."""
     email = normalise_email(email)
     staff = session.scalar(select(StaffAccount).where(StaffAccount.email == email))
     valid = _verify(policy, staff.password_hash if staff else policy.decoy_hash, password)
     if not valid or staff is None or not staff.active:
+        # The caller commits before raising, so that the entry stays.
+        _audit_sign_in(staff, "auth.login_failed", "inactive" if valid else "bad_credentials")
         raise Unauthorized(BAD_CREDENTIALS)
+    _audit_sign_in(staff, "auth.login")
     if policy.hasher.check_needs_rehash(staff.password_hash):
         staff.password_hash = policy.hasher.hash(password)
     return issue_session(policy, staff, now)

@@ -2,6 +2,7 @@
 
 import csv
 import io
+import json
 import uuid
 from datetime import timedelta
 
@@ -9,6 +10,7 @@ from flask import Response, current_app, request, stream_with_context
 from flask.views import MethodView
 from geoalchemy2.shape import to_shape
 
+from civic_api.audit import service as audit
 from civic_api.database import session, use_role
 from civic_api.errors import NotFound, PreconditionFailed
 from civic_api.extensions import Blueprint, With, page_of, safe_stream
@@ -133,6 +135,15 @@ def csv_cell(value) -> str:
     return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
 
 
+def audited_filters(args: dict) -> dict:
+    """The export's filters as JSON; a text search is recorded as used, not as typed (it
+    may quote a citizen's words)."""
+    filters = json.loads(json.dumps(args, default=str))
+    if "q" in filters:
+        filters["q"] = True
+    return filters
+
+
 @blp.route("/reports/export")
 class AdminReportsExportView(MethodView):
     @blp.auth("reports:read")
@@ -146,10 +157,19 @@ class AdminReportsExportView(MethodView):
         }
     )
     def get(self, args):
-        """Export the filtered list as CSV"""
+        """Export the filtered list as CSV (audited with its filters)"""
         use_role("analytics")  # a whole export may take longer than one page
         principal = current_principal()
         query = service.reports_query(principal, args, utcnow())
+        audit.record(
+            principal.staff_id,
+            "report.export",
+            "report",
+            "export",
+            municipality_ids=principal.municipality_ids or (),
+            after={"format": "csv", "filters": audited_filters(args)},
+        )
+        session.commit()
 
         def rows():
             buffer = io.StringIO()
@@ -196,8 +216,19 @@ class AdminReportByIdView(MethodView):
     @blp.response(200, AdminReportDetailSchema, headers={"ETag": {"schema": {"type": "string"}}})
     @blp.alt_response(404, description="No such report in your municipalities")
     def get(self, report_id):
-        """A report with its exact location, answers and full timeline"""
-        return detail(report_for(report_id), current_principal())
+        """A report with its exact location, answers and full timeline (sensitive: audited)"""
+        report = report_for(report_id)
+        if report.category.sensitive:
+            principal = current_principal()
+            audit.record(
+                principal.staff_id,
+                "report.read",
+                "report",
+                report.id,
+                municipality_ids=[report.municipality_id],
+            )
+            session.commit()
+        return detail(report, current_principal())
 
     @blp.auth("reports:write")
     @blp.arguments(IfMatchHeadersSchema, location="headers")

@@ -81,8 +81,19 @@ class AdminReportSchema(Schema):
     priority = ma.fields.String(metadata={"enum": list(PRIORITIES)})
     category = ma.fields.Nested(CategoryRefSchema)
     municipality = ma.fields.Nested(MunicipalityRefSchema)
-    location = ma.fields.Nested(LatLonSchema, metadata={"description": "The exact location"})
+    location = ma.fields.Nested(
+        LatLonSchema,
+        metadata={
+            "description": "The exact location; its res-8 H3 cell's centre once coarsened "
+            "(location_coarsened_at) or erased by the reporter (erased_at)"
+        },
+    )
     accuracy_m = ma.fields.Float(allow_none=True)
+    erased_at = ma.fields.DateTime(
+        allow_none=True,
+        metadata={"description": "When the reporter erased text, answers and photos"},
+    )
+    location_coarsened_at = ma.fields.DateTime(allow_none=True)
     occurred_at = ma.fields.DateTime()
     submitted_at = ma.fields.DateTime()
     updated_at = ma.fields.DateTime()
