@@ -127,10 +127,16 @@ class Translated(ma.fields.Field):
         return None if value is None else translate(value)
 
 
+def _serialization_style(converter, field, **kwargs) -> dict:
+    """A parameter's `style` and `explode`, from its field's metadata (e.g. OGC's limit)."""
+    return {key: field.metadata[key] for key in ("style", "explode") if key in field.metadata}
+
+
 def init_api(app) -> Api:
     api = Api(app, spec_kwargs={"info": {"description": app.config.get("API_DESCRIPTION", "")}})
     api.register_field(Translated, "string", None)
     api.register_field(StrictFloat, "number", None)
+    api.ma_plugin.converter.add_parameter_attribute_function(_serialization_style)
     api.spec.components.security_scheme(
         "bearerAuth",
         {

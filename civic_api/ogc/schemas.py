@@ -51,6 +51,8 @@ class OgcDatetime(ma.fields.Field):
 
 DATETIME_DOC = {
     "type": "string",
+    "style": "form",
+    "explode": False,
     "example": "2026-01-01T00:00:00Z/2026-03-31T23:59:59Z",
     "description": "An RFC 3339 date-time or interval (open ends: .. or empty); plain dates "
     "(2026-01-01/2026-03-31) are local days in Europe/Belgrade.",
@@ -58,18 +60,27 @@ DATETIME_DOC = {
 
 
 class OgcArgsSchema(QueryArgsSchema):
-    """Every OGC endpoint takes f=json; unknown parameters are ignored, not refused."""
+    """Every OGC endpoint takes f=json and lang; any parameter it does not declare is a 400
+    (/req/core/query-param-unknown, docs/ogc.md)."""
 
     f = ma.fields.String(
         validate=json_only,
         metadata={"description": "Format: json (the only one served)", "enum": ["json"]},
     )
-
-
-class OgcLanguageArgsSchema(OgcArgsSchema):
     lang = ma.fields.String(
-        metadata={"description": "sq, sr or en (overrides Accept-Language)", "enum": LOCALES}
+        metadata={
+            "description": "sq, sr or en (overrides Accept-Language): names and messages",
+            "enum": LOCALES,
+        }
     )
+
+    @ma.validates_schema(pass_original=True)
+    def no_unknown_parameters(self, data, original, **kwargs):
+        known = {field.data_key or name for name, field in self.load_fields.items()}
+        unknown = sorted(set(original) - known)
+        if unknown:
+            message = f"Unknown parameter; this operation takes: {', '.join(sorted(known))}."
+            raise ma.ValidationError({name: [message] for name in unknown})
 
 
 class ItemsArgsSchema(OgcArgsSchema):
@@ -81,6 +92,8 @@ class ItemsArgsSchema(OgcArgsSchema):
             "maximum": service.MAX_LIMIT,
             "default": service.DEFAULT_LIMIT,
             "description": f"Features per page; larger values are served as {service.MAX_LIMIT}",
+            "style": "form",
+            "explode": False,
         },
     )
     offset = ma.fields.Integer(
@@ -109,10 +122,6 @@ class ItemsArgsSchema(OgcArgsSchema):
     def clamp_limit(self, data, **kwargs):
         data["limit"] = min(data["limit"], service.MAX_LIMIT)
         return data
-
-
-class MunicipalityItemsArgsSchema(ItemsArgsSchema, OgcLanguageArgsSchema):
-    pass
 
 
 class HeatFiltersSchema(QueryArgsSchema):
