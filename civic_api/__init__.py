@@ -72,8 +72,10 @@ def create_app(config: dict | None = None) -> Flask:
         api.register_blueprint(blueprint)
     _serve_swagger_ui(app)
     from civic_api.mappage.routes import blp as map_page
+    from civic_api.open311.routes import blp as open311
 
     app.register_blueprint(map_page)  # an HTML page, not part of the OpenAPI document
+    app.register_blueprint(open311)  # GeoReport v2 documents itself (docs/open311.md)
     app.before_request(_require_json_body)
     cli.init_app(app)
     return app
@@ -90,7 +92,10 @@ def _instance_secret(instance: Path) -> str:
 
 
 def _require_json_body():
-    """Bodies must be JSON; anything else is a 415 before any parsing happens."""
+    """Bodies must be JSON (Open311's form posts aside, as its standard says); anything else
+    is a 415 before any parsing happens."""
+    if request.blueprint == "open311":
+        return
     if request.method in {"POST", "PUT", "PATCH"} and (
         request.content_length or request.headers.get("Transfer-Encoding")
     ):

@@ -55,6 +55,10 @@ DEFAULTS: dict = {
     "PUSH_THROTTLE_DEFAULT_SECONDS": 60,  # pause after a 429 without Retry-After
     "PUSH_AUTH_PAUSE_SECONDS": 300,  # pause after 401 / THIRD_PARTY_AUTH_ERROR (and alert)
     "PUSH_IDLE_SECONDS": 1.0,  # how often an idle worker looks for due messages
+    # Open311 (docs/open311.md): keys a POST must carry (none: anonymous posting), and the
+    # contact its discovery document names.
+    "OPEN311_API_KEYS": [],
+    "OPEN311_CONTACT": "The municipality's services office; API documentation at /docs.",
     "MAX_CONTENT_LENGTH": 256 * 1024,
     # Reverse proxies in front of the app whose X-Forwarded-For/-Proto to trust (0: none).
     # Rate limits key on the client address they report; it is never stored.

@@ -469,8 +469,8 @@ class PointIds:
 
     LENGTH = 26  # base32 of 16 bytes, without padding
 
-    def __init__(self, secret: bytes):
-        key = hmac.new(secret, b"ogc:report-point-id", hashlib.sha256).digest()
+    def __init__(self, secret: bytes, purpose: bytes = b"ogc:report-point-id"):
+        key = hmac.new(secret, purpose, hashlib.sha256).digest()
         # ECB over single blocks of distinct values is exactly the block cipher permutation.
         self._cipher = Cipher(algorithms.AES(key), modes.ECB())
 
@@ -539,6 +539,16 @@ def point_category_ids(codes: Sequence[str] = (), groups: Sequence[str] = ()) ->
     ]
 
 
+def published_report_conditions() -> list[ColumnElement[bool]]:
+    """The reports published one by one (points here, Open311 requests): non-sensitive
+    categories (Category joined), open or resolved, with a cell to stand for the location."""
+    return [
+        Category.sensitive.is_(False),
+        Report.status.in_(list(POINT_STATUS_CLASS)),
+        Report.h3_9.is_not(None),
+    ]
+
+
 def _point_select(category_ids: Sequence[int], bbox: BBox | None = None) -> Select:
     """Published reports: the cell is all of the location that is read, and only to place the
     point (at the cell's centre) and to test the bbox (on that centre)."""
@@ -555,12 +565,8 @@ def _point_select(category_ids: Sequence[int], bbox: BBox | None = None) -> Sele
         .select_from(Report)
         .join(Category, Category.id == Report.category_id)
         .join(CategoryGroup, CategoryGroup.id == Category.group_id)
-        .where(
-            Report.category_id.in_(category_ids),
-            Category.sensitive.is_(False),  # again: never a sensitive report, whatever the ids
-            Report.status.in_(list(POINT_STATUS_CLASS)),
-            Report.h3_9.is_not(None),
-        )
+        # Never a sensitive report, whatever the ids.
+        .where(Report.category_id.in_(category_ids), *published_report_conditions())
     )
     if bbox is not None:
         query = query.join(H3Cell, H3Cell.cell == Report.h3_9).where(

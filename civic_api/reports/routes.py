@@ -11,7 +11,7 @@ from civic_api.database import session
 from civic_api.errors import NotFound
 from civic_api.extensions import limiter
 from civic_api.i18n import current_locale
-from civic_api.reports import idempotency, service
+from civic_api.reports import service
 from civic_api.reports.schemas import (
     CommentCreateSchema,
     FollowUpHeadersSchema,
@@ -21,6 +21,7 @@ from civic_api.reports.schemas import (
     ReportCreateSchema,
     ReportStatusSchema,
     TimelineEntrySchema,
+    created_body,
 )
 
 blp = Blueprint(
@@ -48,15 +49,18 @@ def report_rate_limit() -> str:
     return current_app.config["REPORT_RATE_LIMIT"] or "1000000 per second"
 
 
+# One budget per client address for every way of submitting a report (here and Open311).
+submission_limit = limiter.shared_limit(
+    report_rate_limit,
+    scope="report-submission",
+    methods=["POST"],
+    exempt_when=lambda: not current_app.config["REPORT_RATE_LIMIT"],
+)
+
+
 @blp.route("")
 class ReportsView(MethodView):
-    decorators = [
-        limiter.limit(
-            report_rate_limit,
-            methods=["POST"],
-            exempt_when=lambda: not current_app.config["REPORT_RATE_LIMIT"],
-        )
-    ]
+    decorators = [submission_limit]
 
     @blp.arguments(IdempotencyHeadersSchema, location="headers")
     @blp.arguments(ReportCreateSchema, example=REPORT_EXAMPLE)
@@ -66,33 +70,21 @@ class ReportsView(MethodView):
     )
     def post(self, headers, data):
         """Submit an anonymous report"""
-        secret = current_app.config["SECRET_KEY"].encode()
-        key = headers.get("idempotency_key")
-        if key:
-            ttl = timedelta(hours=current_app.config["IDEMPOTENCY_TTL_HOURS"])
-            fingerprint = idempotency.fingerprint(secret, request.get_json())
-            replay = idempotency.claim(secret, key, fingerprint, ttl)
-            if replay is not None:
-                session.rollback()
-                return created(replay, {"Idempotent-Replayed": "true"})
         if data.get("locale"):
             g.locale = data["locale"]  # answer in the reporter's chosen language
-        report, token = service.create_report(
+        body, replayed = service.submit_report(
+            current_app.config["SECRET_KEY"].encode(),
+            headers.get("idempotency_key"),
+            request.get_json(),
+            timedelta(hours=current_app.config["IDEMPOTENCY_TTL_HOURS"]),
+            created_body,
             locale=data.pop("locale", None) or current_locale(),
             snap_metres=current_app.config["MUNICIPALITY_SNAP_METRES"],
             **data,
         )
-        body = ReportCreatedSchema().dump(
-            {
-                "id": report.id,
-                "follow_up_token": token,
-                "status": report.status,
-                "municipality": report.municipality,
-                "submitted_at": report.submitted_at,
-            }
-        )
-        if key:
-            idempotency.complete(secret, key, report.id, body)
+        if replayed:
+            session.rollback()
+            return created(body, {"Idempotent-Replayed": "true"})
         session.commit()
         return created(body)
 

@@ -129,6 +129,19 @@ class ReportCreatedSchema(Schema):
     submitted_at = ma.fields.DateTime()
 
 
+def created_body(report, token: str) -> dict:
+    """The response to a new report, as JSON: kept (sealed) for idempotent replays."""
+    return ReportCreatedSchema().dump(
+        {
+            "id": report.id,
+            "follow_up_token": token,
+            "status": report.status,
+            "municipality": report.municipality,
+            "submitted_at": report.submitted_at,
+        }
+    )
+
+
 class FollowUpHeadersSchema(HeadersSchema):
     follow_up_token = ma.fields.String(
         data_key="Follow-Up-Token",

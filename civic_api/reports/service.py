@@ -14,6 +14,7 @@ from civic_api.categories import service as categories
 from civic_api.database import session
 from civic_api.errors import Conflict, InvalidInput
 from civic_api.municipalities.service import municipality_at
+from civic_api.reports import idempotency
 from civic_api.reports.models import PUBLIC_EVENT_TYPES, Report, ReportEvent
 from geo.points import as_sql
 
@@ -69,6 +70,28 @@ def create_report(
     session.add(report)
     session.flush()
     return report, token
+
+
+def submit_report(
+    secret: bytes,
+    idempotency_key: str | None,
+    request_body: object,
+    ttl: timedelta,
+    dump,
+    **fields,
+) -> tuple[dict, bool]:
+    """Create a report once per Idempotency-Key: (the created body as `dump(report, token)`
+    first made it, whether this is a replay). Every way of submitting a report goes here."""
+    if idempotency_key:
+        fingerprint = idempotency.fingerprint(secret, request_body)
+        replay = idempotency.claim(secret, idempotency_key, fingerprint, ttl)
+        if replay is not None:
+            return replay, True
+    report, token = create_report(**fields)
+    body = dump(report, token)
+    if idempotency_key:
+        idempotency.complete(secret, idempotency_key, report.id, body)
+    return body, False
 
 
 def report_for_token(report_id: uuid.UUID, token: str | None) -> Report | None:
