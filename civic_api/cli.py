@@ -268,7 +268,33 @@ def analytics_rebuild():
     click.echo("rollups rebuilt")
 
 
+open_data_cli = AppGroup("open-data", help="Open-data downloads (docs/opendata.md).")
+
+
+@open_data_cli.command("generate")
+def open_data_generate():
+    """Make today's file of every open dataset (a daily cron job; else the first download)."""
+    from datetime import UTC, datetime
+
+    from flask import current_app
+
+    from civic_api.opendata.service import generate_all
+
+    files = generate_all(datetime.now(UTC), current_app.config["SECRET_KEY"].encode())
+    session.commit()
+    for f in files:
+        click.echo(f"{f.dataset}.{f.format}: {f.period}, {f.size} bytes, sha256 {f.sha256[:16]}")
+
+
 def init_app(app) -> None:
-    groups = (db_cli, seed_cli, municipalities_cli, staff_cli, notifications_cli, analytics_cli)
+    groups = (
+        db_cli,
+        seed_cli,
+        municipalities_cli,
+        staff_cli,
+        notifications_cli,
+        analytics_cli,
+        open_data_cli,
+    )
     for group in groups:
         app.cli.add_command(group)

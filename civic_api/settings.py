@@ -59,6 +59,8 @@ DEFAULTS: dict = {
     # contact its discovery document names.
     "OPEN311_API_KEYS": [],
     "OPEN311_CONTACT": "The municipality's services office; API documentation at /docs.",
+    # Open data (docs/opendata.md): the publisher the DCAT-AP catalogue names.
+    "OPEN_DATA_PUBLISHER": "Civic reports API",
     "MAX_CONTENT_LENGTH": 256 * 1024,
     # Reverse proxies in front of the app whose X-Forwarded-For/-Proto to trust (0: none).
     # Rate limits key on the client address they report; it is never stored.

@@ -17,7 +17,7 @@ import math
 import re
 import time as pytime
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
@@ -327,7 +327,7 @@ def extents() -> dict[str, dict]:
     temporal["heatmap-cells"] = (
         _interval(analytics.month_start(heat[0]), analytics.month_end(heat[1])) if heat else None
     )
-    points = _day_span(POINT_RESOLUTION, _public_category_ids(), _point_status_classes())
+    points = _day_span(POINT_RESOLUTION, public_category_ids(), _point_status_classes())
     temporal["report-points"] = _interval(*points) if points else None
     out = {}
     for info in COLLECTIONS:
@@ -495,7 +495,7 @@ class PointIds:
         return uuid.UUID(bytes=decryptor.update(data) + decryptor.finalize())
 
 
-def _public_category_ids() -> list[int]:
+def public_category_ids() -> list[int]:
     return list(session.scalars(select(Category.id).where(Category.sensitive.is_(False))))
 
 
@@ -646,11 +646,35 @@ def point_page(
     return Page(_point_features(rows, ids), more, matched)
 
 
+def all_points(ids: PointIds, before: date, batch: int = 5000) -> Iterator[list[Feature]]:
+    """Every published point of a local day before `before`, by report UUID, in batches (the
+    open-data download: the same points as the layer, of closed days only)."""
+    category_ids = public_category_ids()
+    query = _point_select(category_ids).where(func.report_local_day(Report.occurred_at) < before)
+    last = None
+    while True:
+        page = query if last is None else query.where(Report.id > last)
+        rows = session.execute(page.order_by(Report.id).limit(batch)).all()
+        if not rows:
+            return
+        yield _point_features(rows, ids)
+        last = rows[-1][0]
+
+
+def point_day_span(before: date | None = None) -> tuple[date, date] | None:
+    """The first and last local day of the published points (before `before`, if given)."""
+    span = _day_span(POINT_RESOLUTION, public_category_ids(), _point_status_classes())
+    if span is None or before is None:
+        return span
+    last = min(span[1], before - timedelta(days=1))
+    return None if last < span[0] else (span[0], last)
+
+
 def point_feature(feature_id: str, ids: PointIds) -> Feature | None:
     report_id = ids.decode(feature_id)
     if report_id is None:
         return None
     row = session.execute(
-        _point_select(_public_category_ids()).where(Report.id == report_id)
+        _point_select(public_category_ids()).where(Report.id == report_id)
     ).first()
     return None if row is None else _point_features([row], ids)[0]

@@ -1,0 +1,226 @@
+"""The open-data catalogue (DCAT-AP in JSON-LD) and its downloads: what is in them (checked
+against the OGC layer and an independent reading of the tables), ETags, gzip, and that a
+privacy change takes effect at once."""
+
+import csv
+import gzip
+import io
+import json
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from conftest import TEST_SECRET
+from h3.api import basic_int as h3i
+from sqlalchemy import text
+
+from civic_api.ogc.service import LOCAL_TZ, PointIds
+from civic_api.opendata import service
+from civic_api.seed.demo_reports import insert_demo_reports
+
+CATALOG = "/v1/open-data/catalog"
+EU = "http://publications.europa.eu/resource/authority/"
+IDS = PointIds(TEST_SECRET.encode())
+
+
+@pytest.fixture
+def reports(db):
+    """600 demo reports over the last 40 days, today's included."""
+    insert_demo_reports(db.connection(), 600, seed=5, days=40, now=datetime.now(UTC))
+    db.commit()
+    return db
+
+
+def expected_points(db) -> dict[str, tuple]:
+    """Published points of closed local days, read independently: id → (category, group,
+    status, day, lon, lat)."""
+    today = datetime.now(LOCAL_TZ).date()
+    rows = db.execute(
+        text(
+            "SELECT r.id, c.code, g.code, r.status, (r.occurred_at AT TIME ZONE 'Europe/Belgrade')::date,"
+            " r.h3_9 FROM report r JOIN category c ON c.id = r.category_id"
+            " JOIN category_group g ON g.id = c.group_id"
+            " WHERE NOT c.sensitive AND r.status NOT IN ('rejected', 'duplicate')"
+        )
+    ).all()
+    found = {}
+    for report_id, category, group, status, day, cell in rows:
+        if day >= today:
+            continue
+        lat, lon = h3i.cell_to_latlng(cell)
+        shown = "resolved" if status == "resolved" else "open"
+        found[IDS.encode([report_id])[0]] = (category, group, shown, day.isoformat(), lon, lat)
+    return found
+
+
+def download(client, dataset, fmt, **headers):
+    return client.get(f"/v1/open-data/datasets/{dataset}/data.{fmt}", headers=headers)
+
+
+def test_catalog_is_dcat_ap_json_ld(client, reports):
+    r = client.get(CATALOG)
+    assert r.status_code == 200
+    assert r.mimetype == "application/ld+json"
+    catalog = r.json
+    assert catalog["@context"]["dcat"] == "http://www.w3.org/ns/dcat#"
+    assert catalog["@context"]["dct"] == "http://purl.org/dc/terms/"
+    assert catalog["@type"] == "dcat:Catalog"
+    assert catalog["@id"] == "http://localhost/v1/open-data/catalog"
+    assert {t["@language"] for t in catalog["dct:title"]} == {"sq", "sr", "en"}
+    assert {t["@language"] for t in catalog["dct:description"]} == {"sq", "sr", "en"}
+    assert catalog["dct:publisher"] == {"@type": "foaf:Agent", "foaf:name": "Civic reports API"}
+    datasets = {d["dct:identifier"]: d for d in catalog["dcat:dataset"]}
+    assert sorted(datasets) == ["municipalities", "report-points"]
+    for dataset in datasets.values():
+        assert dataset["@type"] == "dcat:Dataset"
+        assert {t["@language"] for t in dataset["dct:title"]} == {"sq", "sr", "en"}
+        assert all(t["@value"] for t in dataset["dct:description"])
+        assert dataset["dct:license"] == {"@id": EU + "licence/CC_BY_4_0"}
+        assert dataset["dct:accrualPeriodicity"] == {"@id": EU + "frequency/DAILY"}
+        wkt = dataset["dct:spatial"]["dcat:bbox"]
+        assert wkt["@type"] == "gsp:wktLiteral" and wkt["@value"].startswith("POLYGON((20.")
+        formats = {
+            d["dct:format"]["@id"]: (d["dcat:mediaType"]["@id"], d["dcat:downloadURL"]["@id"])
+            for d in dataset["dcat:distribution"]
+        }
+        assert formats == {
+            EU + "file-type/CSV": (
+                "https://www.iana.org/assignments/media-types/text/csv",
+                f"http://localhost/v1/open-data/datasets/{dataset['dct:identifier']}/data.csv",
+            ),
+            EU + "file-type/GEOJSON": (
+                "https://www.iana.org/assignments/media-types/application/geo+json",
+                f"http://localhost/v1/open-data/datasets/{dataset['dct:identifier']}/data.geojson",
+            ),
+        }
+        # Every distribution is served, with its media type.
+        for distribution in dataset["dcat:distribution"]:
+            served = client.get(distribution["dcat:accessURL"]["@id"])
+            assert served.status_code == 200
+            assert served.mimetype == distribution["dcat:mediaType"]["@id"].split("/media-types/")[1]
+        # The dataset's own URL gives the same description.
+        alone = client.get(dataset["@id"]).json
+        assert {k: v for k, v in alone.items() if k != "@context"} == dataset
+
+
+def test_temporal_coverage_is_the_published_days(client, reports):
+    points = {d["dct:identifier"]: d for d in client.get(CATALOG).json["dcat:dataset"]}
+    days = sorted(p[3] for p in expected_points(reports).values())
+    assert points["report-points"]["dct:temporal"] == {
+        "@type": "dct:PeriodOfTime",
+        "dcat:startDate": {"@value": days[0], "@type": "xsd:date"},
+        "dcat:endDate": {"@value": days[-1], "@type": "xsd:date"},
+    }
+    assert "dct:temporal" not in points["municipalities"]
+
+
+def test_points_csv_is_the_published_points_of_closed_days(client, reports):
+    r = download(client, "report-points", "csv")
+    assert r.headers["Content-Type"] == "text/csv; charset=utf-8; header=present"
+    today = datetime.now(LOCAL_TZ).date().isoformat()
+    assert r.headers["Content-Disposition"] == f'attachment; filename="report-points-{today}.csv"'
+    rows = list(csv.reader(io.StringIO(r.get_data(as_text=True))))
+    assert rows[0] == ["id", "category", "group", "status", "day", "lon", "lat"]
+    found = {
+        row[0]: (row[1], row[2], row[3], row[4], float(row[5]), float(row[6])) for row in rows[1:]
+    }
+    expected = expected_points(reports)
+    assert found == expected and len(expected) > 100
+    assert [row[0] for row in rows[1:]] == sorted(found, key=lambda i: IDS.decode(i))
+
+
+def test_points_geojson_equals_the_ogc_layer(client, reports):
+    body = json.loads(download(client, "report-points", "geojson").data)
+    assert body["type"] == "FeatureCollection"
+    expected = expected_points(reports)
+    assert {f["id"] for f in body["features"]} == set(expected)
+    feature = body["features"][0]
+    ogc = client.get(f"/ogc/collections/report-points/items/{feature['id']}").json
+    assert (feature["geometry"], feature["properties"]) == (ogc["geometry"], ogc["properties"])
+
+
+def test_municipalities(client):
+    rows = list(
+        csv.reader(io.StringIO(download(client, "municipalities", "csv").get_data(as_text=True)))
+    )
+    assert rows[0] == ["slug", "name_sq", "name_sr", "name_en", "population"]
+    assert len(rows) == 39
+    assert ["prishtina", "Prishtinë", "Priština", "Prishtina"] == rows[1:][
+        [r[0] for r in rows[1:]].index("prishtina")
+    ][:4]
+    body = json.loads(download(client, "municipalities", "geojson").data)
+    assert len(body["features"]) == 38
+    assert body["features"][0]["geometry"]["type"] == "MultiPolygon"
+
+
+def test_etags_gzip_and_not_modified(client, reports):
+    first = download(client, "report-points", "csv")
+    again = download(client, "report-points", "csv")
+    assert first.data == again.data
+    etag = first.headers["ETag"]
+    assert etag == again.headers["ETag"] and etag.startswith('"') and "W/" not in etag
+    assert first.headers["Vary"] == "Accept-Encoding"
+    assert first.headers["Cache-Control"] == "public, max-age=300"
+    unchanged = download(client, "report-points", "csv", **{"If-None-Match": etag})
+    assert unchanged.status_code == 304 and unchanged.data == b""
+    zipped = download(client, "report-points", "csv", **{"Accept-Encoding": "gzip"})
+    assert zipped.headers["Content-Encoding"] == "gzip"
+    assert gzip.decompress(zipped.data) == first.data
+    assert zipped.headers["ETag"] != etag
+    assert (
+        download(
+            client, "report-points", "csv", **{"If-None-Match": etag, "Accept-Encoding": "gzip"}
+        ).status_code
+        == 200
+    )
+
+
+def test_a_category_made_sensitive_leaves_the_files_at_once(client, db, reports, staff_client):
+    before = download(client, "report-points", "csv")
+    assert b",waste," in before.data
+    admin = staff_client("admin", ())
+    assert admin.patch("/v1/admin/categories/waste", json={"sensitive": True}).status_code == 200
+    after = download(client, "report-points", "csv")
+    assert after.headers["ETag"] != before.headers["ETag"]
+    assert b",waste," not in after.data
+    assert set(after.get_data(as_text=True).splitlines()[1:]) < set(
+        before.get_data(as_text=True).splitlines()[1:]
+    )
+
+
+def test_files_are_made_once_a_day(app, db, reports):
+    now = datetime.now(UTC)
+    secret = TEST_SECRET.encode()
+    with app.app_context():
+        first = service.current_file(service.POINTS, "csv", now, secret)
+        made = first.created_at
+        same = service.current_file(service.POINTS, "csv", now + timedelta(minutes=5), secret)
+        assert same.created_at == made
+        tomorrow = service.current_file(service.POINTS, "csv", now + timedelta(days=1), secret)
+        assert tomorrow.period == (now + timedelta(days=1)).astimezone(LOCAL_TZ).date().isoformat()
+        assert tomorrow.created_at > made
+
+
+def test_cli_generates_every_file(app, db):
+    result = app.test_cli_runner().invoke(args=["open-data", "generate"])
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    assert [line.split(":")[0] for line in lines] == [
+        "report-points.csv",
+        "report-points.geojson",
+        "municipalities.csv",
+        "municipalities.geojson",
+    ]
+
+
+@pytest.mark.parametrize(
+    "path",
+    ["/v1/open-data/datasets/nope", "/v1/open-data/datasets/nope/data.csv"],
+)
+def test_unknown_dataset_is_404(client, path):
+    r = client.get(path)
+    assert r.status_code == 404
+    assert r.json == {
+        "code": 404,
+        "status": "Not Found",
+        "message": "No dataset has the id 'nope'.",
+    }
