@@ -50,7 +50,14 @@ def json_ld(document: dict) -> Response:
     return Response(json.dumps(document), mimetype=JSON_LD)
 
 
-JSON_LD_DOC = {"responses": {"200": {"description": "JSON-LD", "content": {JSON_LD: {}}}}}
+JSON_LD_DOC = {
+    "responses": {
+        "200": {
+            "description": "DCAT-AP in JSON-LD",
+            "content": {JSON_LD: {"schema": {"type": "object"}}},
+        }
+    }
+}
 
 
 @blp.route("/catalog")
@@ -91,7 +98,10 @@ class DownloadView(MethodView):
             "200": {
                 "description": "Today's file (made at the first request of the local day), "
                 "gzip-encoded when the client accepts it",
-                "content": {"text/csv": {}, "application/geo+json": {}},
+                "content": {
+                    "text/csv": {"schema": {"type": "string"}},
+                    "application/geo+json": {"schema": {"type": "object"}},
+                },
             },
             "304": {"description": "Not modified (If-None-Match)"},
         }
