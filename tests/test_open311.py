@@ -157,6 +157,9 @@ def test_unknown_service_and_jurisdiction_are_404(client, fmt):
         "jurisdiction_id 'atlantis' not found: use a municipality's slug."
     ]
     assert client.get(f"{V2}/services.{fmt}?jurisdiction_id=prishtina").status_code == 200
+    for junk in ("%00", "Prishtina", "a%20b"):
+        r = client.get(f"{V2}/requests.{fmt}?jurisdiction_id={junk}")
+        assert len(error_of(r, 404, fmt)) == 1
 
 
 @pytest.mark.parametrize(
@@ -711,3 +714,59 @@ def test_civicbot_client_posts_a_form(live_server, db):
     listed = api.list_requests(service_request_ids=[created["service_request_id"]])
     assert [r["service_request_id"] for r in listed] == [created["service_request_id"]]
     assert api.get_request(created["service_request_id"])["status"] == "open"
+
+
+HOSTILE = [
+    "\x00",
+    "%",
+    "'; DROP TABLE report; --",
+    "9" * 400,
+    "-1",
+    "1e309",
+    "nan",
+    "ü" * 300,
+    "[]",
+    "{}",
+]
+
+
+@pytest.mark.parametrize("value", HOSTILE)
+def test_hostile_values_never_break_anything(client, value):
+    names = (
+        "jurisdiction_id",
+        "service_request_id",
+        "service_code",
+        "start_date",
+        "end_date",
+        "status",
+        "page",
+        "page_size",
+        "lang",
+    )
+    for name in names:
+        for path in (
+            "/requests.json",
+            "/requests.xml",
+            "/servicerequestupdates.json",
+            "/services.xml",
+        ):
+            r = client.get(V2 + path, query_string={name: value})
+            assert r.status_code in (200, 400, 404), (path, name, r.data)
+    for path in (f"/requests/{value}.json", f"/services/{value}.xml", f"/tokens/{value}.json"):
+        assert client.get(V2 + path).status_code in (400, 404)
+    fields = (
+        "service_code",
+        "lat",
+        "long",
+        "description",
+        "jurisdiction_id",
+        "attribute[severity]",
+        "attribute[lights_out_count]",
+        "attribute[waste_type][]",
+        "api_key",
+        "email",
+    )
+    for name in fields:
+        form = PRISHTINA | {"service_code": "public_lighting", name: value}
+        r = client.post(f"{V2}/requests.xml", data=form)
+        assert r.status_code in (201, 400, 404), (name, r.data)

@@ -46,7 +46,9 @@ def jurisdiction(slug: str | None) -> Municipality | None:
     """The municipality a jurisdiction_id names (its slug); None when none is given."""
     if not slug:
         return None
-    found = session.scalars(select(Municipality).where(Municipality.slug == slug)).first()
+    found = None
+    if re.fullmatch(r"[a-z0-9]+(-[a-z0-9]+)*", slug):  # also keeps NUL from the database
+        found = session.scalars(select(Municipality).where(Municipality.slug == slug)).first()
     if found is None:
         raise NotFound(f"jurisdiction_id {slug!r} not found: use a municipality's slug.")
     return found

@@ -70,6 +70,8 @@ class Report(Base):
         Index("ix_report_municipality_id_submitted_at", "municipality_id", "submitted_at"),
         # The public points layer joins reports to their res-9 cells.
         Index("ix_report_h3_9", "h3_9"),
+        # Open311 lists the newest requests of a date window first.
+        Index("ix_report_submitted_at", "submitted_at"),
         Index(
             "ix_report_response_due_at_open",
             "response_due_at",

@@ -1,4 +1,4 @@
-"""Open-data downloads: the current generated file of each dataset and format
+"""Open-data downloads (the current file of each dataset and format); reports by submission time
 
 Revision ID: 0011_interop
 Revises: 0005
@@ -34,5 +34,9 @@ def upgrade() -> None:
     )
 
 
+    op.create_index("ix_report_submitted_at", "report", ["submitted_at"])
+
+
 def downgrade() -> None:
+    op.drop_index("ix_report_submitted_at", table_name="report")
     op.drop_table("open_data_file")
