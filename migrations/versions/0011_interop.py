@@ -32,8 +32,6 @@ def upgrade() -> None:
         ),
         sa.PrimaryKeyConstraint("dataset", "format", name=op.f("pk_open_data_file")),
     )
-
-
     op.create_index("ix_report_submitted_at", "report", ["submitted_at"])
 
 
