@@ -96,7 +96,9 @@ def test_catalog_is_dcat_ap_json_ld(client, reports):
         for distribution in dataset["dcat:distribution"]:
             served = client.get(distribution["dcat:accessURL"]["@id"])
             assert served.status_code == 200
-            assert served.mimetype == distribution["dcat:mediaType"]["@id"].split("/media-types/")[1]
+            assert (
+                served.mimetype == distribution["dcat:mediaType"]["@id"].split("/media-types/")[1]
+            )
         # The dataset's own URL gives the same description.
         alone = client.get(dataset["@id"]).json
         assert {k: v for k, v in alone.items() if k != "@context"} == dataset
