@@ -166,6 +166,7 @@ def test_unknown_service_and_jurisdiction_are_404(client, fmt):
     ("method", "path", "status"),
     [
         ("get", "/services.html", 404),
+        ("get", "/", 404),
         ("get", "/services", 404),
         ("get", "/nothing.json", 404),
         ("delete", "/services.json", 405),

@@ -226,3 +226,9 @@ def test_unknown_dataset_is_404(client, path):
         "status": "Not Found",
         "message": "No dataset has the id 'nope'.",
     }
+
+
+def test_ranges_resume_a_download(client, reports):
+    whole = download(client, "report-points", "csv").data
+    part = download(client, "report-points", "csv", Range="bytes=100-199")
+    assert part.status_code == 206 and part.data == whole[100:200]

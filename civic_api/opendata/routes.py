@@ -114,25 +114,18 @@ class DownloadView(MethodView):
         row = service.current_file(dataset, fmt, datetime.now(UTC), secret)
         session.commit()
         encoded = "gzip" in request.accept_encodings
-        # Each encoding is its own representation, with its own strong ETag.
-        etag = row.sha256[:32] + ("-gz" if encoded else "")
-        response = Response(status=200)
-        response.set_etag(etag)
-        response.last_modified = row.created_at
-        response.cache_control.public = True
-        response.cache_control.max_age = 300
-        response.vary.add("Accept-Encoding")
-        if request.if_none_match.contains(etag):
-            response.status_code = 304
-            return response
+        response = Response(row.gzip if encoded else gzip.decompress(row.gzip))
         if encoded:
-            response.set_data(row.gzip)
             response.content_encoding = "gzip"
-        else:
-            response.set_data(gzip.decompress(row.gzip))
         extra = "; charset=utf-8; header=present" if fmt == "csv" else ""
         response.content_type = service.MEDIA_TYPES[fmt] + extra
         response.headers["Content-Disposition"] = (
             f'attachment; filename="{dataset.id}-{row.period}.{fmt}"'
         )
-        return response
+        # Each encoding is its own representation, with its own strong ETag.
+        response.set_etag(row.sha256[:32] + ("-gz" if encoded else ""))
+        response.last_modified = row.created_at
+        response.cache_control.public = True
+        response.cache_control.max_age = 300
+        response.vary.add("Accept-Encoding")
+        return response.make_conditional(request, accept_ranges=True)
