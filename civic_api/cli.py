@@ -17,7 +17,7 @@ BUNDLED_BOUNDARIES = Path(__file__).parent / "seed" / "data" / "kosovo-municipal
 db_cli = AppGroup("db", help="Database migrations (Alembic).")
 seed_cli = AppGroup("seed", help="Seed deployment profiles, boundaries and demo data.")
 municipalities_cli = AppGroup("municipalities", help="Municipality boundaries.")
-analytics_cli = AppGroup("analytics", help="Heatmap rollups.")
+analytics_cli = AppGroup("analytics", help="Heatmap rollups and public releases.")
 notifications_cli = AppGroup("notifications", help="Push notifications through FCM.")
 staff_cli = AppGroup("staff", help="Staff accounts.")
 
@@ -72,8 +72,9 @@ def seed_e_komuna():
 
 @seed_cli.command("municipalities")
 def seed_municipalities():
-    """Kosovo's 38 municipalities (boundaries © OpenStreetMap contributors, geoBoundaries)."""
-    _import(str(BUNDLED_BOUNDARIES), "name", None, True)
+    """Kosovo's 38 municipalities (boundaries © OpenStreetMap contributors, geoBoundaries);
+    only those missing are added, nothing an admin changed is touched."""
+    _import(str(BUNDLED_BOUNDARIES), "name", None, True, update_boundaries=False)
 
 
 @seed_cli.command("demo-reports")
@@ -146,12 +147,12 @@ def seed_demo(ctx, reports):
         click.echo(f"{existing} reports already present; no demo reports added")
 
 
-def _import(path, name_property, slug_property, repair):
+def _import(path, name_property, slug_property, repair, update_boundaries=True):
     from civic_api.municipalities.service import import_boundaries
     from geo.boundaries import InvalidBoundary
 
     try:
-        slugs = import_boundaries(path, name_property, slug_property, repair)
+        slugs = import_boundaries(path, name_property, slug_property, repair, update_boundaries)
     except (InvalidBoundary, OSError) as exc:
         session.rollback()
         raise click.ClickException(str(exc)) from None
@@ -175,7 +176,8 @@ def _import(path, name_property, slug_property, repair):
     help="Repair invalid geometry (GEOS MakeValid) or refuse it.",
 )
 def municipalities_import(path, name_property, slug_property, repair):
-    """Insert or update municipalities from a GeoJSON FeatureCollection (EPSG:4326)."""
+    """Insert municipalities, or update their boundaries, from a GeoJSON FeatureCollection
+    (EPSG:4326); cell ownership follows the new boundaries."""
     _import(path, name_property, slug_property, repair)
 
 
@@ -268,6 +270,46 @@ def analytics_rebuild():
     click.echo("rollups rebuilt")
 
 
+@analytics_cli.command("publish")
+@click.option(
+    "--month", default=None, help="YYYY-MM; default: every closed month not yet released."
+)
+def analytics_publish(month):
+    """Compute and store the noisy release of closed months (sensitive categories)."""
+    from datetime import UTC, datetime
+
+    from civic_api.analytics import releases
+    from geo.privacy import ReleaseConflict
+
+    config = current_app.config
+    now = datetime.now(UTC)
+    if month is None:
+        months = releases.due_months(now, config["RELEASE_GRACE_DAYS"])
+        if not months:
+            click.echo("no month is due: every closed month is released")
+    else:
+        try:
+            months = [releases.parse_month(month)]
+        except ValueError as exc:
+            raise click.BadParameter(str(exc), param_hint="--month") from None
+    for first_day in months:
+        try:
+            published = releases.publish(first_day, now, config)
+        except releases.NotPublishable as exc:
+            session.rollback()
+            raise click.ClickException(str(exc)) from None
+        except ReleaseConflict as exc:
+            session.rollback()
+            click.echo(f"{releases.month_id(first_day)}: already released, unchanged ({exc})")
+            continue
+        session.commit()
+        row = published.release
+        if published.created:
+            click.echo(f"{row.id}: released (epsilon {row.epsilon})")
+        else:
+            click.echo(f"{row.id}: already released on {row.created_at:%Y-%m-%d}, unchanged")
+
+
 open_data_cli = AppGroup("open-data", help="Open-data downloads (docs/opendata.md).")
 
 
@@ -275,8 +317,6 @@ open_data_cli = AppGroup("open-data", help="Open-data downloads (docs/opendata.m
 def open_data_generate():
     """Make today's file of every open dataset (a daily cron job; else the first download)."""
     from datetime import UTC, datetime
-
-    from flask import current_app
 
     from civic_api.opendata.service import generate_all
 

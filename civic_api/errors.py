@@ -71,6 +71,12 @@ class Locked(DomainError):
     status = 423
 
 
+class BudgetExhausted(DomainError):
+    """429: a privacy budget would be exceeded; Retry-After says when it renews."""
+
+    status = 429
+
+
 def init_app(app, api) -> None:
     """Render domain errors and unexpected exceptions in flask-smorest's error shape."""
 

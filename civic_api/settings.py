@@ -33,11 +33,20 @@ DEFAULTS: dict = {
     # Aggregates: cells and periods with fewer reports than k are withheld (docs/privacy.md).
     "ANALYTICS_K": 5,
     "ANALYTICS_RESEARCHER_K": 3,
-    # Differentially private releases for researchers: epsilon per release, the most reports
-    # one person is assumed to contribute to one release, and the published-count threshold.
+    # Public releases of the sensitive categories (docs/privacy.md): one per closed month,
+    # published this many days after the month ends; epsilon per release, the most reports
+    # one device is assumed to contribute to one month, and the smallest value shown.
+    "RELEASE_EPSILON": 1.0,
+    "RELEASE_CONTRIBUTION_BOUND": 2,
+    "RELEASE_THRESHOLD": 5,
+    "RELEASE_GRACE_DAYS": 7,
+    # Researchers' differentially private answers: epsilon per answer, the contribution bound
+    # and threshold, and the budgets per account and for everyone together per quarter.
     "DP_EPSILON": 1.0,
     "DP_CONTRIBUTION_BOUND": 3,
     "DP_THRESHOLD": 5,
+    "DP_ACCOUNT_EPSILON_PER_QUARTER": 10.0,
+    "DP_GLOBAL_EPSILON_PER_QUARTER": 50.0,
     # How long after resolution the reporter may reopen a report.
     "REOPEN_WINDOW_DAYS": 30,
     # Push notifications (docs/push.md). Without credentials the worker only logs messages.

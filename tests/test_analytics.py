@@ -3,19 +3,18 @@
 import csv
 import io
 import json
-import uuid
 from collections import Counter
 from datetime import UTC, date, datetime, timedelta
 
 import h3
 import mapbox_vector_tile
 import pytest
-from sqlalchemy import delete, insert, select, text, update
+from factories import add_reports
+from sqlalchemy import delete, select, text, update
 
 from civic_api.analytics import rollup
 from civic_api.analytics.models import DpRelease
 from civic_api.categories.models import Category
-from civic_api.municipalities.models import Municipality
 from civic_api.reports.models import Report
 from civic_api.seed.demo_reports import insert_demo_reports
 
@@ -29,33 +28,6 @@ def k(app):
     return app.config["ANALYTICS_K"]
 
 
-def add_reports(db, points, category="public_lighting", status="submitted", occurred=None):
-    """Insert reports at exact (lat, lon) points, with their cells as the API computes them."""
-    category_id = db.scalar(select(Category.id).where(Category.code == category))
-    prishtina = db.scalar(select(Municipality.id).where(Municipality.slug == "prishtina"))
-    occurred = occurred or datetime(2026, 6, 15, 12, tzinfo=UTC)
-    rows = []
-    for lat, lon in points:
-        cells = rollup.cells_of([lat], [lon])
-        rows.append(
-            {
-                "id": uuid.uuid4(),
-                "category_id": category_id,
-                "municipality_id": prishtina,
-                "location": f"SRID=4326;POINT({lon} {lat})",
-                "occurred_at": occurred,
-                "submitted_at": occurred,
-                "status": status,
-                "locale": "en",
-                "follow_up_token_hash": b"x",
-                **{column: int(ids[0]) for column, ids in cells.items()},
-            }
-        )
-    db.execute(insert(Report), rows)
-    db.commit()  # a savepoint release: requests end their session, which would roll it back
-    return [r["id"] for r in rows]
-
-
 def seed_reports(db, count, seed, days):
     insert_demo_reports(db.connection(), count, seed=seed, days=days)
     db.commit()
@@ -66,17 +38,18 @@ def features(response):
     return {f["properties"]["cell"]: f["properties"]["count"] for f in response.json["features"]}
 
 
-def independent_counts(db, resolution, statuses=("open", "resolved"), sensitive_only=False):
-    """Counts per cell straight from the report table with the h3 library."""
+def independent_counts(db, resolution, statuses=("open", "resolved"), sensitive=False):
+    """Counts per cell of the non-sensitive (or the sensitive) categories, straight from the
+    report table with the h3 library."""
     allowed = {"open": OPEN, "resolved": ("resolved",)}
     wanted = [s for group in statuses for s in allowed[group]]
     rows = db.execute(
         text(
             "SELECT ST_Y(r.location), ST_X(r.location) FROM report r"
             " JOIN category c ON c.id = r.category_id"
-            " WHERE r.status = ANY(:s) AND (c.sensitive OR NOT :sensitive_only)"
+            " WHERE r.status = ANY(:s) AND c.sensitive = :sensitive"
         ),
-        {"s": wanted, "sensitive_only": sensitive_only},
+        {"s": wanted, "sensitive": sensitive},
     ).all()
     return Counter(h3.latlng_to_cell(lat, lon, resolution) for lat, lon in rows)
 
@@ -90,12 +63,10 @@ def test_counts_per_cell_equal_an_independent_computation(app, client, db, resol
         everything = features(client.get(f"/v1/heatmaps?resolution={resolution}"))
     finally:
         app.config["ANALYTICS_K"] = 5
+    # All categories: the live count is of the non-sensitive ones only (no release yet).
     assert everything == dict(expected)
     shown = features(client.get(f"/v1/heatmaps?resolution={resolution}"))
-    sensitive = independent_counts(db, resolution, sensitive_only=True)
-    publishable = {
-        c for c, n in expected.items() if n >= 5 and sensitive[c] in (0, *range(5, n + 1))
-    }
+    publishable = {c for c, n in expected.items() if n >= 5}
     assert shown == {c: n for c, n in expected.items() if c in publishable}
     withheld = [n for c, n in expected.items() if c not in publishable]
     summary = client.get(f"/v1/heatmaps?resolution={resolution}").json["suppressed"]
@@ -176,17 +147,19 @@ def features_of(body):
     return {f["properties"]["cell"]: f["properties"]["count"] for f in body["features"]}
 
 
-def test_sensitive_categories_stop_at_500_metre_cells(client, staff_client, db):
+def test_sensitive_categories_are_never_live(client, staff_client, db):
+    """Sensitive reports appear only through releases: before one is published, six of them
+    in one cell show nowhere, to the public or to researchers, at any resolution."""
     add_reports(db, [CENTRE] * 6, category="commenting")
     public = client.get("/v1/heatmaps?zoom=15&category=commenting").json
     assert (public["resolution"], public["filters"]["resolution"]) == (8, 8)
-    assert features_of(public) == {h3.latlng_to_cell(*CENTRE, 8): 6}
-    everything = client.get("/v1/heatmaps?resolution=9").json
-    assert everything["resolution"] == 8  # all categories include sensitive ones
+    assert public["filters"]["released_groups"] == ["harassment"]
+    assert features_of(public) == {} and public["suppressed"] is None
+    assert public["release"]["ids"] == []
     researcher = staff_client("researcher")
     fine = researcher.get("/v1/heatmaps?resolution=9&category=commenting")
-    assert fine.json["resolution"] == 9
-    assert features_of(fine.json) == {h3.latlng_to_cell(*CENTRE, 9): 6}
+    assert fine.json["resolution"] == 8
+    assert features_of(fine.json) == {}
     assert "private" in fine.headers["Cache-Control"]
 
 
@@ -215,7 +188,14 @@ def test_csv_by_format_or_accept(client, db):
         rows = list(csv.reader(io.StringIO(response.get_data(as_text=True))))
         cell = h3.latlng_to_cell(*CENTRE, 8)
         lat, lon = h3.cell_to_latlng(cell)
-        assert rows == [["cell", "lat", "lon", "count"], [cell, f"{lat:.6f}", f"{lon:.6f}", "7"]]
+        # All categories: the sensitive part is its own column (empty: nothing released).
+        assert rows == [
+            ["cell", "lat", "lon", "count", "sensitive_count"],
+            [cell, f"{lat:.6f}", f"{lon:.6f}", "7", ""],
+        ]
+    live = client.get("/v1/heatmaps?resolution=8&format=csv&group=utilities")
+    rows = list(csv.reader(io.StringIO(live.get_data(as_text=True))))
+    assert rows[0] == ["cell", "lat", "lon", "count"] and rows[1][3] == "7"
 
 
 @pytest.mark.parametrize(
@@ -299,14 +279,22 @@ def test_series_monthly_in_public_daily_for_researchers(client, staff_client, db
     daily = client.get("/v1/heatmaps/series?municipality=prishtina&interval=day")
     assert daily.status_code == 422
     researcher = staff_client("researcher")
-    days = researcher.get("/v1/heatmaps/series?municipality=prishtina&interval=day").json
+    assert (
+        researcher.get("/v1/heatmaps/series?municipality=prishtina&interval=day").status_code
+        == 422  # all categories include sensitive ones: monthly releases only
+    )
+    days = researcher.get(
+        "/v1/heatmaps/series?municipality=prishtina&interval=day&group=utilities"
+    ).json
     assert days["series"] == [
         {"period": "2026-03-03", "count": 6},
         {"period": "2026-05-04", "count": 3},
     ]
     assert days["suppressed"] == {"cells": 1, "reports_at_most": 3}
     assert days["k"] == 3
-    weeks = researcher.get("/v1/heatmaps/series?bbox=21.1,42.6,21.2,42.7&interval=week").json
+    weeks = researcher.get(
+        "/v1/heatmaps/series?bbox=21.1,42.6,21.2,42.7&interval=week&group=utilities"
+    ).json
     assert weeks["series"] == [
         {"period": "2026-03-02", "count": 8},
         {"period": "2026-05-04", "count": 3},
@@ -346,20 +334,24 @@ def test_emerging_hotspots_compare_with_the_previous_period(client, db):
 
 
 def test_dp_release_is_computed_once_and_for_researchers_only(client, staff_client, db):
-    seed_reports(db, 3000, 5, 60)
-    assert client.get("/v1/heatmaps?resolution=7&noise=dp").status_code == 403
+    add_reports(db, [CENTRE] * 40, occurred=datetime(2026, 3, 10, tzinfo=UTC))
+    seed_reports(db, 500, 5, 400)
+    dp = "/v1/heatmaps?resolution=7&noise=dp&from=2026-03-01&to=2026-03-31"
+    assert client.get(dp).status_code == 403
     researcher = staff_client("researcher")
-    first = researcher.get("/v1/heatmaps?resolution=7&noise=dp")
+    first = researcher.get(dp)
     assert first.status_code == 200, first.json
-    second = researcher.get("/v1/heatmaps?resolution=7&noise=dp&bbox=-180,-90,180,90")
+    second = researcher.get(
+        dp.replace("from=2026-03-01", "from=2026-03-17") + "&bbox=-180,-90,180,90"
+    )
     assert features_of(first.json) == features_of(second.json)
     assert first.json["privacy"]["epsilon"] == 1.0
     assert first.json["privacy"]["contribution_bound"] == 3
     assert all(n >= 5 for n in features_of(first.json).values())
     assert db.scalar(select(text("count(*)")).select_from(DpRelease)) == 1
     # The noise is real: the release differs from the exact counts somewhere.
-    exact = independent_counts(db, 7)
-    assert any(exact.get(c) != n for c, n in features_of(first.json).items())
+    assert "discrete Laplace" in first.json["privacy"]["mechanism"]
+    assert first.json["filters"] == {"from": "2026-03-01", "to": "2026-03-31", "resolution": 7}
 
 
 def test_rebuild_equals_incremental_on_random_changes(app, db, staff_client, submit):
@@ -445,24 +437,22 @@ def test_no_aggregate_endpoint_needs_or_reveals_points(client, db):
     assert date(2026, 6, 15).isoformat() not in text_of_all
 
 
-def test_mixed_selections_never_reveal_a_small_sensitive_count(client, db, k):
-    """All categories minus the non-sensitive ones (exact in the points layer) must not give
-    away a sensitive count below k."""
+def test_mixed_selections_never_combine_live_and_sensitive_counts(client, db, k):
+    """All categories minus the non-sensitive ones (exact in the points layer) must give
+    nothing about the sensitive ones: their reports never enter a live number."""
     cell = h3.latlng_to_cell(*CENTRE, 8)
     add_reports(db, [CENTRE] * (k + 1), category="public_lighting")
+    before = client.get("/v1/heatmaps?resolution=8")
     add_reports(db, [CENTRE] * 2, category="commenting")
-    mixed = client.get("/v1/heatmaps?resolution=8").json
-    assert features_of(mixed) == {}
-    assert mixed["suppressed"]["cells"] == 1
-    assert features_of(client.get("/v1/heatmaps?resolution=8&group=utilities").json) == {
-        cell: k + 1
-    }
+    mixed = client.get("/v1/heatmaps?resolution=8")
+    assert mixed.get_data() == before.get_data()
+    assert mixed.headers["ETag"] == before.headers["ETag"]
+    assert features_of(mixed.json) == {cell: k + 1}
+    assert mixed.json["filters"]["released_groups"] == ["governance", "harassment"]
     x, y = tile_of(*CENTRE, 12)
-    layer = decode(client.get(f"/v1/tiles/heatmap/12/{x}/{y}.mvt").data)
-    assert layer.get("heatmap", {"features": []})["features"] == []
-    # Once the sensitive part reaches k, the whole cell is shown.
-    add_reports(db, [CENTRE] * (k - 2), category="commenting")
-    assert features_of(client.get("/v1/heatmaps?resolution=8").json) == {cell: 2 * k + 1}
+    layer = decode(client.get(f"/v1/tiles/heatmap/12/{x}/{y}.mvt").data)["heatmap"]
+    assert [f["properties"]["count"] for f in layer["features"]] == [k + 1]
+    assert "sensitive_count" not in layer["features"][0]["properties"]
 
 
 def tile_of(lat, lon, z):

@@ -7,7 +7,28 @@ import numpy as np
 import pytest
 
 from geo import privacy
-from geo.privacy import MemoryReleaseStore, ReleaseConflict, ReleaseSpec
+from geo.privacy import Level, ReleaseConflict, ReleaseSpec
+
+
+class MemoryReleaseStore:
+    """An insert-if-absent ReleaseStore in memory (production's is the database's)."""
+
+    def __init__(self):
+        self._releases = {}
+        self._lock = threading.Lock()
+
+    def get(self, key):
+        with self._lock:
+            return self._releases.get(key)
+
+    def add(self, release):
+        with self._lock:
+            return self._releases.setdefault(release.spec.key, release)
+
+
+def computing(spec, load):
+    return lambda: privacy.make_release(*load(), spec)
+
 
 # --------------------------------------------------------------------------- suppression
 
@@ -182,10 +203,11 @@ def test_release_once_computes_once_and_serves_the_same_noise():
         return dict.fromkeys(range(2_000), 20), list(range(2_000))
 
     spec = ReleaseSpec("2025-06/res8", epsilon=0.5)
-    first = privacy.release_once(store, spec, load)
-    again = privacy.release_once(store, spec, load)
+    first = privacy.release_once(store, spec, computing(spec, load))
+    again = privacy.release_once(store, spec, computing(spec, load))
     assert again is first and again.counts == first.counts and len(calls) == 1
-    other = privacy.release_once(store, ReleaseSpec("2025-07/res8", epsilon=0.5), load)
+    july = ReleaseSpec("2025-07/res8", epsilon=0.5)
+    other = privacy.release_once(store, july, computing(july, load))
     assert len(calls) == 2
     assert other.counts != first.counts  # 2,000 independent draws at b = 2 never coincide
     assert store.get("2025-06/res8") is first
@@ -193,9 +215,12 @@ def test_release_once_computes_once_and_serves_the_same_noise():
 
 def test_release_once_refuses_a_key_reused_with_other_parameters():
     store = MemoryReleaseStore()
-    privacy.release_once(store, ReleaseSpec("k", epsilon=1.0), lambda: ({}, [1, 2]))
+    one, two = ReleaseSpec("k", epsilon=1.0), ReleaseSpec("k", epsilon=2.0)
+    privacy.release_once(store, one, computing(one, lambda: ({}, [1, 2])))
     with pytest.raises(ReleaseConflict, match="epsilon 1.0"):
-        privacy.release_once(store, ReleaseSpec("k", epsilon=2.0), lambda: ({}, [1, 2]))
+        privacy.release_once(store, two, computing(two, lambda: ({}, [1, 2])))
+    with pytest.raises(ValueError, match="another spec"):
+        privacy.release_once(MemoryReleaseStore(), two, computing(one, lambda: ({}, [1])))
 
 
 def test_racing_releases_all_get_the_first_stored():
@@ -209,8 +234,10 @@ def test_racing_releases_all_get_the_first_stored():
         barrier.wait()
         return dict.fromkeys(range(500), 9), list(range(500))
 
+    spec = ReleaseSpec("race", epsilon=1.0)
+
     def work():
-        results.append(privacy.release_once(store, ReleaseSpec("race", epsilon=1.0), load))
+        results.append(privacy.release_once(store, spec, computing(spec, load)))
 
     threads = [threading.Thread(target=work) for _ in range(8)]
     for t in threads:
@@ -219,3 +246,66 @@ def test_racing_releases_all_get_the_first_stored():
         t.join()
     assert len(results) == 8 and all(r is results[0] for r in results)
     assert store.get("race") is results[0]
+
+
+# --------------------------------------------------------------------------- hierarchies
+
+
+def test_projection_keeps_totals_exact_and_values_non_negative():
+    rng = np.random.default_rng(7)
+    for _ in range(300):
+        groups = int(rng.integers(1, 8))
+        n = int(rng.integers(groups, 60))
+        member = np.concatenate([np.arange(groups), rng.integers(0, groups, n - groups)])
+        noisy = rng.normal(0, 8, n) + rng.poisson(2, n)
+        totals = rng.integers(0, 40, groups)
+        out = privacy.project_to_totals(noisy, member, totals)
+        assert out.dtype == np.int64 and (out >= 0).all()
+        assert (np.bincount(member, weights=out, minlength=groups) == totals).all()
+
+
+def test_projection_is_the_closest_point_before_rounding():
+    # One group: [5, -2, 1] onto sum 4 is [4, 0, 0] (tau = 1); a zero total is all zeros.
+    assert privacy.project_to_totals([5, -2, 1, 0.5], [0, 0, 0, 1], [4, 3]).tolist() == [
+        4,
+        0,
+        0,
+        3,
+    ]
+    assert privacy.project_to_totals([3, 9], [0, 0], [0]).tolist() == [0, 0]
+    # Values already consistent are kept.
+    assert privacy.project_to_totals([2, 3, 4], [0, 0, 1], [5, 4]).tolist() == [2, 3, 4]
+
+
+def test_projection_refuses_a_positive_total_without_members():
+    with pytest.raises(ValueError, match="no members"):
+        privacy.project_to_totals([1.0], [0], [1, 2])
+
+
+def test_hierarchical_release_is_consistent_and_accounts_its_epsilon():
+    rng = np.random.default_rng(3)
+    leaves = rng.poisson(4, 49)
+    middle = np.bincount(np.arange(49) // 7, weights=leaves).astype(np.int64)
+    levels = [
+        Level("root", np.array([leaves.sum()])),
+        Level("middle", middle, 0, np.zeros(7, dtype=np.intp)),
+        Level("leaves", leaves, 1, np.arange(49) // 7),
+    ]
+    release = privacy.hierarchical_release(levels, ReleaseSpec("h", epsilon=1.5, sensitivity=2))
+    root, mid, leaf = release.values
+    assert release.epsilon_spent == pytest.approx(1.5)
+    assert root[0] == mid.sum() == leaf.sum()
+    assert (np.bincount(np.arange(49) // 7, weights=leaf) == mid).all()
+    assert min(v.min() for v in release.values) >= 0
+    assert "3 levels" in release.mechanism and "scale 4.0" in release.mechanism
+
+
+def test_hierarchical_noise_is_fresh_and_near_the_truth_at_high_epsilon():
+    true = np.array([1000, 0, 250])
+    levels = [Level("root", np.array([true.sum()])), Level("kids", true, 0, np.zeros(3, int))]
+    draws = [
+        privacy.hierarchical_release(levels, ReleaseSpec("x", epsilon=4.0)).values[1]
+        for _ in range(20)
+    ]
+    assert len({tuple(d) for d in draws}) > 1  # OpenDP draws afresh every time
+    assert all(abs(d - true).max() <= 30 for d in draws)

@@ -3,10 +3,13 @@
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
+import pytest
 from sqlalchemy import func, select, text
+from sqlalchemy.exc import IntegrityError
 
 from civic_api.categories.models import Category
 from civic_api.categories.service import validate_answers
+from civic_api.cli import BUNDLED_BOUNDARIES
 from civic_api.reports.models import STATUSES, Report
 from civic_api.seed.demo_reports import insert_demo_reports
 from civic_api.seed.profiles import PROFILES
@@ -41,6 +44,58 @@ def test_reseeding_a_profile_updates_in_place(app, db):
     assert result.exit_code == 0, result.output
     assert result.output.strip() == "walk-freely: 12 categories"
     assert db.scalar(select(func.count()).select_from(Category)) == before
+
+
+def test_seeding_never_changes_what_an_admin_changed(app, client, staff_client, db):
+    """`flask seed demo` runs on every start: it adds what is missing and keeps the rest,
+    so a category an admin marked sensitive stays sensitive (and off the points layer)."""
+    admin = staff_client("admin")
+    changed = admin.patch(
+        "/v1/admin/categories/waste",
+        json={"sensitive": True, "active": False, "response_target_hours": 5},
+    )
+    assert changed.status_code == 200, changed.json
+    renamed = admin.patch("/v1/admin/municipalities/prishtina", json={"population": 1234})
+    assert renamed.status_code == 200, renamed.json
+    db.commit()
+    runner = app.test_cli_runner()
+    for command in (["seed", "e-komuna"], ["seed", "municipalities"]):
+        result = runner.invoke(args=command)
+        assert result.exit_code == 0, result.output
+    waste = db.scalars(select(Category).filter_by(code="waste")).one()
+    db.refresh(waste)
+    assert (waste.sensitive, waste.active, waste.response_target_hours) == (True, False, 5)
+    population = db.scalar(text("SELECT population FROM municipality WHERE slug = 'prishtina'"))
+    assert population == 1234
+
+
+def test_no_path_makes_a_sensitive_category_non_sensitive(staff_client, db):
+    admin = staff_client("admin")
+    refused = admin.patch("/v1/admin/categories/commenting", json={"sensitive": False})
+    assert refused.status_code == 409
+    with pytest.raises(IntegrityError, match="cannot become non-sensitive"):
+        with db.begin_nested():
+            db.execute(text("UPDATE category SET sensitive = false WHERE code = 'commenting'"))
+    assert db.scalar(text("SELECT sensitive FROM category WHERE code = 'commenting'")) is True
+
+
+def test_boundary_reimport_recomputes_cell_ownership(app, db):
+    """Cells follow their municipality when boundaries move: here ownership is scrambled and
+    the re-import of the bundled boundaries puts every cell back."""
+    owners = db.execute(text("SELECT cell, municipality_id FROM h3_cell ORDER BY cell")).all()
+    db.execute(
+        text(
+            "UPDATE h3_cell SET municipality_id = (SELECT min(id) FROM municipality)"
+            " WHERE resolution = 8 AND municipality_id IS NOT NULL"
+        )
+    )
+    db.commit()
+    result = app.test_cli_runner().invoke(
+        args=["municipalities", "import", str(BUNDLED_BOUNDARIES)]
+    )
+    assert result.exit_code == 0, result.output
+    after = db.execute(text("SELECT cell, municipality_id FROM h3_cell ORDER BY cell")).all()
+    assert after == owners
 
 
 def test_demo_reports_are_valid_and_inside_their_municipality(db):

@@ -99,10 +99,14 @@ class HeatCellTotal(Base):
 
 
 class DpRelease(Base):
-    """A differentially private release, computed once and served unchanged afterwards."""
+    """A researcher's differentially private answer, computed once and served unchanged
+    afterwards; its epsilon is charged to the account that first asked it."""
 
     __tablename__ = "dp_release"
-    __table_args__ = (CheckConstraint("epsilon > 0", name="epsilon_positive"),)
+    __table_args__ = (
+        CheckConstraint("epsilon > 0", name="epsilon_positive"),
+        Index("ix_dp_release_requested_by_created_at", "requested_by", "created_at"),
+    )
 
     key: Mapped[str] = mapped_column(Text, primary_key=True)
     query: Mapped[dict] = mapped_column(JSONB)
@@ -115,3 +119,59 @@ class DpRelease(Base):
     # {cell hex: noisy count} for the cells whose noisy count passed the threshold.
     counts: Mapped[dict] = mapped_column(JSONB)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    # The closed whole months the answer covers (inclusive), for the per-month ledger.
+    period_start: Mapped[date | None] = mapped_column(Date)
+    period_end: Mapped[date | None] = mapped_column(Date)
+    requested_by: Mapped[int | None] = mapped_column(ForeignKey("staff_account.id"))
+
+
+# Levels of a public release: the national total, municipalities, then H3 resolutions.
+NATIONAL, MUNICIPALITY = 0, 1
+RELEASE_RESOLUTIONS: tuple[int, ...] = (6, 7, 8)
+RELEASE_LEVELS: tuple[int, ...] = (NATIONAL, MUNICIPALITY, *RELEASE_RESOLUTIONS)
+LEVEL_NAMES = {NATIONAL: "national", MUNICIPALITY: "municipality"} | {
+    r: f"h3 res {r}" for r in RELEASE_RESOLUTIONS
+}
+
+
+class Release(Base):
+    """The public, differentially private counts of the sensitive categories for one closed
+    calendar month (Europe/Belgrade), computed once by `flask analytics publish`."""
+
+    __tablename__ = "release"
+    __table_args__ = (
+        CheckConstraint("epsilon > 0", name="epsilon_positive"),
+        CheckConstraint("period_start <= period_end", name="period_ordered"),
+    )
+
+    id: Mapped[str] = mapped_column(Text, primary_key=True)  # the month, "2026-10"
+    period_start: Mapped[date] = mapped_column(Date, unique=True)
+    period_end: Mapped[date] = mapped_column(Date)  # inclusive
+    epsilon: Mapped[float] = mapped_column(Float)
+    epsilon_spent: Mapped[float] = mapped_column(Float)
+    contribution_bound: Mapped[int] = mapped_column(Integer)
+    threshold: Mapped[int] = mapped_column(Integer)
+    mechanism: Mapped[str] = mapped_column(Text)
+    # [{"id", "code", "category_ids"}]: the sensitive categories of each group it covers.
+    groups: Mapped[list] = mapped_column(JSONB)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+class ReleaseCount(Base):
+    """One released value: level (0 national, 1 municipality, 6-8 H3 resolution), the node
+    (0, a municipality id or a cell id) and the category group. Zeros are not stored."""
+
+    __tablename__ = "release_count"
+    # A heatmap reads each area cell's value with an index-only probe.
+    __table_args__ = (
+        PrimaryKeyConstraint(
+            "release_id", "level", "node", "group_id", postgresql_include=["value"]
+        ),
+        CheckConstraint("value > 0", name="value_positive"),
+    )
+
+    release_id: Mapped[str] = mapped_column(ForeignKey("release.id", ondelete="CASCADE"))
+    level: Mapped[int] = mapped_column(SmallInteger)
+    node: Mapped[int] = mapped_column(BigInteger)
+    group_id: Mapped[int] = mapped_column(SmallInteger)
+    value: Mapped[int] = mapped_column(Integer)

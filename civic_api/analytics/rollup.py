@@ -22,6 +22,7 @@ from geo.cells import (
     cell_centres,
     cells_for,
     cells_overlapping,
+    parents,
 )
 
 CELL_COLUMNS = tuple(f"h3_{r}" for r in ROLLUP_RESOLUTIONS)
@@ -56,9 +57,11 @@ def cells_of(lats, lons) -> dict[str, np.ndarray]:
 
 
 def ensure_cells(connection: Connection) -> int:
-    """Store every rollup cell overlapping Kosovo's municipalities (plus a margin).
+    """Store every rollup cell overlapping Kosovo's municipalities (plus a margin) and the
+    H3 parents of the finer ones, and (re)compute which municipality owns each cell.
 
-    Idempotent; run after importing boundaries. Returns the number of cells added.
+    Idempotent; run after every boundary import: a moved boundary moves the ownership of
+    the cells whose centre changed sides. Returns the number of cells added.
     """
     municipalities = connection.execute(
         select(Municipality.id, Municipality.boundary).order_by(Municipality.slug)
@@ -68,26 +71,49 @@ def ensure_cells(connection: Connection) -> int:
     shapes = [to_shape(boundary) for _, boundary in municipalities]
     # Simplified within the margin: H3's polyfill is slow on the full boundary detail.
     area = union_all(shapes).buffer(MARGIN_DEGREES).simplify(MARGIN_DEGREES / 4)
-    ids = np.concatenate([cells_overlapping(area, r) for r in ROLLUP_RESOLUTIONS])
-    existing = set(connection.scalars(text("SELECT cell FROM h3_cell")).all())
-    ids = np.array([c for c in ids.tolist() if c not in existing], dtype=np.int64)
-    if not ids.size:
-        return 0
+    found = {r: cells_overlapping(area, r) for r in ROLLUP_RESOLUTIONS}
+    # Released counts of coarse cells are sums of their H3 children: every parent is a cell.
+    for fine in ROLLUP_RESOLUTIONS[1:]:
+        for coarse in ROLLUP_RESOLUTIONS[: ROLLUP_RESOLUTIONS.index(fine)]:
+            found[coarse] = np.union1d(found[coarse], parents(found[fine], coarse))
+    ids = np.concatenate([found[r] for r in ROLLUP_RESOLUTIONS])
     lats, lons = cell_centres(ids)
     # The municipality of a cell is the one covering its centre (the first by slug on a shared
     # border, as for reports); cells in the margin have none.
-    owner = np.full(ids.size, "\\N", dtype=object)
+    owner = np.full(ids.size, -1, dtype=np.int64)
     for (municipality_id, _), shape in reversed(list(zip(municipalities, shapes, strict=True))):
-        owner[shapely.intersects_xy(shape, lons, lats)] = str(municipality_id)
+        owner[shapely.intersects_xy(shape, lons, lats)] = municipality_id
+    stored = dict(
+        connection.execute(text("SELECT cell, coalesce(municipality_id, -1) FROM h3_cell")).all()
+    )
+    known = np.array([c in stored for c in ids.tolist()], dtype=bool)
+    moved = [
+        (cell, None if new < 0 else new)
+        for cell, new in zip(ids[known].tolist(), owner[known].tolist(), strict=True)
+        if stored[cell] != new
+    ]
+    if moved:
+        connection.execute(
+            text(
+                "UPDATE h3_cell SET municipality_id = v.owner FROM unnest("
+                "CAST(:cells AS bigint[]), CAST(:owners AS integer[])) AS v(cell, owner)"
+                " WHERE h3_cell.cell = v.cell"
+            ),
+            {"cells": [c for c, _ in moved], "owners": [o for _, o in moved]},
+        )
+    new = ~known
+    if not new.any():
+        return 0
     rows = io.StringIO()
     for cell, lat, lon, municipality in zip(
-        ids.tolist(), lats.tolist(), lons.tolist(), owner.tolist(), strict=True
+        ids[new].tolist(), lats[new].tolist(), lons[new].tolist(), owner[new].tolist(), strict=True
     ):
         ring = cell_ring(cell)
         wkt = "POLYGON((" + ", ".join(f"{x} {y}" for x, y in ring) + "))"
         geojson = json.dumps({"type": "Polygon", "coordinates": [ring]}, separators=(",", ":"))
+        owner_text = "\\N" if municipality < 0 else str(municipality)
         rows.write(
-            f"{cell}\t{h3i.get_resolution(cell)}\t{lon!r}\t{lat!r}\t{municipality}\t"
+            f"{cell}\t{h3i.get_resolution(cell)}\t{lon!r}\t{lat!r}\t{owner_text}\t"
             f"SRID=4326;{wkt}\t{geojson}\n"
         )
     rows.seek(0)
@@ -97,7 +123,7 @@ def ensure_cells(connection: Connection) -> int:
         " FROM STDIN",
         rows,
     )
-    return int(ids.size)
+    return int(new.sum())
 
 
 def fill_report_cells(connection: Connection, progress: Callable[[int], None] = lambda n: None):

@@ -34,9 +34,19 @@ class AggregateArgsSchema(QueryArgsSchema):
     to = ma.fields.Date(
         metadata={"description": "Last day, inclusive (public: to its month's end)"}
     )
+    release = ma.fields.String(
+        validate=ma.validate.Regexp(r"^\d{4}-\d{2}$"),
+        metadata={
+            "description": "A release id (YYYY-MM, see /v1/releases) for the sensitive"
+            " categories; default: the released months of from..to, else the latest"
+        },
+    )
     status = DelimitedList(
         ma.fields.String(validate=ma.validate.OneOf(list(STATUS_CLASSES))),
-        metadata={"description": "Status classes; default open,resolved"},
+        metadata={
+            "description": "Status classes of the non-sensitive categories; default"
+            " open,resolved (releases count every report, whatever its status)"
+        },
     )
 
     @ma.post_load

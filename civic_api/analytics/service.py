@@ -1,31 +1,43 @@
-"""Privacy-safe aggregates from the rollups: heatmaps, tiles, time series and hotspots.
+"""Privacy-safe aggregates: heatmaps, tiles, time series and hotspots (docs/privacy.md).
 
-Every output goes through the same rules (docs/privacy.md):
-- a cell or period with 1..k-1 reports is withheld, and the answer says how many were;
-- query areas are whole cells (centre inside the bounding box or municipality), never
-  partial geometry, so two overlapping areas differ only by whole cells;
-- public date ranges are whole calendar months;
-- sensitive categories are never finer than FINEST_SENSITIVE_RESOLUTION (about 550 m edges),
-  except for researchers.
+Two regimes, chosen per category by its `sensitive` flag:
+- non-sensitive categories are counted live from the rollups: a cell or period with
+  1..k-1 reports is withheld, areas are whole cells (centre inside the bounding box or
+  municipality), public date ranges are whole calendar months;
+- sensitive categories are read only from the stored monthly releases (releases.py):
+  whole category groups, no status filter, resolutions 6-8, whole released months, every
+  number noisy; values below the release's threshold are withheld without a trace.
+A selection holding both is answered as two separate numbers, never one.
+
+`AggregateQuery` applies these rules when it is built (also through dataclasses.replace),
+and `published_cells` is the one query builder of cells that heatmaps, CSV, tiles and the
+OGC collection share.
 """
 
 import calendar
-import hashlib
 import json
 import math
-from dataclasses import dataclass, replace
-from datetime import date
+from dataclasses import dataclass, field, replace
+from datetime import date, timedelta
 from typing import NamedTuple
 
 import numpy as np
-from sqlalchemy import Select, func, literal, literal_column, select, true
-from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy import Select, case, false, func, literal, literal_column, null, or_, select, true
 
-from civic_api.analytics.models import STATUS_CLASSES, DpRelease, H3Cell, HeatCellDay, HeatCellTotal
+from civic_api.analytics import releases
+from civic_api.analytics.models import (
+    STATUS_CLASSES,
+    H3Cell,
+    HeatCellDay,
+    HeatCellTotal,
+    Release,
+    ReleaseCount,
+)
 from civic_api.categories.models import Category, CategoryGroup
 from civic_api.database import session
 from civic_api.errors import InvalidInput
 from civic_api.municipalities.models import Municipality
+from civic_api.reports.models import Report
 from geo import hotspots
 from geo.cells import (
     FINEST_RESOLUTION,
@@ -34,45 +46,34 @@ from geo.cells import (
     centre_in_bbox,
     resolution_for_zoom,
 )
-from geo.privacy import ReleaseSpec, make_release
 from geo.tiles import MVT_EXTENT, mvt_geom, tile_envelope
 
 DEFAULT_STATUS = ("open", "resolved")
+COARSEST_RELEASED_RESOLUTION = 6
 
 
 @dataclass(frozen=True)
 class Audience:
-    """Who asks: the public, or a researcher (finer resolution, day-level dates, own k)."""
+    """Who asks: the public; a researcher (day-level dates and their own k, for the
+    non-sensitive categories only; DP answers); or municipal staff, exact within
+    `exact_municipality_ids` and the public view elsewhere."""
 
     researcher: bool
     k: int
+    exact_municipality_ids: frozenset[int] = frozenset()
+    staff_id: int | None = None
+
+    @property
+    def public(self) -> bool:
+        return not self.researcher and not self.exact_municipality_ids
 
 
-@dataclass(frozen=True)
-class HeatQuery:
-    """A validated, privacy-adjusted aggregate query."""
-
-    resolution: int
-    category_ids: tuple[int, ...]
-    # The sensitive ones among them: their part of a cell is published only if 0 or >= k.
-    sensitive_ids: tuple[int, ...]
-    categories: tuple[str, ...] | None  # None: every category
-    status_classes: tuple[int, ...]
-    date_from: date | None
-    date_to: date | None  # inclusive
-    bbox: tuple[float, float, float, float] | None
-    municipality_id: int | None
-    k: int
-
-    def describe(self) -> dict:
-        return {
-            "resolution": self.resolution,
-            "categories": list(self.categories) if self.categories is not None else None,
-            "status": [s for s, c in STATUS_CLASSES.items() if c in self.status_classes],
-            "from": self.date_from.isoformat() if self.date_from else None,
-            "to": self.date_to.isoformat() if self.date_to else None,
-            "bbox": list(self.bbox) if self.bbox else None,
-        }
+class CategoryInfo(NamedTuple):
+    id: int
+    code: str
+    group_id: int
+    group_code: str
+    sensitive: bool
 
 
 def month_start(day: date) -> date:
@@ -83,46 +84,110 @@ def month_end(day: date) -> date:
     return day.replace(day=calendar.monthrange(day.year, day.month)[1])
 
 
-def build_query(args: dict, audience: Audience) -> HeatQuery:
-    """Turn request arguments into a HeatQuery, applying the privacy rules for the audience."""
-    categories = session.execute(
-        select(Category.id, Category.code, Category.sensitive, CategoryGroup.code).join(
-            CategoryGroup
-        )
+@dataclass(frozen=True)
+class AggregateQuery:
+    """A validated aggregate query. The privacy rules are applied here, when it is built:
+    the selection is split into live (non-sensitive) categories and released (sensitive)
+    groups, public dates are widened to whole months, resolutions are capped. Derived fields
+    cannot be passed in; dataclasses.replace rebuilds them."""
+
+    audience: Audience
+    catalogue: tuple[CategoryInfo, ...]
+    chosen: tuple[int, ...] | None  # category ids asked for; None: every category
+    resolution: int
+    status_classes: tuple[int, ...]
+    date_from: date | None = None
+    date_to: date | None = None  # inclusive
+    bbox: tuple[float, float, float, float] | None = None
+    municipality_id: int | None = None
+    release_id: str | None = None
+    live_ids: tuple[int, ...] = field(init=False)
+    group_ids: tuple[int, ...] = field(init=False)
+    k: int = field(init=False)
+    # Staff asking about one of their own municipalities: exact counts of its reports.
+    exact: bool = field(init=False)
+
+    def __post_init__(self) -> None:
+        known = {c.id for c in self.catalogue}
+        if self.chosen is not None and not set(self.chosen) <= known:
+            raise ValueError("chosen categories must be in the catalogue")
+        selected = [c for c in self.catalogue if self.chosen is None or c.id in self.chosen]
+        set_ = object.__setattr__  # frozen: the rules below are the only writers
+        if self.date_from and self.date_to and self.date_from > self.date_to:
+            raise InvalidInput.field("to", "Must not be before from.", "query")
+        exact = self.municipality_id in self.audience.exact_municipality_ids
+        set_(self, "exact", exact)
+        if exact:
+            set_(self, "live_ids", tuple(sorted(c.id for c in selected)))
+            set_(self, "group_ids", ())
+            set_(self, "k", 1)
+            set_(self, "resolution", min(max(self.resolution, 6), FINEST_RESOLUTION))
+            return
+        set_(self, "live_ids", tuple(sorted(c.id for c in selected if not c.sensitive)))
+        # A sensitive category is released with its whole group (the fixed partition).
+        set_(self, "group_ids", tuple(sorted({c.group_id for c in selected if c.sensitive})))
+        set_(self, "k", self.audience.k)
+        if not self.audience.researcher or self.group_ids:
+            # Whole months only: day-level differences could isolate a withheld count, and
+            # releases are monthly.
+            set_(self, "date_from", month_start(self.date_from) if self.date_from else None)
+            set_(self, "date_to", month_end(self.date_to) if self.date_to else None)
+        ceiling = FINEST_SENSITIVE_RESOLUTION if self.group_ids else FINEST_RESOLUTION
+        set_(self, "resolution", max(min(self.resolution, ceiling), COARSEST_RELEASED_RESOLUTION))
+
+    @property
+    def mixed(self) -> bool:
+        return bool(self.live_ids) and bool(self.group_ids)
+
+    def describe(self) -> dict:
+        names = {c.id: c.code for c in self.catalogue}
+        groups = {c.group_id: c.group_code for c in self.catalogue}
+        return {
+            "resolution": self.resolution,
+            "categories": None if self.chosen is None else sorted(names[c] for c in self.chosen),
+            "live_categories": sorted(names[c] for c in self.live_ids),
+            "released_groups": sorted(groups[g] for g in self.group_ids),
+            "status": [s for s, c in STATUS_CLASSES.items() if c in self.status_classes],
+            "from": self.date_from.isoformat() if self.date_from else None,
+            "to": self.date_to.isoformat() if self.date_to else None,
+            "bbox": list(self.bbox) if self.bbox else None,
+            "release": self.release_id,
+            "exact": self.exact,
+        }
+
+
+def catalogue() -> tuple[CategoryInfo, ...]:
+    rows = session.execute(
+        select(Category.id, Category.code, CategoryGroup.id, CategoryGroup.code, Category.sensitive)
+        .join(CategoryGroup)
+        .order_by(Category.id)
     ).all()
-    chosen = categories
-    named = None
+    return tuple(CategoryInfo(*row) for row in rows)
+
+
+def build_query(args: dict, audience: Audience) -> AggregateQuery:
+    """Turn request arguments into an AggregateQuery for the audience."""
+    categories = catalogue()
+    chosen = None
     if args.get("category") or args.get("group"):
         codes, groups = set(args.get("category") or ()), set(args.get("group") or ())
-        unknown = codes - {c[1] for c in categories}
+        unknown = codes - {c.code for c in categories}
         if unknown:
             raise InvalidInput.field(
                 "category", f"Unknown categories: {', '.join(sorted(unknown))}.", "query"
             )
-        unknown = groups - {c[3] for c in categories}
+        unknown = groups - {c.group_code for c in categories}
         if unknown:
             raise InvalidInput.field(
                 "group", f"Unknown groups: {', '.join(sorted(unknown))}.", "query"
             )
-        chosen = [c for c in categories if c[1] in codes or c[3] in groups]
-        named = tuple(sorted(c[1] for c in chosen))
+        chosen = tuple(c.id for c in categories if c.code in codes or c.group_code in groups)
     if "resolution" in args:
         requested = args["resolution"]
     elif "zoom" in args:
         requested = resolution_for_zoom(args["zoom"])
     else:
         requested = 7  # all of Kosovo at ~1.4 km cells
-    sensitive = any(c[2] for c in chosen)
-    ceiling = (
-        FINEST_SENSITIVE_RESOLUTION if sensitive and not audience.researcher else FINEST_RESOLUTION
-    )
-    date_from, date_to = args.get("from"), args.get("to")
-    if date_from and date_to and date_from > date_to:
-        raise InvalidInput.field("to", "Must not be before from.", "query")
-    if not audience.researcher:
-        # Whole months only: day-level differences could isolate a withheld count.
-        date_from = month_start(date_from) if date_from else None
-        date_to = month_end(date_to) if date_to else None
     municipality_id = None
     if args.get("municipality"):
         municipality_id = session.scalar(
@@ -130,94 +195,166 @@ def build_query(args: dict, audience: Audience) -> HeatQuery:
         )
         if municipality_id is None:
             raise InvalidInput.field("municipality", "No municipality has this slug.", "query")
+    release_id = args.get("release")
+    if release_id is not None and session.get(Release, release_id) is None:
+        raise InvalidInput.field("release", "No release has this id (see /v1/releases).", "query")
     status = args.get("status") or DEFAULT_STATUS
-    return HeatQuery(
-        resolution=min(requested, ceiling),
-        category_ids=tuple(sorted(c[0] for c in chosen)),
-        sensitive_ids=tuple(sorted(c[0] for c in chosen if c[2])),
-        categories=named,
+    return AggregateQuery(
+        audience=audience,
+        catalogue=categories,
+        chosen=chosen,
+        resolution=requested,
         status_classes=tuple(sorted(STATUS_CLASSES[s] for s in status)),
-        date_from=date_from,
-        date_to=date_to,
+        date_from=args.get("from"),
+        date_to=args.get("to"),
         bbox=tuple(args["bbox"]) if args.get("bbox") else None,
         municipality_id=municipality_id,
-        k=audience.k,
+        release_id=release_id,
     )
 
 
-def _area_conditions(query: HeatQuery) -> list:
+# The one query builder of cells
+
+
+def _area_conditions(query: AggregateQuery, by_centre: bool = True) -> list:
     conditions = [H3Cell.resolution == query.resolution]
     if query.bbox is not None:
         conditions.append(centre_in_bbox(H3Cell.centre_lon, H3Cell.centre_lat, query.bbox))
-    if query.municipality_id is not None:
+    if query.municipality_id is not None and by_centre:
         conditions.append(H3Cell.municipality_id == query.municipality_id)
     return conditions
 
 
-def area_cells(query: HeatQuery) -> Select:
-    """The cells of the query area at its resolution: whole cells, chosen by their centre."""
-    return select(H3Cell.cell, H3Cell.geom).where(*_area_conditions(query))
+def _cell_column(resolution: int):
+    return getattr(Report, f"h3_{resolution}")
 
 
-def _rollup(query: HeatQuery):
-    """The rollup table to read (all time, or by day) and the filter conditions on it."""
-    if query.date_from is None and query.date_to is None:
-        table = HeatCellTotal
-    else:
-        table = HeatCellDay
-    conditions = [table.resolution == query.resolution]
+def _exact_counts(query: AggregateQuery, key) -> Select:
+    """(key, n) over the reports of the staff member's municipality (its own reports, by
+    report, not by cell centre): the exact view of the reports they may read anyway."""
+    local_day = func.report_local_day(Report.occurred_at)
+    conditions = [
+        Report.municipality_id == query.municipality_id,
+        Report.category_id.in_(query.live_ids),
+        func.report_status_class(Report.status).in_(query.status_classes),
+    ]
+    if query.date_from is not None:
+        conditions.append(local_day >= query.date_from)
+    if query.date_to is not None:
+        conditions.append(local_day <= query.date_to)
+    return select(key.label("key"), func.count().label("n")).where(*conditions).group_by(key)
+
+
+def _live_lateral(query: AggregateQuery, resolution: int | None = None):
+    """The live count of each area cell: a LATERAL aggregate over the cell's rollup rows (a
+    nested loop of index-only scans, no sort or hash over the area's rows)."""
+    resolution = resolution or query.resolution
+    dated = query.date_from is not None or query.date_to is not None
+    table = HeatCellDay if dated else HeatCellTotal
+    conditions = [
+        table.resolution == resolution,
+        table.cell == H3Cell.cell,
+        table.status_class.in_(query.status_classes),
+        table.category_id.in_(query.live_ids),
+    ]
     if query.date_from is not None:
         conditions.append(HeatCellDay.day >= query.date_from)
     if query.date_to is not None:
         conditions.append(HeatCellDay.day <= query.date_to)
-    conditions.append(table.status_class.in_(query.status_classes))
-    if query.categories is not None:  # None: every category, no filter to apply
-        conditions.append(table.category_id.in_(query.category_ids))
-    return table, conditions
+    return select(func.sum(table.count).label("n")).where(*conditions).lateral("live")
 
 
-def counts(query: HeatQuery, area: Select | None = None) -> Select:
-    """(cell, n, s) for every cell with reports matching the filters (s: the sensitive part);
-    only the cells of `area` (a select of cell ids) when given, which lets PostgreSQL read
-    just the area's rollup rows instead of aggregating the whole country."""
-    table, conditions = _rollup(query)
-    if area is not None:
-        conditions.append(table.cell.in_(area))
+def _released_lateral(query: AggregateQuery, release_ids: list[str]):
+    """The released value of each area cell, summed over the releases read."""
     return (
-        select(table.cell, func.sum(table.count).label("n"), _sensitive_part(table, query))
-        .where(*conditions)
-        .group_by(table.cell)
-        .having(func.sum(table.count) > 0)
+        select(func.sum(ReleaseCount.value).label("v"))
+        .where(
+            ReleaseCount.release_id.in_(release_ids),
+            ReleaseCount.level == H3Cell.resolution,
+            ReleaseCount.node == H3Cell.cell,
+            ReleaseCount.group_id.in_(query.group_ids),
+        )
+        .lateral("released")
     )
 
 
-def area_counts(query: HeatQuery, *extra_area_conditions):
-    """(n, s) per cell of the area, as a LATERAL aggregate over each cell's rollup rows: a
-    nested loop of index-only scans, no sort or hash over the area's rows. Returns the
-    aggregate; select it together with H3Cell columns from `select_from(H3Cell)`."""
-    table, conditions = _rollup(query)
-    per_cell = (
-        select(func.sum(table.count).label("n"), _sensitive_part(table, query))
-        .where(table.cell == H3Cell.cell, *conditions)
-        .lateral("tallied")
-    )
-    area = [*_area_conditions(query), *extra_area_conditions, per_cell.c.n > 0]
-    return per_cell, area
+@dataclass(frozen=True)
+class ReleasesRead:
+    """The releases a sensitive answer reads, and the months asked that have none."""
+
+    rows: tuple[Release, ...]
+    unreleased: tuple[str, ...]
+
+    @property
+    def ids(self) -> list[str]:
+        return [r.id for r in self.rows]
+
+    @property
+    def threshold(self) -> int:
+        return max((r.threshold for r in self.rows), default=0)
+
+    def describe(self) -> dict:
+        return {
+            "ids": self.ids,
+            "epsilon": round(sum(r.epsilon for r in self.rows), 9),
+            "threshold": self.threshold,
+            "unreleased_months": list(self.unreleased),
+            "method": "differentially private counts per closed month (see /v1/releases);"
+            " values below the threshold are withheld",
+        }
 
 
-def _sensitive_part(table, query: HeatQuery):
-    if not query.sensitive_ids:
-        return literal(0).label("s")
-    in_sensitive = table.category_id.in_(query.sensitive_ids)
-    return func.coalesce(func.sum(table.count).filter(in_sensitive), 0).label("s")
+def releases_read(query: AggregateQuery) -> ReleasesRead:
+    rows = releases.releases_covering(query.date_from, query.date_to, query.release_id)
+    unreleased: list[str] = []
+    if query.release_id is None and query.date_from and query.date_to:
+        have = {r.period_start for r in rows}
+        month = month_start(query.date_from)
+        while month <= query.date_to:
+            if month not in have:
+                unreleased.append(releases.month_id(month))
+            month = releases.next_month(month)
+    return ReleasesRead(tuple(rows), tuple(unreleased))
 
 
-def published(tallied, query: HeatQuery):
-    """SQL: is a tallied (n, s) row publishable? At least k reports, and a sensitive part of
-    0 or at least k. Without the second rule, a selection mixing sensitive and non-sensitive
-    categories minus the non-sensitive counts (exact in the public points layer) would give
-    away a small sensitive count."""
-    return (tallied.c.n >= query.k) & ((tallied.c.s == 0) | (tallied.c.s >= query.k))
+def published_cells(
+    query: AggregateQuery, read: ReleasesRead | None, *extra_area, columns=()
+) -> Select:
+    """(cell, count, sensitive_count, *columns) of the published cells of the query area.
+
+    count is the live count of the selection's non-sensitive categories when it has any,
+    else the released count; sensitive_count is the released count of a mixed selection's
+    sensitive part. A part below its threshold is NULL; a cell with no published part is
+    absent."""
+    if query.exact:
+        counted = _exact_counts(query, _cell_column(query.resolution)).subquery("exact")
+        return (
+            select(H3Cell.cell, counted.c.n.label("count"), null().label("sensitive_count"))
+            .add_columns(*columns)
+            .join(counted, counted.c.key == H3Cell.cell)
+            .where(*_area_conditions(query, by_centre=False), *extra_area)
+        )
+    live = _live_lateral(query) if query.live_ids else None
+    released = None
+    if query.group_ids and read is not None and read.ids:
+        released = _released_lateral(query, read.ids)
+    statement = select(H3Cell.cell).select_from(H3Cell)
+    shown = []
+    if live is not None:
+        statement = statement.join(live, true())
+        shown.append(live.c.n >= query.k)
+    if released is not None:
+        statement = statement.join(released, true())
+        shown.append(released.c.v >= max(read.threshold, 1))
+    if not shown:  # a sensitive selection with no release yet
+        return statement.add_columns(null(), null(), *columns).where(false())
+    live_count = case((shown[0], live.c.n)) if live is not None else None
+    released_count = case((shown[-1], released.c.v)) if released is not None else None
+    count = live_count if live_count is not None else released_count
+    sensitive = released_count if query.mixed and released is not None else null()
+    return statement.add_columns(
+        count.label("count"), sensitive.label("sensitive_count"), *columns
+    ).where(*_area_conditions(query), *extra_area, or_(*shown))
 
 
 @dataclass(frozen=True)
@@ -227,12 +364,27 @@ class Withheld:
     k: int
 
     def public(self) -> dict:
-        """Withheld cells exactly; withheld reports rounded up to a multiple of k, so that two
-        areas differing by one withheld cell do not reveal its count by subtraction."""
+        """Withheld live cells exactly; their reports rounded up to a multiple of k, so that
+        two areas differing by one withheld cell do not reveal its count by subtraction.
+        (Live counts are of non-sensitive categories only; released values leave no trace.)"""
         return {
             "cells": self.cells,
             "reports_at_most": math.ceil(self.reports / self.k) * self.k,
         }
+
+
+def live_withheld(query: AggregateQuery) -> Withheld | None:
+    """What the live part of the answer withheld, or None without a live part."""
+    if not query.live_ids or query.exact:
+        return None
+    live = _live_lateral(query)
+    cells, reports = session.execute(
+        select(func.count(), func.coalesce(func.sum(live.c.n), 0))
+        .select_from(H3Cell)
+        .join(live, true())
+        .where(*_area_conditions(query), live.c.n > 0, live.c.n < query.k)
+    ).one()
+    return Withheld(int(cells), int(reports), query.k)
 
 
 def _rows(statement) -> list:
@@ -249,77 +401,100 @@ def _no_parallel() -> None:
 
 class PublishedCell(NamedTuple):
     cell: str  # H3 hex id: JavaScript numbers cannot hold the int64
-    count: int
+    count: int | None
+    sensitive_count: int | None
     geometry: str  # GeoJSON text
     lat: float
     lon: float
 
 
-def cell_rows(query: HeatQuery) -> tuple[list[PublishedCell], Withheld]:
-    """Published cells in the area with their counts, and what was withheld."""
+def cell_rows(query: AggregateQuery, read: ReleasesRead | None) -> list[PublishedCell]:
+    """Published cells in the area with their counts, by cell id."""
     _no_parallel()
-    tallied, area = area_counts(query)
-    rows = _rows(
-        select(
-            func.to_hex(H3Cell.cell),
-            tallied.c.n,
-            H3Cell.geojson,
-            H3Cell.centre_lat,
-            H3Cell.centre_lon,
-            published(tallied, query),
-        )
-        .select_from(H3Cell)
-        .join(tallied, true())
-        .where(*area)
-        .order_by(H3Cell.cell)
-    )
-    shown = [PublishedCell(*row[:5]) for row in rows if row[5]]
-    hidden = [int(row[1]) for row in rows if not row[5]]
-    return shown, Withheld(len(hidden), sum(hidden), query.k)
+    statement = published_cells(
+        query,
+        read,
+        columns=(func.to_hex(H3Cell.cell), H3Cell.geojson, H3Cell.centre_lat, H3Cell.centre_lon),
+    ).order_by(H3Cell.cell)
+    return [PublishedCell(row[3], row[1], row[2], *row[4:]) for row in _rows(statement)]
 
 
-def heatmap_geojson(query: HeatQuery) -> str:
-    """The FeatureCollection as JSON text, written directly (thousands of cells, no ORM)."""
-    shown, withheld = cell_rows(query)
-    features = ",".join(
-        f'{{"type":"Feature","id":"{c.cell}","geometry":{c.geometry},'
-        f'"properties":{{"cell":"{c.cell}","count":{c.count}}}}}'
-        for c in shown
-    )
+def _properties(cell: PublishedCell) -> str:
+    members = [f'"cell":"{cell.cell}"']
+    if cell.count is not None:
+        members.append(f'"count":{cell.count}')
+    if cell.sensitive_count is not None:
+        members.append(f'"sensitive_count":{cell.sensitive_count}')
+    return "{" + ",".join(members) + "}"
+
+
+def answer_head(query: AggregateQuery, read: ReleasesRead | None) -> dict:
+    """The members every aggregate answer carries: resolution, k, what was withheld,
+    the filters as applied and the releases read."""
+    withheld = live_withheld(query)
     head = {
-        "type": "FeatureCollection",
         "resolution": query.resolution,
-        "k": query.k,
-        "suppressed": withheld.public(),
-        "reports": sum(c.count for c in shown),
+        # The smallest number shown: k for live counts, the threshold of released ones.
+        "k": query.k if query.live_ids or read is None else read.threshold,
+        "suppressed": withheld.public() if withheld else None,
         "filters": query.describe(),
     }
+    if read is not None:
+        head["release"] = read.describe()
+    return head
+
+
+def read_for(query: AggregateQuery) -> ReleasesRead | None:
+    return releases_read(query) if query.group_ids else None
+
+
+def heatmap_geojson(query: AggregateQuery) -> str:
+    """The FeatureCollection as JSON text, written directly (thousands of cells, no ORM)."""
+    read = read_for(query)
+    shown = cell_rows(query, read)
+    features = ",".join(
+        f'{{"type":"Feature","id":"{c.cell}","geometry":{c.geometry},'
+        f'"properties":{_properties(c)}}}'
+        for c in shown
+    )
+    head = {"type": "FeatureCollection", **answer_head(query, read)}
     return json.dumps(head)[:-1] + f',"features":[{features}]}}'
 
 
-def heatmap_csv_rows(query: HeatQuery):
-    """(cell id, centre lat, centre lon, count) for the published cells."""
-    shown, _ = cell_rows(query)
-    return [(c.cell, f"{c.lat:.6f}", f"{c.lon:.6f}", c.count) for c in shown]
+def heatmap_csv_rows(query: AggregateQuery) -> tuple[tuple, list[tuple]]:
+    """The CSV header and rows (cell id, centre lat, centre lon, count[, sensitive_count])."""
+    read = read_for(query)
+    shown = cell_rows(query, read)
+    header = ("cell", "lat", "lon", "count") + (("sensitive_count",) if query.mixed else ())
+    rows = [
+        (c.cell, f"{c.lat:.6f}", f"{c.lon:.6f}", "" if c.count is None else c.count)
+        + (("" if c.sensitive_count is None else c.sensitive_count,) if query.mixed else ())
+        for c in shown
+    ]
+    return header, rows
 
 
-def tile(query: HeatQuery, z: int, x: int, y: int) -> bytes:
+def tile(query: AggregateQuery, z: int, x: int, y: int) -> bytes:
     """One Mapbox vector tile (layer "heatmap") of the published cells touching the tile."""
     _no_parallel()
     envelope = tile_envelope(z, x, y)
-    tallied, area = area_counts(query, H3Cell.geom.intersects(func.ST_Transform(envelope, 4326)))
-    features = (
-        select(
+    cells = published_cells(
+        query,
+        read_for(query),
+        H3Cell.geom.intersects(func.ST_Transform(envelope, 4326)),
+        columns=(
             mvt_geom(H3Cell.geom, z, x, y).label("geom"),
-            func.to_hex(H3Cell.cell).label("cell"),
-            tallied.c.n.label("count"),
+            func.to_hex(H3Cell.cell).label("id"),
             literal(query.resolution).label("resolution"),
-        )
-        .select_from(H3Cell)
-        .join(tallied, true())
-        .where(*area, published(tallied, query))
-        .subquery("features")
-    )
+        ),
+    ).subquery("cells")
+    features = select(
+        cells.c.geom,
+        cells.c.id.label("cell"),
+        cells.c.count,
+        cells.c.sensitive_count,
+        cells.c.resolution,
+    ).subquery("features")
     data = session.scalar(
         select(
             func.ST_AsMVT(literal_column("features"), "heatmap", MVT_EXTENT, "geom")
@@ -328,80 +503,139 @@ def tile(query: HeatQuery, z: int, x: int, y: int) -> bytes:
     return bytes(data or b"")
 
 
-def series(query: HeatQuery, interval: str) -> tuple[list[dict], Withheld]:
-    """Counts per day, ISO week or month over the query area (cells of ~500 m)."""
+# Series
+
+
+def _months(first: date, last: date) -> list[date]:
+    months, month = [], month_start(first)
+    while month <= last:
+        months.append(month)
+        month = releases.next_month(month)
+    return months
+
+
+def series(query: AggregateQuery, interval: str) -> dict:
+    """Counts per day, ISO week or month over the query area (its res-8 cells): the live
+    part from the rollup, the released part per released month."""
     _no_parallel()
-    area_query = replace(query, resolution=FINEST_SENSITIVE_RESOLUTION)
-    area = area_cells(area_query).subquery()
-    period = func.date_trunc(interval, HeatCellDay.day).cast(HeatCellDay.day.type)
-    conditions = [
-        HeatCellDay.resolution == FINEST_SENSITIVE_RESOLUTION,
-        HeatCellDay.category_id.in_(query.category_ids),
-        HeatCellDay.status_class.in_(query.status_classes),
-        HeatCellDay.cell.in_(select(area.c.cell)),
-    ]
-    if query.date_from is not None:
-        conditions.append(HeatCellDay.day >= query.date_from)
-    if query.date_to is not None:
-        conditions.append(HeatCellDay.day <= query.date_to)
-    tallied = (
-        select(
-            period.label("period"),
-            func.sum(HeatCellDay.count).label("n"),
-            _sensitive_part(HeatCellDay, query),
-        )
-        .where(*conditions)
-        .group_by(period)
-        .having(func.sum(HeatCellDay.count) > 0)
-        .subquery()
+    area = select(H3Cell.cell).where(
+        *_area_conditions(replace(query, resolution=FINEST_SENSITIVE_RESOLUTION))
     )
-    rows = session.execute(
-        select(tallied.c.period, tallied.c.n, published(tallied, query)).order_by(tallied.c.period)
-    ).all()
-    shown = [{"period": p.isoformat(), "count": int(n)} for p, n, ok in rows if ok]
-    hidden = [int(n) for _, n, ok in rows if not ok]
-    return shown, Withheld(len(hidden), sum(hidden), query.k)
+    periods: dict[str, dict] = {}
+    withheld = None
+    if query.exact:
+        day = func.report_local_day(Report.occurred_at)
+        period = func.date_trunc(interval, day).cast(HeatCellDay.day.type)
+        counted = _exact_counts(query, period).subquery()
+        for p, n in _rows(select(counted.c.key, counted.c.n).order_by(counted.c.key)):
+            periods[p.isoformat()] = {"period": p.isoformat(), "count": int(n)}
+    elif query.live_ids:
+        period = func.date_trunc(interval, HeatCellDay.day).cast(HeatCellDay.day.type)
+        conditions = [
+            HeatCellDay.resolution == FINEST_SENSITIVE_RESOLUTION,
+            HeatCellDay.category_id.in_(query.live_ids),
+            HeatCellDay.status_class.in_(query.status_classes),
+            HeatCellDay.cell.in_(area),
+        ]
+        if query.date_from is not None:
+            conditions.append(HeatCellDay.day >= query.date_from)
+        if query.date_to is not None:
+            conditions.append(HeatCellDay.day <= query.date_to)
+        rows = _rows(
+            select(period, func.sum(HeatCellDay.count))
+            .where(*conditions)
+            .group_by(period)
+            .order_by(period)
+        )
+        hidden = [int(n) for _, n in rows if 0 < n < query.k]
+        withheld = Withheld(len(hidden), sum(hidden), query.k)
+        for p, n in rows:
+            if n >= query.k:
+                periods[p.isoformat()] = {"period": p.isoformat(), "count": int(n)}
+    read = None
+    if query.group_ids:
+        read = releases_read(query)
+        # Released values of the area's res-8 cells, summed per month (post-processing).
+        rows = _rows(
+            select(Release.period_start, func.sum(ReleaseCount.value), Release.threshold)
+            .join(Release, Release.id == ReleaseCount.release_id)
+            .where(
+                ReleaseCount.release_id.in_(read.ids),
+                ReleaseCount.level == FINEST_SENSITIVE_RESOLUTION,
+                ReleaseCount.group_id.in_(query.group_ids),
+                ReleaseCount.node.in_(area),
+            )
+            .group_by(Release.period_start, Release.threshold)
+            .order_by(Release.period_start)
+        )
+        key = "sensitive_count" if query.mixed else "count"
+        for month, value, threshold in rows:
+            if value >= max(threshold, 1):
+                entry = periods.setdefault(month.isoformat(), {"period": month.isoformat()})
+                entry[key] = int(value)
+    head = answer_head(query, read)
+    head["suppressed"] = withheld.public() if withheld else None
+    head["filters"] = head["filters"] | {"resolution": None}
+    return head | {"interval": interval, "series": [periods[p] for p in sorted(periods)]}
 
 
 # Hotspots
 
 
-def _published_counts(query: HeatQuery) -> tuple[np.ndarray, np.ndarray, dict[int, str]]:
-    """Every cell of the area (zero-filled) with its published count: withheld cells count 0,
-    so the statistics reveal nothing the heatmap does not."""
-    area = session.execute(area_cells(query).with_only_columns(H3Cell.cell, H3Cell.geojson)).all()
-    tallied = counts(query, area_cells(query).with_only_columns(H3Cell.cell)).subquery()
-    shown = dict(
-        session.execute(select(tallied.c.cell, tallied.c.n).where(published(tallied, query))).all()
+def _layer_values(
+    query: AggregateQuery, read: ReleasesRead | None, layer: str
+) -> tuple[np.ndarray, np.ndarray, dict[int, str]]:
+    """Every cell of the area (zero-filled) with its published value in one layer: withheld
+    cells count 0, so the statistics reveal nothing the heatmap does not."""
+    area = _rows(
+        select(H3Cell.cell, H3Cell.geojson).where(*_area_conditions(query)).order_by(H3Cell.cell)
     )
+    if layer == "exact":
+        part = query
+    elif layer == "live":
+        part = replace(query, chosen=query.live_ids)
+    else:
+        sensitive = [c.id for c in query.catalogue if c.sensitive and c.group_id in query.group_ids]
+        part = replace(query, chosen=tuple(sensitive))
+    shown = {cell: n for cell, n, _ in _rows(published_cells(part, read))}
     cells = np.array([c for c, _ in area], dtype=np.int64)
-    values = np.array([shown.get(c, 0) for c, _ in area], dtype=np.int64)
+    values = np.array([int(shown.get(c) or 0) for c, _ in area], dtype=np.int64)
     return cells, values, {c: g for c, g in area}
 
 
-def previous_period(query: HeatQuery) -> HeatQuery:
-    """The period of the same length just before the query's."""
+def previous_period(query: AggregateQuery) -> AggregateQuery:
+    """The period just before the query's: as many whole months for the public (the
+    releases' and the public dates' unit), the same number of days for researchers."""
+    if not query.audience.researcher or query.group_ids:
+        months = _months(query.date_from, query.date_to)
+        start = month_start(query.date_from)
+        for _ in months:
+            start = month_start(start - timedelta(days=1))
+        end = month_start(query.date_from) - timedelta(days=1)
+        return replace(query, date_from=start, date_to=end, release_id=None)
     length = (query.date_to - query.date_from).days + 1
-    end = date.fromordinal(query.date_from.toordinal() - 1)
-    start = date.fromordinal(end.toordinal() - length + 1)
-    return replace(query, date_from=start, date_to=end)
+    end = query.date_from - timedelta(days=1)
+    return replace(query, date_from=end - timedelta(days=length - 1), date_to=end)
 
 
-def hotspot_features(query: HeatQuery, alpha: float) -> dict:
-    """Gi* hot and cold spots over the area; with a date range, also emerging cells."""
-    cells, values, geometry = _published_counts(query)
+def _hotspot_layer(query: AggregateQuery, layer: str, alpha: float) -> list[dict]:
+    read = releases_read(query) if layer == "release" else None
+    cells, values, geometry = _layer_values(query, read, layer)
     result = hotspots.gi_star(cells, values, k=1)
     hot, cold = result.hot(alpha), result.cold(alpha)
     rising = np.zeros(cells.size, dtype=bool)
     increase = None
     if query.date_from is not None and query.date_to is not None:
-        _, before, _ = _published_counts(previous_period(query))
+        before_query = previous_period(query)
+        before_read = releases_read(before_query) if layer == "release" else None
+        _, before, _ = _layer_values(before_query, before_read, layer)
         increase = hotspots.emerging(values, before)
         rising = increase.significant(alpha)
     features = []
     for i in np.flatnonzero(hot | cold | rising).tolist():
         properties = {
             "cell": cell_to_hex(int(cells[i])),
+            "layer": layer,
             "count": int(values[i]),
             "z": round(float(result.z[i]), 4),
             "p": float(result.p[i]),
@@ -415,94 +649,33 @@ def hotspot_features(query: HeatQuery, alpha: float) -> dict:
         features.append(
             {
                 "type": "Feature",
-                "id": properties["cell"],
+                "id": f"{properties['cell']}:{layer}" if query.mixed else properties["cell"],
                 "geometry": json.loads(geometry[int(cells[i])]),
                 "properties": properties,
             }
         )
+    return features
+
+
+def hotspot_features(query: AggregateQuery, alpha: float) -> dict:
+    """Gi* hot and cold spots over the area on the published values, per layer (live
+    non-sensitive, released sensitive); with a date range, also emerging cells."""
+    if query.exact:
+        layers = ["exact"]
+    else:
+        layers = (["live"] if query.live_ids else []) + (["release"] if query.group_ids else [])
+    features = [f for layer in layers for f in _hotspot_layer(query, layer, alpha)]
+    head = answer_head(query, read_for(query))
     return {
         "type": "FeatureCollection",
-        "method": f"Getis-Ord Gi* ({result.method} p-values), binary weights over the cell and"
-        " its 6 neighbours, Benjamini-Hochberg FDR; emerging: exact conditional binomial test"
-        " against the previous period of equal length",
+        "method": "Getis-Ord Gi* (normal p-values) on the published values (withheld count"
+        " 0), binary weights over the cell and its 6 neighbours, Benjamini-Hochberg FDR;"
+        " emerging: exact conditional binomial test against the previous period of as many"
+        " whole months (released months for sensitive categories)",
         "alpha": alpha,
-        "cells_tested": int(cells.size),
-        "resolution": query.resolution,
-        "k": query.k,
-        "filters": query.describe(),
+        "cells_tested": int(
+            session.scalar(select(func.count()).select_from(H3Cell).where(*_area_conditions(query)))
+        ),
+        **head,
         "features": features,
     }
-
-
-# Differentially private releases (researchers)
-
-
-def dp_release(query: HeatQuery, epsilon: float, sensitivity: int, threshold: int) -> DpRelease:
-    """The stored release for this query's resolution, categories, statuses and period over
-    all of Kosovo, computed once; area filters are applied to it afterwards (post-processing
-    costs no privacy)."""
-    spec_query = {
-        "resolution": query.resolution,
-        "category_ids": list(query.category_ids),
-        "status_classes": list(query.status_classes),
-        "from": query.date_from.isoformat() if query.date_from else None,
-        "to": query.date_to.isoformat() if query.date_to else None,
-    }
-    key = hashlib.sha256(json.dumps(spec_query, sort_keys=True).encode()).hexdigest()
-    stored = session.get(DpRelease, key)
-    if stored is not None:
-        return stored
-    national = replace(query, bbox=None, municipality_id=None)
-    domain = session.scalars(
-        select(H3Cell.cell).where(H3Cell.resolution == query.resolution).order_by(H3Cell.cell)
-    ).all()
-    in_domain = set(domain)
-    tallied = {c: int(n) for c, n, _ in session.execute(counts(national)).all() if c in in_domain}
-    release = make_release(
-        tallied,
-        domain,
-        ReleaseSpec(key=key, epsilon=epsilon, sensitivity=sensitivity, threshold=threshold),
-    )
-    # Insert if absent: two requests racing both serve the first stored release.
-    session.execute(
-        insert(DpRelease)
-        .values(
-            key=key,
-            query=spec_query,
-            epsilon=epsilon,
-            epsilon_spent=release.epsilon_spent,
-            sensitivity=sensitivity,
-            threshold=threshold,
-            mechanism=release.mechanism,
-            domain_size=release.domain_size,
-            counts={cell_to_hex(c): n for c, n in release.counts.items()},
-        )
-        .on_conflict_do_nothing()
-    )
-    return session.get(DpRelease, key, populate_existing=True)
-
-
-def dp_geojson(query: HeatQuery, release: DpRelease) -> str:
-    """The release's noisy counts for the cells of the query area."""
-    area = session.execute(area_cells(query).with_only_columns(H3Cell.cell, H3Cell.geojson)).all()
-    features = ",".join(
-        f'{{"type":"Feature","id":"{hex_id}","geometry":{geometry},'
-        f'"properties":{{"cell":"{hex_id}","count":{release.counts[hex_id]}}}}}'
-        for hex_id, geometry in ((cell_to_hex(c), g) for c, g in area)
-        if hex_id in release.counts
-    )
-    head = {
-        "type": "FeatureCollection",
-        "resolution": query.resolution,
-        "privacy": {
-            "mechanism": release.mechanism,
-            "epsilon": release.epsilon,
-            "epsilon_spent": release.epsilon_spent,
-            "contribution_bound": release.sensitivity,
-            "threshold": release.threshold,
-            "release": release.key,
-            "released_at": release.created_at.isoformat(),
-        },
-        "filters": query.describe(),
-    }
-    return json.dumps(head)[:-1] + f',"features":[{features}]}}'

@@ -123,31 +123,37 @@ def _check(definition: CategoryAttribute, value: Any) -> Any:
 
 
 def seed_profile(profile: dict) -> list[str]:
-    """Insert or update a deployment profile's groups, categories and attributes; return codes."""
+    """Add a deployment profile's groups, categories and attributes that are missing;
+    return its category codes. What exists is left as it is: seeding runs on every start
+    (`flask seed demo`) and must never undo what an admin changed (a category marked
+    sensitive, switched off or given another response target)."""
     groups = {}
     for spec in profile["groups"]:
         group = session.scalars(select(CategoryGroup).filter_by(code=spec["code"])).first()
-        group = group or CategoryGroup(code=spec["code"])
-        group.name = spec["name"]
-        session.add(group)
+        if group is None:
+            group = CategoryGroup(code=spec["code"], name=spec["name"])
+            session.add(group)
         groups[spec["code"]] = group
     codes = []
     for spec in profile["categories"]:
-        category = get_category(spec["code"], active_only=False) or Category(code=spec["code"])
-        category.group = groups[spec["group"]]
-        category.name = spec["name"]
-        category.description = spec["description"]
-        category.keywords = spec["keywords"]
-        category.sensitive = spec["sensitive"]
-        category.response_target_hours = spec["response_target_hours"]
-        category.active = True
-        wanted = {code: profile["attributes"][code] for code in spec["attributes"]}
-        existing = {a.code: a for a in category.attributes}
-        category.attributes = [
-            _attribute(existing.get(code) or CategoryAttribute(code=code), definition)
-            for code, definition in wanted.items()
-        ]
-        session.add(category)
+        category = get_category(spec["code"], active_only=False)
+        if category is None:
+            category = Category(
+                code=spec["code"],
+                group=groups[spec["group"]],
+                name=spec["name"],
+                description=spec["description"],
+                keywords=spec["keywords"],
+                sensitive=spec["sensitive"],
+                response_target_hours=spec["response_target_hours"],
+                active=True,
+            )
+            session.add(category)
+        present = {a.code for a in category.attributes}
+        for code in spec["attributes"]:
+            if code not in present:
+                definition = profile["attributes"][code]
+                category.attributes.append(_attribute(CategoryAttribute(code=code), definition))
         codes.append(spec["code"])
     session.flush()
     return codes

@@ -96,12 +96,15 @@ def import_boundaries(
     name_property: str = "name",
     slug_property: str | None = None,
     repair: bool = True,
+    update_boundaries: bool = True,
 ) -> list[str]:
-    """Insert or update municipalities from a GeoJSON file; return the slugs written.
+    """Insert or update municipalities from a GeoJSON file; return the slugs read.
 
     Names in sq/sr/en and population come from the built-in gazetteer when the feature's
     name is known to it; otherwise the feature's name is used for all three languages.
-    The whole file is validated before anything is written.
+    update_boundaries=False (the seed, run on every start) only adds the municipalities
+    that are missing and never touches what an admin changed. The whole file is validated
+    before anything is written.
     """
     rows = []
     for number, (props, geom) in enumerate(boundaries.read_features(path), start=1):
@@ -141,8 +144,8 @@ def import_boundaries(
         raise boundaries.InvalidBoundary(f"several features map to the slug(s) {duplicated}")
     if rows:
         statement = insert(Municipality).values(rows)
-        session.execute(
-            statement.on_conflict_do_update(
+        if update_boundaries:
+            statement = statement.on_conflict_do_update(
                 index_elements=[Municipality.slug],
                 set_={
                     "name": statement.excluded.name,
@@ -152,7 +155,9 @@ def import_boundaries(
                     ),
                 },
             )
-        )
+        else:
+            statement = statement.on_conflict_do_nothing(index_elements=[Municipality.slug])
+        session.execute(statement)
     logger.info("imported %d municipalities from %s", len(rows), path)
     return slugs
 

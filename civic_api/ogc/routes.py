@@ -270,7 +270,7 @@ class MunicipalityItemView(MethodView):
 # Heatmap cells
 
 
-def public_heat_query(args: dict) -> analytics.HeatQuery:
+def public_heat_query(args: dict) -> analytics.AggregateQuery:
     """The analytics query of these arguments, always for the public audience."""
     query_args = {
         key: args[key]

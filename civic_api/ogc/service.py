@@ -1,8 +1,9 @@
 """OGC API – Features collections: municipalities, public heatmap cells and report points.
 
 Nothing here is finer than the rest of the public analytics (docs/privacy.md, docs/ogc.md):
-- heatmap cells are the analytics service's public answer (whole cells, cells with fewer than
-  k reports withheld, sensitive categories at most res 8, whole months), paginated in SQL;
+- heatmap cells are the analytics service's public answer (whole cells, live cells with fewer
+  than k reports withheld, sensitive categories only from the noisy monthly releases at res
+  6-8, whole months), paginated in SQL;
 - report points are reports of non-sensitive categories only, open or resolved, placed at the
   centre of their res-9 cell (~200 m edges) and dated to the local day, under an opaque id
   that reveals nothing of the report's own id.
@@ -23,7 +24,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
-from sqlalchemy import ColumnElement, Select, case, func, or_, select, true
+from sqlalchemy import ColumnElement, Select, case, func, or_, select
 
 from civic_api.analytics import service as analytics
 from civic_api.analytics.models import (
@@ -387,52 +388,40 @@ def municipality_feature(slug: str, locale: str) -> Feature | None:
 
 
 def _cell_features(
-    query: analytics.HeatQuery, *area, limit: int | None = None, offset: int = 0
+    query: analytics.AggregateQuery,
+    read: analytics.ReleasesRead | None,
+    *area,
+    limit: int | None = None,
+    offset: int = 0,
 ) -> list[Feature]:
     """The published cells of the query's area (narrowed by `area` conditions), by cell id,
-    with their stored GeoJSON hexagon."""
-    tallied, conditions = analytics.area_counts(query, *area)
+    with their stored GeoJSON hexagon: the analytics service's cells, paged."""
     rows = session.execute(
-        select(H3Cell.cell, tallied.c.n, H3Cell.geojson)
-        .select_from(H3Cell)
-        .join(tallied, true())
-        .where(*conditions, analytics.published(tallied, query))
+        analytics.published_cells(query, read, *area, columns=(H3Cell.geojson,))
         .order_by(H3Cell.cell)
         .limit(limit)
         .offset(offset)
     ).all()
     features = []
-    for cell, n, geometry in rows:
+    for cell, count, sensitive_count, geometry in rows:
         hex_id = cell_to_hex(cell)
-        properties = {"cell": hex_id, "count": int(n), "resolution": query.resolution}
+        properties = {"cell": hex_id, "resolution": query.resolution}
+        if count is not None:
+            properties["count"] = int(count)
+        if sensitive_count is not None:
+            properties["sensitive_count"] = int(sensitive_count)
         features.append(Feature(hex_id, geometry, properties))
     return features
 
 
-def heat_page(query: analytics.HeatQuery, limit: int, offset: int) -> Page:
+def heat_page(query: analytics.AggregateQuery, limit: int, offset: int) -> Page:
     """One page of the published cells of a public heatmap query, by cell id, with the
-    withheld totals of the whole query (the same cells as analytics.cell_rows)."""
-    tallied, conditions = analytics.area_counts(query)
-    published = analytics.published(tallied, query)
-    shown, hidden_cells, hidden_reports = session.execute(
-        select(
-            func.count().filter(published),
-            func.count().filter(~published),
-            func.coalesce(func.sum(tallied.c.n).filter(~published), 0),
-        )
-        .select_from(H3Cell)
-        .join(tallied, true())
-        .where(*conditions)
-    ).one()
-    features, more = _paged(_cell_features(query, limit=limit + 1, offset=offset), limit)
-    withheld = analytics.Withheld(int(hidden_cells), int(hidden_reports), query.k)
-    extra = {
-        "resolution": query.resolution,
-        "k": query.k,
-        "suppressed": withheld.public(),
-        "filters": query.describe(),
-    }
-    return Page(list(features), more, int(shown), extra)
+    members of the analytics answer (k, what the live part withheld, releases read)."""
+    read = analytics.read_for(query)
+    published = analytics.published_cells(query, read).subquery()
+    shown = session.scalar(select(func.count()).select_from(published))
+    features, more = _paged(_cell_features(query, read, limit=limit + 1, offset=offset), limit)
+    return Page(list(features), more, int(shown), analytics.answer_head(query, read))
 
 
 def parse_cell(text: str) -> int | None:
@@ -444,12 +433,12 @@ def parse_cell(text: str) -> int | None:
     return cell if 6 <= (cell >> 52) & 0xF <= FINEST_RESOLUTION else None
 
 
-def heat_cell(query: analytics.HeatQuery, cell: int) -> Feature | None:
+def heat_cell(query: analytics.AggregateQuery, cell: int) -> Feature | None:
     """One published cell of a public heatmap query at the cell's resolution, or None if the
     cell is unknown, withheld, or finer than the query may be."""
     if (cell >> 52) & 0xF != query.resolution:
         return None
-    found = _cell_features(query, H3Cell.cell == cell)
+    found = _cell_features(query, analytics.read_for(query), H3Cell.cell == cell)
     return found[0] if found else None
 
 
