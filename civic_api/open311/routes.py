@@ -351,7 +351,8 @@ def request_updates(fmt):
     return respond(fmt, "service_requests_updates", "request_update", documents)
 
 
-@blp.route("/<path:anything>", methods=["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"])
+@blp.route("/", defaults={"anything": ""}, methods=["GET", "POST", "PUT", "PATCH", "DELETE"])
+@blp.route("/<path:anything>", methods=["GET", "POST", "PUT", "PATCH", "DELETE"])
 def unknown(anything):
     """Everything else under /open311/v2, in the spec's error format"""
     adapter = current_app.url_map.bind_to_environ(request.environ)
