@@ -114,7 +114,8 @@ class DownloadView(MethodView):
         row = service.current_file(dataset, fmt, datetime.now(UTC), secret)
         session.commit()
         encoded = "gzip" in request.accept_encodings
-        response = Response(row.gzip if encoded else gzip.decompress(row.gzip))
+        body = row.gzip if encoded else gzip.decompress(row.gzip)
+        response = Response(body)
         if encoded:
             response.content_encoding = "gzip"
         extra = "; charset=utf-8; header=present" if fmt == "csv" else ""
@@ -128,4 +129,4 @@ class DownloadView(MethodView):
         response.cache_control.public = True
         response.cache_control.max_age = 300
         response.vary.add("Accept-Encoding")
-        return response.make_conditional(request, accept_ranges=True)
+        return response.make_conditional(request, accept_ranges=True, complete_length=len(body))
