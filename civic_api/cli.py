@@ -320,7 +320,7 @@ def open_data_generate():
 
     from civic_api.opendata.service import generate_all
 
-    files = generate_all(datetime.now(UTC), current_app.config["SECRET_KEY"].encode())
+    files = generate_all(datetime.now(UTC), current_app.config)
     session.commit()
     for f in files:
         click.echo(f"{f.dataset}.{f.format}: {f.period}, {f.size} bytes, sha256 {f.sha256[:16]}")

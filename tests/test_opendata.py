@@ -69,13 +69,14 @@ def test_catalog_is_dcat_ap_json_ld(client, reports):
     assert {t["@language"] for t in catalog["dct:description"]} == {"sq", "sr", "en"}
     assert catalog["dct:publisher"] == {"@type": "foaf:Agent", "foaf:name": "Civic reports API"}
     datasets = {d["dct:identifier"]: d for d in catalog["dcat:dataset"]}
-    assert sorted(datasets) == ["municipalities", "report-points"]
+    assert sorted(datasets) == ["heatmap-cells", "municipalities", "report-points"]
     for dataset in datasets.values():
         assert dataset["@type"] == "dcat:Dataset"
         assert {t["@language"] for t in dataset["dct:title"]} == {"sq", "sr", "en"}
         assert all(t["@value"] for t in dataset["dct:description"])
         assert dataset["dct:license"] == {"@id": EU + "licence/CC_BY_4_0"}
-        assert dataset["dct:accrualPeriodicity"] == {"@id": EU + "frequency/DAILY"}
+        frequency = "MONTHLY" if dataset["dct:identifier"] == "heatmap-cells" else "DAILY"
+        assert dataset["dct:accrualPeriodicity"] == {"@id": EU + f"frequency/{frequency}"}
         wkt = dataset["dct:spatial"]["dcat:bbox"]
         assert wkt["@type"] == "gsp:wktLiteral" and wkt["@value"].startswith("POLYGON((20.")
         formats = {
@@ -113,6 +114,7 @@ def test_temporal_coverage_is_the_published_days(client, reports):
         "dcat:endDate": {"@value": days[-1], "@type": "xsd:date"},
     }
     assert "dct:temporal" not in points["municipalities"]
+    assert "dct:temporal" not in points["heatmap-cells"]  # no month is released yet
 
 
 def test_points_csv_is_the_published_points_of_closed_days(client, reports):
@@ -191,13 +193,13 @@ def test_a_category_made_sensitive_leaves_the_files_at_once(client, db, reports,
 
 def test_files_are_made_once_a_day(app, db, reports):
     now = datetime.now(UTC)
-    secret = TEST_SECRET.encode()
+    config = app.config
     with app.app_context():
-        first = service.current_file(service.POINTS, "csv", now, secret)
+        first = service.current_file(service.POINTS, "csv", now, config)
         made = first.created_at
-        same = service.current_file(service.POINTS, "csv", now + timedelta(minutes=5), secret)
+        same = service.current_file(service.POINTS, "csv", now + timedelta(minutes=5), config)
         assert same.created_at == made
-        tomorrow = service.current_file(service.POINTS, "csv", now + timedelta(days=1), secret)
+        tomorrow = service.current_file(service.POINTS, "csv", now + timedelta(days=1), config)
         assert tomorrow.period == (now + timedelta(days=1)).astimezone(LOCAL_TZ).date().isoformat()
         assert tomorrow.created_at > made
 
@@ -209,6 +211,8 @@ def test_cli_generates_every_file(app, db):
     assert [line.split(":")[0] for line in lines] == [
         "report-points.csv",
         "report-points.geojson",
+        "heatmap-cells.csv",
+        "heatmap-cells.geojson",
         "municipalities.csv",
         "municipalities.geojson",
     ]
@@ -232,3 +236,76 @@ def test_ranges_resume_a_download(client, reports):
     whole = download(client, "report-points", "csv").data
     part = download(client, "report-points", "csv", Range="bytes=100-199")
     assert part.status_code == 206 and part.data == whole[100:200]
+
+
+def test_heatmap_cells_per_released_month_equal_the_public_heatmap(app, client, db):
+    from factories import add_reports
+
+    from civic_api.analytics import releases
+
+    spot = (42.6629, 21.1655)
+    add_reports(db, [spot] * 40, category="commenting")  # sensitive: from the release only
+    add_reports(db, [spot] * 12, category="public_lighting")  # live
+    add_reports(db, [(42.66, 21.17)] * 2, category="public_lighting")  # below k
+    june = releases.publish(
+        datetime(2026, 6, 1).date(), datetime(2026, 7, 20, tzinfo=UTC), app.config
+    )
+    db.commit()
+    assert june.created
+    rows = list(
+        csv.DictReader(io.StringIO(download(client, "heatmap-cells", "csv").get_data(as_text=True)))
+    )
+    assert list(rows[0]) == [
+        "month",
+        "resolution",
+        "cell",
+        "lat",
+        "lon",
+        "count",
+        "sensitive_count",
+    ]
+    assert {r["month"] for r in rows} == {"2026-06"}
+    for resolution in (6, 7, 8):
+        heatmap = client.get(
+            "/v1/heatmaps",
+            query_string={
+                "from": "2026-06-01",
+                "to": "2026-06-30",
+                "resolution": resolution,
+                "release": "2026-06",
+            },
+        ).json
+        expected = {
+            (
+                f["properties"]["cell"],
+                f["properties"].get("count"),
+                f["properties"].get("sensitive_count"),
+            )
+            for f in heatmap["features"]
+        }
+        found = {
+            (
+                r["cell"],
+                int(r["count"]) if r["count"] else None,
+                int(r["sensitive_count"]) if r["sensitive_count"] else None,
+            )
+            for r in rows
+            if r["resolution"] == str(resolution)
+        }
+        assert found == expected and found
+    spot_cell = h3i.latlng_to_cell(*spot, 8)
+    (at_spot,) = [
+        r for r in rows if r["resolution"] == "8" and r["cell"] == h3i.int_to_str(spot_cell)
+    ]
+    assert at_spot["count"] == "12"  # live, exact: non-sensitive
+    assert h3i.int_to_str(h3i.latlng_to_cell(42.66, 21.17, 8)) not in {
+        r["cell"] for r in rows if r["resolution"] == "8"
+    }
+    catalog = {d["dct:identifier"]: d for d in client.get(CATALOG).json["dcat:dataset"]}
+    heat = catalog["heatmap-cells"]
+    assert heat["dct:accrualPeriodicity"] == {"@id": EU + "frequency/MONTHLY"}
+    assert heat["dct:temporal"]["dcat:startDate"]["@value"] == "2026-06-01"
+    assert heat["dct:temporal"]["dcat:endDate"]["@value"] == "2026-06-30"
+    features = json.loads(download(client, "heatmap-cells", "geojson").data)["features"]
+    assert len(features) == len(rows)
+    assert features[0]["geometry"]["type"] == "Polygon"

@@ -110,8 +110,7 @@ class DownloadView(MethodView):
     def get(self, args, dataset_id, fmt):
         """Download a dataset as CSV or GeoJSON, with an ETag"""
         dataset = _dataset(dataset_id)
-        secret = current_app.config["SECRET_KEY"].encode()
-        row = service.current_file(dataset, fmt, datetime.now(UTC), secret)
+        row = service.current_file(dataset, fmt, datetime.now(UTC), current_app.config)
         session.commit()
         encoded = "gzip" in request.accept_encodings
         body = row.gzip if encoded else gzip.decompress(row.gzip)

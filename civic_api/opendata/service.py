@@ -8,9 +8,12 @@ import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime
+from typing import Any
 
 from sqlalchemy import func, select
 
+from civic_api.analytics import releases
+from civic_api.analytics import service as analytics
 from civic_api.database import session
 from civic_api.models import LOCALES
 from civic_api.ogc import service as ogc
@@ -67,15 +70,15 @@ class Dataset:
     keywords: tuple[str, ...]
     frequency: str  # the EU frequency vocabulary's code
     columns: tuple[str, ...]  # of the CSV
-    # (format, sink, day of the file, server secret): writes the content of that day.
-    write: Callable[[str, Sink, date, bytes], None]
+    # (format, sink, day of the file, app config): writes the content of that day.
+    write: Callable[[str, Sink, date, Any], None]
     # What else the content depends on: a new basis makes a new file at once.
     basis: Callable[[], str]
     temporal: Callable[[date], tuple[date, date] | None]
 
 
-def _write_points(fmt: str, sink: Sink, day: date, secret: bytes) -> None:
-    ids = ogc.PointIds(secret)
+def _write_points(fmt: str, sink: Sink, day: date, config) -> None:
+    ids = ogc.PointIds(config["SECRET_KEY"].encode())
     batches = ogc.all_points(ids, before=day)
     if fmt == "geojson":
         return _write_features(sink, batches)
@@ -88,7 +91,7 @@ def _write_points(fmt: str, sink: Sink, day: date, secret: bytes) -> None:
             sink.write(_csv_line(row))
 
 
-def _write_municipalities(fmt: str, sink: Sink, day: date, secret: bytes) -> None:
+def _write_municipalities(fmt: str, sink: Sink, day: date, config) -> None:
     page = ogc.municipality_page(None, 10_000, 0, "en")
     if fmt == "geojson":
         return _write_features(sink, [page.features])
@@ -145,7 +148,87 @@ MUNICIPALITIES = Dataset(
     temporal=lambda day: None,
 )
 
-DATASETS: dict[str, Dataset] = {d.id: d for d in (POINTS, MUNICIPALITIES)}
+HEAT_RESOLUTIONS = (6, 7, 8)  # the public resolutions of the releases
+
+
+def _heat_cells(release, resolution: int, k: int) -> list[analytics.PublishedCell]:
+    """The public heatmap of one released month at one resolution, as /v1/heatmaps answers
+    it for all categories: live counts of the non-sensitive ones, released (noisy) counts of
+    the sensitive ones, each withheld below its threshold."""
+    query = analytics.build_query(
+        {
+            "from": release.period_start,
+            "to": release.period_end,
+            "resolution": resolution,
+            "release": release.id,
+        },
+        analytics.Audience(researcher=False, k=k),
+    )
+    return analytics.cell_rows(query, analytics.read_for(query))
+
+
+def _write_heat(fmt: str, sink: Sink, day: date, config) -> None:
+    if fmt == "csv":
+        sink.write(_csv_line(HEAT.columns))
+    else:
+        sink.write('{"type":"FeatureCollection","features":[')
+    first = True
+    for release in releases.all_releases():
+        for resolution in HEAT_RESOLUTIONS:
+            for c in _heat_cells(release, resolution, config["ANALYTICS_K"]):
+                row = (release.id, resolution, c.cell, c.lat, c.lon, c.count, c.sensitive_count)
+                if fmt == "csv":
+                    sink.write(_csv_line(row))
+                    continue
+                properties = dict(zip(HEAT.columns, row, strict=True))
+                del properties["lat"], properties["lon"]
+                sink.write(
+                    ("" if first else ",")
+                    + f'{{"type":"Feature","id":"{release.id}/{c.cell}","geometry":{c.geometry},'
+                    f'"properties":{json.dumps(properties)}}}'
+                )
+                first = False
+    if fmt == "geojson":
+        sink.write("]}")
+
+
+def _released_span(day: date) -> tuple[date, date] | None:
+    rows = releases.all_releases()
+    return (rows[0].period_start, rows[-1].period_end) if rows else None
+
+
+HEAT = Dataset(
+    id="heatmap-cells",
+    title={
+        "sq": "Harta e nxehtësisë sipas muajve të publikuar (qeliza H3)",
+        "sr": "Toplotna mapa po objavljenim mesecima (H3 ćelije)",
+        "en": "Heatmap cells per released month (H3)",
+    },
+    description={
+        "sq": "Numri i raporteve për çdo qelizë H3 (rezolucionet 6, 7, 8) dhe muaj të publikuar: "
+        "kategoritë jo të ndjeshme drejtpërdrejt (të fshehura nën 5), kategoritë e ndjeshme "
+        "vetëm nga publikimet mujore me zhurmë (privatësi diferenciale), kurrë në një numër.",
+        "sr": "Broj prijava po H3 ćeliji (rezolucije 6, 7, 8) i objavljenom mesecu: neosetljive "
+        "kategorije uživo (skrivene ispod 5), osetljive kategorije samo iz mesečnih objava sa "
+        "šumom (diferencijalna privatnost), nikad u istom broju.",
+        "en": "Reports per H3 cell (resolutions 6, 7 and 8) and released month, as the public "
+        "heatmap answers for all categories: `count` is the live count of the non-sensitive "
+        "categories (withheld below k = 5), `sensitive_count` the differentially private "
+        "count of the sensitive ones from that month's release (withheld below its "
+        "threshold; see /v1/releases for its epsilon). The two are never added up.",
+    },
+    keywords=("heatmap", "H3", "reports", "differential privacy"),
+    frequency="MONTHLY",
+    columns=("month", "resolution", "cell", "lat", "lon", "count", "sensitive_count"),
+    write=_write_heat,
+    basis=lambda: ";".join(
+        [",".join(r.id for r in releases.all_releases())]
+        + [",".join(map(str, sorted(ogc.public_category_ids())))]
+    ),
+    temporal=_released_span,
+)
+
+DATASETS: dict[str, Dataset] = {d.id: d for d in (POINTS, HEAT, MUNICIPALITIES)}
 
 
 def today(now: datetime) -> date:
@@ -153,7 +236,7 @@ def today(now: datetime) -> date:
     return now.astimezone(ogc.LOCAL_TZ).date()
 
 
-def current_file(dataset: Dataset, fmt: str, now: datetime, secret: bytes) -> OpenDataFile:
+def current_file(dataset: Dataset, fmt: str, now: datetime, config) -> OpenDataFile:
     """The file of today and of the current basis, made now if there is none yet."""
     day, basis = today(now), dataset.basis()
     row = session.get(OpenDataFile, (dataset.id, fmt))
@@ -166,7 +249,7 @@ def current_file(dataset: Dataset, fmt: str, now: datetime, secret: bytes) -> Op
     if row is not None and row.period == day.isoformat() and row.basis == basis:
         return row
     sink = Sink()
-    dataset.write(fmt, sink, day, secret)
+    dataset.write(fmt, sink, day, config)
     content, sha256 = sink.close()
     row = row or OpenDataFile(dataset=dataset.id, format=fmt)
     row.period, row.basis, row.sha256, row.gzip, row.size = (
@@ -182,9 +265,9 @@ def current_file(dataset: Dataset, fmt: str, now: datetime, secret: bytes) -> Op
     return row
 
 
-def generate_all(now: datetime, secret: bytes) -> list[OpenDataFile]:
+def generate_all(now: datetime, config) -> list[OpenDataFile]:
     """Every current file (the daily job: `flask open-data generate`)."""
-    return [current_file(d, f, now, secret) for d in DATASETS.values() for f in MEDIA_TYPES]
+    return [current_file(d, f, now, config) for d in DATASETS.values() for f in MEDIA_TYPES]
 
 
 # The catalogue, DCAT-AP in JSON-LD
