@@ -2,7 +2,6 @@
 
 import ast
 import os
-import re
 
 import pytest
 from alembic import command
@@ -18,9 +17,10 @@ import civic_api.all_models  # noqa: F401  (registers every table on Base.metada
 from civic_api.cli import ROOT, alembic_config
 from civic_api.database import Base, make_engine
 
-# The newest revision: files are named after their zero-padded ids, e.g. 0006_releases.py.
-_NEWEST = max((ROOT / "migrations" / "versions").glob("0*.py"), key=lambda p: p.name[:4])
-HEAD = re.search(r'^revision = "([^"]+)"', _NEWEST.read_text(), re.M).group(1)
+VERSION_FILES = sorted((ROOT / "migrations" / "versions").glob("0*.py"))
+SCRIPTS = ScriptDirectory.from_config(alembic_config("postgresql://unused/unused"))
+# The newest revision; there must be exactly one (checked below).
+HEAD = SCRIPTS.get_heads()[0]
 APP_TABLES = set(Base.metadata.tables)
 # Integer primary keys named id are serial: each has its sequence.
 APP_SEQUENCES = {
@@ -105,19 +105,18 @@ def has_postgis(engine) -> bool:
 
 
 def test_single_head_and_linear_history():
-    scripts = ScriptDirectory.from_config(alembic_config("postgresql://unused/unused"))
-    assert scripts.get_heads() == [HEAD]
-    assert scripts.get_bases() == ["0001"]
-    revisions = [r.revision for r in scripts.walk_revisions()]
-    # Ids start with their zero-padded number (0006_releases), increasing along the history
-    # (helpers working in parallel were given numbers, so some may be unused).
-    numbers = [int(r[:4]) for r in revisions]
-    assert numbers == sorted(set(numbers), reverse=True) and numbers[-1] == 1
-    assert [r.down_revision for r in scripts.walk_revisions()] == revisions[1:] + [None]
+    assert len(SCRIPTS.get_heads()) == 1
+    assert SCRIPTS.get_bases() == ["0001"]
+    revisions = [r.revision for r in SCRIPTS.walk_revisions()]
+    # Every file is on the one line from the head to the base, newest first.
+    assert len(revisions) == len(VERSION_FILES)
+    assert [r.down_revision for r in SCRIPTS.walk_revisions()] == revisions[1:] + [None]
 
 
 def test_revision_files_match_their_ids():
-    versions = sorted(p.name for p in (ROOT / "migrations" / "versions").glob("*.py"))
+    for revision in SCRIPTS.walk_revisions():
+        assert os.path.basename(revision.path).startswith(revision.revision)
+    versions = [p.name for p in VERSION_FILES]
     assert versions[:4] == [
         "0001_postgis.py",
         "0002_municipalities_categories_and_reports.py",

@@ -29,6 +29,7 @@ from notifications import PushMessage
 from notifications.payload import TOKEN_LIMIT, fit
 
 ANNOUNCEMENT = "announcement.published"
+FEEDBACK = "report.feedback_requested"
 
 _DUE_EVENTS = text("""
     SELECT id, kind, report_id, announcement_id, payload
@@ -60,6 +61,13 @@ _REPORT_TARGETS = text("""
     FROM push_report_link l JOIN push_device d ON d.id = l.device_id AND d.active
     WHERE l.report_id = :report_id
     ON CONFLICT (key) DO NOTHING
+""")
+
+# A feedback request (or its reminder) goes out only while the report awaits feedback.
+_FEEDBACK_WANTED = text("""
+    SELECT r.status IN ('resolved', 'rejected')
+           AND NOT EXISTS (SELECT 1 FROM report_feedback f WHERE f.report_id = r.id)
+    FROM report r WHERE r.id = :report_id
 """)
 
 _ANNOUNCEMENT_LIVE = text("""
@@ -124,7 +132,8 @@ _DEACTIVATE = text("""
 def fan_out(connection: Connection, now: datetime, limit: int = 20) -> tuple[int, int]:
     """Expand due outbox events into push_message rows; return (events, messages created).
 
-    Withdrawn and expired announcements are dispatched with no messages.
+    Withdrawn and expired announcements, and feedback requests for reports that have
+    feedback or were reopened, are dispatched with no messages.
     """
     events = connection.execute(_DUE_EVENTS, {"now": now, "limit": limit}).all()
     created = 0
@@ -138,7 +147,9 @@ def fan_out(connection: Connection, now: datetime, limit: int = 20) -> tuple[int
                 created += connection.execute(
                     _ANNOUNCEMENT_TARGETS, common | {"announcement_id": event.announcement_id}
                 ).rowcount
-        else:
+        elif event.kind != FEEDBACK or connection.scalar(
+            _FEEDBACK_WANTED, {"report_id": event.report_id}
+        ):
             created += connection.execute(
                 _REPORT_TARGETS,
                 common | {"report_id": event.report_id, "payload": json.dumps(event.payload)},
@@ -232,6 +243,8 @@ def render(item: Claimed, device, announcement) -> PushMessage:
             data["status"] = str(status)
         if item.kind == "report.status_changed":
             title, body = texts.report_status(locale, status or "")
+        elif item.kind == FEEDBACK:
+            title, body = texts.feedback_request(locale)
         else:
             title, body = texts.report_response(locale)
     title, body = fit(title, body, data | {"push_key": item.key}, TOKEN_LIMIT)

@@ -1,7 +1,7 @@
 """Open-data downloads (the current file of each dataset and format); reports by submission time
 
 Revision ID: 0011_interop
-Revises: 0006_releases
+Revises: 0012_indicators
 Create Date: 2026-12-01 09:00:00
 """
 
@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0011_interop"
-down_revision = "0006_releases"
+down_revision = "0012_indicators"
 branch_labels = None
 depends_on = None
 

@@ -1,0 +1,155 @@
+"""Benchmark: indicators over COUNT demo reports (with timelines), against a naive peer.
+
+    DATABASE_URL=$(scripts/devdb url) .venv/bin/python bench/indicators_bench.py [COUNT]
+
+Creates and drops its own database (<db>_bench_indicators), seeds COUNT demo reports with
+`insert_demo_reports`, then times (median of several runs, warm cache):
+- all indicators for one municipality-quarter (Prishtina, the last ended quarter; every
+  breakdown, with the previous quarter and the median of municipalities beside it);
+- the national league table (every municipality, all non-sensitive categories);
+- the quarterly PDF (HTML, three matplotlib charts, WeasyPrint);
+- the peer: the same municipality-quarter's medians and rates the naive way, loading its
+  reports through the ORM and computing in Python.
+Not part of the test suite.
+"""
+
+import os
+import statistics
+import sys
+import time
+from datetime import UTC, datetime
+
+from alembic import command
+from sqlalchemy import select, text
+from sqlalchemy.engine import make_url
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "tests"))
+from conftest import create_database, drop_database  # noqa: E402
+
+from civic_api import create_app  # noqa: E402
+from civic_api.cli import alembic_config  # noqa: E402
+from civic_api.database import session  # noqa: E402
+from civic_api.indicators import compute, report, service  # noqa: E402
+from civic_api.indicators.periods import current_quarter_before  # noqa: E402
+from civic_api.reports.models import Report  # noqa: E402
+from civic_api.seed.demo_reports import insert_demo_reports  # noqa: E402
+
+MIN_N = 10
+
+
+def timed(function, runs: int) -> tuple[float, object]:
+    times, result = [], None
+    for _ in range(runs):
+        start = time.perf_counter()
+        result = function()
+        times.append(time.perf_counter() - start)
+        session.rollback()
+    return statistics.median(times), result
+
+
+def naive(municipality_id: int, period) -> dict:
+    """The peer: every report of the municipality-quarter as an ORM object, then Python."""
+    reports = session.scalars(
+        select(Report).where(
+            Report.municipality_id == municipality_id,
+            Report.submitted_at >= period.start,
+            Report.submitted_at < period.end,
+        )
+    ).all()
+    handled = [r for r in reports if r.status != "duplicate"]
+    hours = [
+        (r.first_acknowledged_at - r.submitted_at).total_seconds() / 3600
+        for r in handled
+        if r.first_acknowledged_at
+    ]
+    return {
+        "received": len(reports),
+        "ack_median": compute.median(hours),
+        "ack_p90": compute.quantile(hours, 0.9),
+        "resolution_rate": sum(1 for r in handled if r.first_resolved_at) / len(handled),
+    }
+
+
+def main(count: int) -> None:
+    url = create_database(make_url(os.environ["DATABASE_URL"]).database + "_bench_indicators")
+    try:
+        command.upgrade(alembic_config(url), "head")
+        app = create_app({"DATABASE_URL": url, "SECRET_KEY": "bench"})
+        runner = app.test_cli_runner()
+        for args in (["seed", "municipalities"], ["seed", "walk-freely"], ["seed", "e-komuna"]):
+            runner.invoke(args=args)
+        engine = app.extensions["engine"]
+        start = time.perf_counter()
+        with engine.begin() as connection:
+            insert_demo_reports(connection, count, seed=1)
+        seeded = time.perf_counter() - start
+        with engine.connect() as connection:
+            connection.execution_options(isolation_level="AUTOCOMMIT").execute(
+                text("VACUUM ANALYZE")
+            )
+        now = datetime.now(UTC)
+        period = current_quarter_before(now)
+        with app.test_request_context():
+            prishtina = session.scalar(text("SELECT id FROM municipality WHERE slug = 'prishtina'"))
+            in_quarter = session.scalar(
+                text(
+                    "SELECT count(*) FROM report WHERE municipality_id = :m"
+                    " AND submitted_at >= :s AND submitted_at < :e"
+                ),
+                {"m": prishtina, "s": period.start, "e": period.end},
+            )
+            one, table = timed(
+                lambda: service.build_table(
+                    period,
+                    now,
+                    min_n=MIN_N,
+                    exact_for=None,
+                    released=service.released_volumes,
+                    municipality_ids={prishtina},
+                ),
+                5,
+            )
+            league, _ = timed(
+                lambda: service.build_table(
+                    period,
+                    now,
+                    min_n=MIN_N,
+                    exact_for=[],
+                    released=service.released_volumes,
+                    levels={"all"},
+                    keys={"non_sensitive"},
+                ),
+                5,
+            )
+            pdf, document = timed(
+                lambda: report.to_pdf(
+                    report.build(period, "prishtina", "sq", exact_for=[], min_n=MIN_N, now=now)
+                ),
+                3,
+            )
+            peer, figures = timed(lambda: naive(prishtina, period), 3)
+        row = next(r for r in table.rows if (r.level, r.key) == ("all", "non_sensitive"))
+        print(f"{count:,} reports seeded with timelines in {seeded:.1f} s")
+        print(f"period {period.label}; Prishtina's reports in it: {in_quarter:,}")
+        print(f"one municipality-quarter, all indicators: {one * 1000:.0f} ms")
+        print(f"national league table: {league * 1000:.0f} ms")
+        print(f"quarterly PDF: {pdf:.2f} s ({len(document):,} bytes)")
+        print(
+            f"peer (ORM + Python, 4 figures of the same municipality-quarter): {peer * 1000:.0f} ms"
+            f" -> ratio {peer / one:.1f}x"
+        )
+        print(
+            "check: received",
+            row.values["reports_received"].value,
+            "ack median",
+            row.values["acknowledgement_hours_median"].value,
+            "| peer (all categories)",
+            figures,
+        )
+        engine.dispose()
+    finally:
+        drop_database(url)
+
+
+if __name__ == "__main__":
+    main(int(sys.argv[1]) if len(sys.argv) > 1 else 1_000_000)
