@@ -69,13 +69,15 @@ def test_catalog_is_dcat_ap_json_ld(client, reports):
     assert {t["@language"] for t in catalog["dct:description"]} == {"sq", "sr", "en"}
     assert catalog["dct:publisher"] == {"@type": "foaf:Agent", "foaf:name": "Civic reports API"}
     datasets = {d["dct:identifier"]: d for d in catalog["dcat:dataset"]}
-    assert sorted(datasets) == ["heatmap-cells", "municipalities", "report-points"]
+    assert sorted(datasets) == ["heatmap-cells", "indicators", "municipalities", "report-points"]
     for dataset in datasets.values():
         assert dataset["@type"] == "dcat:Dataset"
         assert {t["@language"] for t in dataset["dct:title"]} == {"sq", "sr", "en"}
         assert all(t["@value"] for t in dataset["dct:description"])
         assert dataset["dct:license"] == {"@id": EU + "licence/CC_BY_4_0"}
-        frequency = "MONTHLY" if dataset["dct:identifier"] == "heatmap-cells" else "DAILY"
+        frequency = {"heatmap-cells": "MONTHLY", "indicators": "QUARTERLY"}.get(
+            dataset["dct:identifier"], "DAILY"
+        )
         assert dataset["dct:accrualPeriodicity"] == {"@id": EU + f"frequency/{frequency}"}
         wkt = dataset["dct:spatial"]["dcat:bbox"]
         assert wkt["@type"] == "gsp:wktLiteral" and wkt["@value"].startswith("POLYGON((20.")
@@ -213,6 +215,8 @@ def test_cli_generates_every_file(app, db):
         "report-points.geojson",
         "heatmap-cells.csv",
         "heatmap-cells.geojson",
+        "indicators.csv",
+        "indicators.geojson",
         "municipalities.csv",
         "municipalities.geojson",
     ]
@@ -309,3 +313,47 @@ def test_heatmap_cells_per_released_month_equal_the_public_heatmap(app, client, 
     features = json.loads(download(client, "heatmap-cells", "geojson").data)["features"]
     assert len(features) == len(rows)
     assert features[0]["geometry"]["type"] == "Polygon"
+
+
+def test_indicators_per_quarter_are_the_public_indicators(client, db):
+    from factories import add_reports
+
+    spot = (42.6629, 21.1655)
+    add_reports(db, [spot] * 15, occurred=datetime(2026, 5, 10, 9, tzinfo=UTC))
+    add_reports(
+        db,
+        [spot] * 12,
+        category="waste",
+        status="resolved",
+        occurred=datetime(2026, 8, 3, tzinfo=UTC),
+    )
+    text_ = download(client, "indicators", "csv").get_data(as_text=True)
+    rows = list(csv.reader(io.StringIO(text_)))
+    assert rows[0][:3] == ["quarter", "municipality", "breakdown"]
+    quarters = sorted({r[0] for r in rows[1:]})
+    last = service.current_quarter_before(datetime.now(UTC)).label
+    assert quarters[0] == "2026-Q2" and quarters[-1] == last
+    for quarter in ("2026-Q2", "2026-Q3"):
+        public = client.get(
+            "/v1/indicators",
+            query_string={"period": quarter, "breakdown": "all,group,category", "format": "csv"},
+        ).get_data(as_text=True)
+        expected = list(csv.reader(io.StringIO(public)))
+        assert expected[0] == rows[0][1:]
+        found = [r[1:] for r in rows[1:] if r[0] == quarter]
+        # Same rows; "now" only moves the figures of still-open reports.
+        assert [r[:7] for r in found] == [r[:7] for r in expected[1:]] and found
+        received = {
+            (r[1], r[2]): r[7] for r in found if r[0] == "prishtina" and r[5] == "reports_received"
+        }
+        if quarter == "2026-Q2":
+            assert received[("category", "public_lighting")] == "15"
+        else:
+            assert received[("category", "waste")] == "12"
+    catalog = {d["dct:identifier"]: d for d in client.get(CATALOG).json["dcat:dataset"]}
+    indicators = catalog["indicators"]
+    assert indicators["dct:accrualPeriodicity"] == {"@id": EU + "frequency/QUARTERLY"}
+    assert indicators["dct:temporal"]["dcat:startDate"]["@value"] == "2026-04-01"
+    features = json.loads(download(client, "indicators", "geojson").data)["features"]
+    assert {f["properties"]["quarter"] for f in features} == set(quarters)
+    assert all(f["geometry"]["type"] == "Point" for f in features)

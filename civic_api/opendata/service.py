@@ -7,7 +7,7 @@ import json
 import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import func, select
@@ -15,9 +15,14 @@ from sqlalchemy import func, select
 from civic_api.analytics import releases
 from civic_api.analytics import service as analytics
 from civic_api.database import session
+from civic_api.indicators import service as indicators
+from civic_api.indicators.compute import INDICATORS
+from civic_api.indicators.periods import Period, current_quarter_before
 from civic_api.models import LOCALES
+from civic_api.municipalities.models import Municipality
 from civic_api.ogc import service as ogc
 from civic_api.opendata.models import OpenDataFile
+from civic_api.reports.models import Report
 
 MEDIA_TYPES = {"csv": "text/csv", "geojson": "application/geo+json"}
 
@@ -228,7 +233,113 @@ HEAT = Dataset(
     temporal=_released_span,
 )
 
-DATASETS: dict[str, Dataset] = {d.id: d for d in (POINTS, HEAT, MUNICIPALITIES)}
+
+def _quarters(now: datetime) -> list[Period]:
+    """Every closed quarter from the first one with a report."""
+    first_at = session.scalar(select(func.min(Report.submitted_at)))
+    if first_at is None:
+        return []
+    local = first_at.astimezone(ogc.LOCAL_TZ)
+    month = local.year * 12 + 3 * ((local.month - 1) // 3)
+    last = current_quarter_before(now)
+    quarters = []
+    while month <= last.first:
+        quarters.append(Period(month, month + 2, "quarter"))
+        month += 3
+    return quarters
+
+
+def _file_moment(day: date) -> datetime:
+    """The instant a day's file describes (its local midnight): the same all day long."""
+    return datetime.combine(day, datetime.min.time(), ogc.LOCAL_TZ)
+
+
+def _write_indicators(fmt: str, sink: Sink, day: date, config) -> None:
+    now = _file_moment(day)
+    points = dict(
+        session.execute(
+            select(
+                Municipality.slug,
+                func.ST_AsGeoJSON(func.ST_PointOnSurface(Municipality.boundary), 6),
+            )
+        ).all()
+    )
+    if fmt == "csv":
+        sink.write(_csv_line(INDICATOR_TABLE.columns))
+    else:
+        sink.write('{"type":"FeatureCollection","features":[')
+    first = True
+    for period in _quarters(now):
+        table = indicators.build_table(
+            period,
+            now,
+            min_n=config["INDICATORS_MIN_N"],
+            exact_for=[],  # the public: sensitive figures from the releases only
+            released=indicators.released_volumes,
+        )
+        if fmt == "csv":
+            for line in indicators.csv_rows(table):
+                sink.write(_csv_line((period.label, *line)))
+            continue
+        for row in table.rows:
+            properties = {
+                "quarter": period.label,
+                "municipality": row.municipality,
+                "breakdown": row.level,
+                "key": row.key,
+                "sensitive": row.sensitive,
+                **{i.name: row.values[i.name].value for i in INDICATORS},
+            }
+            feature_id = f"{period.label}/{row.municipality}/{row.level}/{row.key}"
+            sink.write(
+                ("" if first else ",") + f'{{"type":"Feature","id":{json.dumps(feature_id)},'
+                f'"geometry":{points[row.municipality]},"properties":{json.dumps(properties)}}}'
+            )
+            first = False
+    if fmt == "geojson":
+        sink.write("]}")
+
+
+def _quarters_span(day: date) -> tuple[date, date] | None:
+    quarters = _quarters(_file_moment(day))
+    if not quarters:
+        return None
+    return quarters[0].start_date, quarters[-1].end_date - timedelta(days=1)
+
+
+INDICATOR_TABLE = Dataset(
+    id="indicators",
+    title={
+        "sq": "Treguesit e ndikimit sipas komunës dhe tremujorit",
+        "sr": "Pokazatelji uticaja po opštini i kvartalu",
+        "en": "Impact indicators per municipality and quarter",
+    },
+    description={
+        "sq": "Përdorimi, kohët e përgjigjes, zgjidhja dhe kënaqësia për çdo komunë, kategori "
+        "ose grup dhe tremujor të mbyllur, me tremujorin e kaluar, mesataren e komunave dhe "
+        "renditjen; shifrat e kategorive të ndjeshme vetëm nga publikimet me zhurmë.",
+        "sr": "Korišćenje, vreme odgovora, rešavanje i zadovoljstvo po opštini, kategoriji ili "
+        "grupi i zatvorenom kvartalu, sa prethodnim kvartalom, medijanom opština i rangom; "
+        "brojke osetljivih kategorija samo iz objava sa šumom.",
+        "en": "Adoption, response times, resolution and satisfaction per municipality, "
+        "category or group and closed quarter, with the previous quarter, the median of the "
+        "municipalities and the league position, as GET /v1/indicators answers the public "
+        "(docs/indicators.md): figures on too few reports are withheld, and sensitive "
+        "categories' figures come only from the noisy monthly releases. The GeoJSON places "
+        "each municipality at a point inside it; join with the municipalities dataset by slug.",
+    },
+    keywords=("indicators", "monitoring and evaluation", "response times", "municipalities"),
+    frequency="QUARTERLY",
+    columns=("quarter", *indicators.CSV_HEADER),
+    write=_write_indicators,
+    basis=lambda: ";".join(
+        [",".join(r.id for r in releases.all_releases())]
+        + [",".join(map(str, sorted(ogc.public_category_ids())))]
+    ),
+    temporal=_quarters_span,
+)
+
+DATASETS: dict[str, Dataset] = {d.id: d for d in (POINTS, HEAT, INDICATOR_TABLE, MUNICIPALITIES)}
 
 
 def today(now: datetime) -> date:
