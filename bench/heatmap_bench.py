@@ -32,7 +32,7 @@ sys.path.insert(0, str(ROOT / "tests"))
 from conftest import create_database, drop_database  # noqa: E402
 
 from civic_api import create_app  # noqa: E402
-from civic_api.analytics import rollup  # noqa: E402
+from civic_api.analytics import releases, rollup  # noqa: E402
 from civic_api.cli import alembic_config  # noqa: E402
 from civic_api.database import session  # noqa: E402
 from civic_api.reports import service as reports  # noqa: E402
@@ -84,12 +84,23 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def load(app, count: int, seed: int = 1) -> tuple[float, float]:
+def bench_app(url: str):
+    """The app on a fresh benchmark database: migrated, municipalities and both profiles."""
+    command.upgrade(alembic_config(url), "head")
+    app = create_app({"DATABASE_URL": url, "SECRET_KEY": "bench"})
+    runner = app.test_cli_runner()
+    for args in (["seed", "municipalities"], ["seed", "walk-freely"], ["seed", "e-komuna"]):
+        assert runner.invoke(args=args).exit_code == 0
+    return app
+
+
+def load(app, count: int, seed: int = 1, **demo) -> tuple[float, float]:
+    """COPY `count` demo reports (insert_demo_reports' days/now in `demo`), then rebuild."""
     engine = app.extensions["engine"]
     start = time.perf_counter()
     with engine.begin() as connection:
         connection.execute(text("ALTER TABLE report DISABLE TRIGGER USER"))
-        insert_demo_reports(connection, count, seed=seed)
+        insert_demo_reports(connection, count, seed=seed, **demo)
         connection.execute(text("ALTER TABLE report ENABLE TRIGGER USER"))
     copied = time.perf_counter() - start
     start = time.perf_counter()
@@ -132,11 +143,7 @@ def main(count: int, grow_to: int | None = None) -> None:
     url = create_database(make_url(os.environ["DATABASE_URL"]).database + "_bench_heat")
     server = None
     try:
-        command.upgrade(alembic_config(url), "head")
-        app = create_app({"DATABASE_URL": url, "SECRET_KEY": "bench"})
-        runner = app.test_cli_runner()
-        for args in (["seed", "municipalities"], ["seed", "walk-freely"], ["seed", "e-komuna"]):
-            assert runner.invoke(args=args).exit_code == 0
+        app = bench_app(url)
         copied, rebuilt = load(app, count)
         engine = app.extensions["engine"]
         with engine.connect() as connection:
@@ -181,6 +188,21 @@ def main(count: int, grow_to: int | None = None) -> None:
             "dated": timed_http(http_conn, f"/v1/heatmaps?resolution=7&{dates}"),
             "tile": timed_http(http_conn, f"/v1/tiles/heatmap/10/{x}/{y}.mvt"),
         }
+        # The last closed month's release (published now, in this run), served for the
+        # sensitive categories: the same areas, against the live figures above and against
+        # an on-the-fly aggregation of that month's sensitive reports.
+        month = (today.replace(day=1) - timedelta(days=1)).replace(day=1)
+        with app.app_context():
+            start = time.perf_counter()
+            releases.publish(month, datetime.now(UTC) + timedelta(days=40), app.config)
+            session.commit()
+            publish_s = time.perf_counter() - start
+        released = f"group=harassment&release={month:%Y-%m}"
+        release_results = {
+            "city": timed_http(http_conn, f"/v1/heatmaps?resolution=8&bbox={bbox}&{released}"),
+            "national": timed_http(http_conn, f"/v1/heatmaps?resolution=7&{released}"),
+            "tile": timed_http(http_conn, f"/v1/tiles/heatmap/10/{x}/{y}.mvt?{released}"),
+        }
         worker = int(
             subprocess.run(
                 ["pgrep", "-P", str(server.pid)], capture_output=True, text=True
@@ -224,6 +246,26 @@ def main(count: int, grow_to: int | None = None) -> None:
                 {"size": RES7_SQUARE_M, "half": RES7_SQUARE_M / 2, "x": x, "y": y},
             ),
         }
+        sensitive_grid = grid.replace(
+            "GROUP BY g",
+            "AND category_id IN (SELECT id FROM category WHERE sensitive)"
+            " AND report_local_day(occurred_at) BETWEEN :first AND :last GROUP BY g",
+        )
+        month_end = (month + timedelta(days=32)).replace(day=1) - timedelta(days=1)
+        in_month = {"first": month, "last": month_end}
+        release_baselines = {
+            "city": timed_sql(
+                engine,
+                sensitive_grid,
+                {"size": RES8_SQUARE_M, "w": west, "s": south, "e": east, "n": north} | in_month,
+            ),
+            "national": timed_sql(
+                engine,
+                sensitive_grid,
+                {"size": RES7_SQUARE_M, "w": 20.0, "s": 41.8, "e": 21.9, "n": 43.3} | in_month,
+            ),
+            "tile": baselines["tile"],
+        }
         off, on = insert_overhead(app)
 
         print(f"reports: {count:,}; COPY {copied:.1f} s, rollup rebuild {rebuilt:.1f} s")
@@ -240,6 +282,19 @@ def main(count: int, grow_to: int | None = None) -> None:
             base = baselines[name]
             kib = size / 1024
             print(f"| {label} | {ms:.1f} ms | {kib:.0f} KiB | {base:.1f} ms | {base / ms:.1f}× |")
+        print(f"release {month:%Y-%m} published in {publish_s:.2f} s (all public levels)")
+        print(
+            "| sensitive, from the release | p50 | live p50 (above) | release/live |"
+            " baseline p50 (SQL only) | ratio |"
+        )
+        print("| --- | --- | --- | --- | --- | --- |")
+        for name in ("city", "national", "tile"):
+            ms, _ = release_results[name]
+            live, base = results[name][0], release_baselines[name]
+            print(
+                f"| {name} | {ms:.1f} ms | {live:.1f} ms | {ms / live:.2f}× | {base:.1f} ms |"
+                f" {base / ms:.1f}× |"
+            )
         print(
             f"insert one report (service + commit): triggers off {off:.2f} ms, on {on:.2f} ms,"
             f" overhead {100 * (on / off - 1):.1f}%"

@@ -219,31 +219,6 @@ def cell_centres(cells: ArrayLike) -> tuple[NDArray[np.float64], NDArray[np.floa
     return out[:, 0], out[:, 1]
 
 
-def cell_polygon(cell: int) -> Polygon:
-    """The cell's boundary as a shapely Polygon in (lon, lat) order.
-
-    A cell crossing the antimeridian keeps continuous longitudes (eastern vertices shifted
-    past 180) so that it stays a small polygon instead of one spanning the globe.
-    """
-    value = _check_cell(cell)
-    res = h3i.get_resolution(value)
-    if value in (h3i.latlng_to_cell(90.0, 0.0, res), h3i.latlng_to_cell(-90.0, 0.0, res)):
-        raise InvalidCell(f"cell {h3i.int_to_str(value)} contains a pole")
-    boundary = np.array(h3i.cell_to_boundary(value), dtype=np.float64)
-    lats, lons = boundary[:, 0], boundary[:, 1]
-    if lons.max() - lons.min() > 180.0:
-        lons = np.where(lons < 0.0, lons + 360.0, lons)
-    return Polygon(np.column_stack([lons, lats]))
-
-
-def cell_polygons(cells: ArrayLike) -> NDArray[np.object_]:
-    """`cell_polygon` for many cells, as an array of shapely Polygons."""
-    ids = np.asarray(cells, dtype=np.int64).ravel().tolist()
-    out = np.empty(len(ids), dtype=object)
-    out[:] = [cell_polygon(c) for c in ids]
-    return out
-
-
 def validate_bbox(bbox: Sequence[float]) -> BBox:
     """Return `bbox` as floats, or raise InvalidBBox. West > east means crossing lon 180."""
     if len(bbox) != 4:

@@ -101,8 +101,6 @@ def gi_star(
     cells: ArrayLike,
     values: ArrayLike,
     k: int = 1,
-    permutations: int = 0,
-    seed: int | None = None,
     dependent: bool = False,
 ) -> GiStar:
     """Getis-Ord Gi* with binary k-ring weights (self included) over a study set of cells.
@@ -113,13 +111,9 @@ def gi_star(
         (sum_j w_ij x_j - mean * W_i) / (S * sqrt((n * W_i - W_i**2) / (n - 1)))
 
     with W_i the number of study cells within k rings of i, S the population standard
-    deviation. p-values are two-sided; with permutations=0 they use the normal
-    approximation, which is poor for sparse counts (many zeros). permutations > 0 gives
-    pseudo p-values (1 + #as-extreme) / (1 + permutations) under total randomisation, the
-    null from which Gi*'s mean and variance are derived (Getis and Ord 1992): a
-    neighbourhood's W_i values are a draw without replacement from all n values. Draws are
-    shared across cells, reproducible with `seed`. q-values are Benjamini-Hochberg adjusted
-    (`dependent` as in `benjamini_hochberg`).
+    deviation. p-values are two-sided from the normal approximation (poor for very sparse
+    counts; the public values are published counts of at least k, or 0). q-values are
+    Benjamini-Hochberg adjusted (`dependent` as in `benjamini_hochberg`).
     """
     ids = _check_cells(cells)
     x = np.asarray(values, dtype=np.float64).ravel()
@@ -127,13 +121,11 @@ def gi_star(
         raise ValueError(f"{ids.size} cells but {x.size} values")
     if not np.isfinite(x).all():
         raise ValueError("values must be finite")
-    if permutations < 0:
-        raise ValueError(f"permutations must be non-negative, got {permutations}")
     n = ids.size
     z = np.zeros(n, dtype=np.float64)
     p = np.ones(n, dtype=np.float64)
     defined = np.zeros(n, dtype=bool)
-    method = f"permutation({permutations})" if permutations > 0 else "normal"
+    method = "normal"
     if n >= 3:
         rows, cols = neighbour_pairs(ids, k)
         weights = np.bincount(rows, minlength=n).astype(np.float64)
@@ -143,39 +135,8 @@ def gi_star(
         spread = np.sqrt(np.maximum(n * weights - weights**2, 0.0) / (n - 1))
         defined = (spread > 0) & (s > 1e-12 * max(1.0, abs(mean)))
         z[defined] = (local[defined] - mean * weights[defined]) / (s * spread[defined])
-        if permutations > 0:
-            p[defined] = _permutation_p(x, weights, local, permutations, seed)[defined]
-        else:
-            p[defined] = two_sided_normal_p(z[defined])
+        p[defined] = two_sided_normal_p(z[defined])
     return GiStar(ids, z, p, benjamini_hochberg(p, dependent), defined, method)
-
-
-def _permutation_p(
-    x: NDArray[np.float64],
-    weights: NDArray[np.float64],
-    local: NDArray[np.float64],
-    permutations: int,
-    seed: int | None,
-) -> NDArray[np.float64]:
-    n = x.size
-    rng = np.random.default_rng(seed)
-    size = weights.astype(np.intp)
-    kmax = int(size.max())
-    draws = np.stack([rng.choice(n, size=kmax, replace=False) for _ in range(permutations)])
-    expected = float(x.mean()) * weights
-    observed = np.abs(local - expected)
-    tolerance = 1e-9 * max(1.0, float(np.abs(x).max()) * kmax)
-    p = np.ones(n, dtype=np.float64)
-    # Prefix sums over each draw: the first W_i values drawn are cell i's random neighbourhood.
-    prefix = np.concatenate([np.zeros((permutations, 1)), np.cumsum(x[draws], axis=1)], axis=1)
-    for w in np.unique(size):
-        idx = np.flatnonzero(size == w)
-        sims = prefix[:, w]
-        extreme = (
-            np.abs(sims[None, :] - expected[idx][:, None]) >= observed[idx][:, None] - tolerance
-        )
-        p[idx] = (1.0 + extreme.sum(axis=1)) / (1.0 + permutations)
-    return p
 
 
 def binomial_upper_tail(successes: int, trials: int, probability: float) -> float:

@@ -1,15 +1,9 @@
-"""Publishing counts without exposing reporters: small-count suppression and DP releases.
+"""Differentially private releases: noised once with OpenDP, stored, then only re-served.
 
-Suppression (public heatmaps, tiles, time series): a count of 1..k-1 is withheld, because a
-small number in a small cell can point at a person. It only works if no two answers can be
-subtracted to recover a withheld count, so every dimension of a query must be snapped to a
-fixed partition: space to whole H3 cells (`geo.cells.cells_covering_bbox`), time to whole
-buckets (days, ISO weeks, months), categories to single categories or fixed groups. Otherwise
-"all categories" minus "all but stalking", or 1-8 June minus 1-7 June, isolates a cell's
-withheld count even when both answers are >= k.
-
-Differential privacy (researcher releases): `make_release` adds discrete Laplace noise with
-OpenDP and `release_once` makes sure each release is computed once and then only re-served.
+`make_release` noises a flat histogram (researchers' answers); `hierarchical_release` noises
+every level of nested counts and makes them consistent non-negative integers (the public
+monthly releases); `release_once` makes sure each release is computed once. Small-count
+withholding of live, non-sensitive counts is SQL in the analytics service.
 
 Guarantee: a release is epsilon-DP with respect to adding or removing all the reports of one
 device, provided no device contributes more than `sensitivity` reports to the release (over
@@ -31,39 +25,6 @@ from numpy.typing import ArrayLike, NDArray
 
 K = TypeVar("K", bound=Hashable)
 RS = TypeVar("RS")
-
-DEFAULT_K = 5
-
-
-class Suppressed(NamedTuple, Generic[K]):
-    """Counts safe to publish, and how many cells and reports were withheld."""
-
-    kept: dict[K, int]
-    suppressed_cells: int
-    suppressed_reports: int
-
-
-def suppress(counts: Mapping[K, int], k: int = DEFAULT_K) -> Suppressed[K]:
-    """Keep counts >= k; withhold counts 1..k-1; never emit zeros (nor count them).
-
-    `suppressed_cells` may be published (the map can mark those cells "fewer than k").
-    `suppressed_reports` is for logs and fixed partitions only (e.g. a whole municipality
-    and month): published for arbitrary query areas, two areas differing by one withheld
-    cell would reveal its count by subtraction.
-    """
-    if isinstance(k, bool) or not isinstance(k, int) or k < 1:
-        raise ValueError(f"k must be a positive integer, got {k!r}")
-    kept: dict[K, int] = {}
-    cells = reports = 0
-    for key, count in counts.items():
-        if isinstance(count, bool) or not isinstance(count, int | np.integer) or count < 0:
-            raise ValueError(f"counts must be non-negative integers, got {count!r}")
-        if count >= k:
-            kept[key] = int(count)
-        elif count > 0:
-            cells += 1
-            reports += int(count)
-    return Suppressed(kept, cells, reports)
 
 
 class ReleaseConflict(ValueError):

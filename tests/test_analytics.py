@@ -170,9 +170,14 @@ def test_public_dates_are_whole_months_researchers_get_days(client, staff_client
     assert (public["filters"]["from"], public["filters"]["to"]) == ("2026-03-01", "2026-03-31")
     assert sum(features_of(public).values()) == 10
     researcher = staff_client("researcher")
-    days = researcher.get("/v1/heatmaps?resolution=8&from=2026-03-10&to=2026-03-25").json
+    days = researcher.get(
+        "/v1/heatmaps?resolution=8&group=utilities&from=2026-03-10&to=2026-03-25"
+    ).json
     assert days["filters"]["from"] == "2026-03-10"
     assert sum(features_of(days).values()) == 5
+    # With sensitive categories in the selection (here: all categories), months again.
+    mixed = researcher.get("/v1/heatmaps?resolution=8&from=2026-03-10&to=2026-03-25").json
+    assert (mixed["filters"]["from"], mixed["filters"]["to"]) == ("2026-03-01", "2026-03-31")
     bad = client.get("/v1/heatmaps?from=2026-04-01&to=2026-03-01")
     assert bad.status_code == 422
     assert list(bad.json["errors"]["query"]) == ["to"]
@@ -459,3 +464,39 @@ def tile_of(lat, lon, z):
     from geo.tiles import lonlat_to_tile
 
     return lonlat_to_tile(lon, lat, z)
+
+
+def test_sensitive_tiles_and_series_before_any_release_are_empty(client, db, k):
+    add_reports(db, [CENTRE] * 9, category="touching")
+    x, y = tile_of(*CENTRE, 11)
+    response = client.get(f"/v1/tiles/heatmap/11/{x}/{y}.mvt?group=harassment")
+    assert response.status_code == 200 and decode(response.data) == {}
+    series = client.get("/v1/heatmaps/series?group=harassment&municipality=prishtina").json
+    assert series["series"] == [] and series["k"] == k
+
+
+def test_query_rules_hold_through_dataclasses_replace(app, db):
+    """The privacy rules are applied when an AggregateQuery is built, so replace() (as
+    previous_period does) cannot bypass them."""
+    from dataclasses import FrozenInstanceError, replace
+
+    from civic_api.analytics.service import Audience, build_query
+
+    public = Audience(researcher=False, k=5)
+    query = build_query({"group": ["harassment"], "resolution": 8}, public)
+    finer = replace(query, resolution=9, date_from=date(2026, 3, 10), date_to=date(2026, 3, 12))
+    assert finer.resolution == 8
+    assert (finer.date_from, finer.date_to) == (date(2026, 3, 1), date(2026, 3, 31))
+    assert finer.live_ids == () and finer.group_ids == query.group_ids
+    waste = next(c.id for c in query.catalogue if c.code == "waste")
+    touching = next(c.id for c in query.catalogue if c.code == "touching")
+    mixed = replace(query, chosen=(waste, touching))
+    assert mixed.live_ids == (waste,) and mixed.mixed
+    with pytest.raises(ValueError, match="init=False"):
+        replace(query, live_ids=(touching,))  # derived: cannot be passed in
+    with pytest.raises(FrozenInstanceError):
+        query.resolution = 9
+    researcher = replace(query, audience=Audience(researcher=True, k=3), chosen=(waste,))
+    days = replace(researcher, date_from=date(2026, 3, 10), date_to=date(2026, 3, 12))
+    assert (days.date_from, days.resolution) == (date(2026, 3, 10), 8)
+    assert replace(days, resolution=9).resolution == 9  # non-sensitive only: res 9

@@ -298,6 +298,20 @@ def test_managers_are_exact_only_in_their_own_municipalities(app, client, staff_
         == client.get("/v1/heatmaps?resolution=8&group=harassment").json["features"]
     )
     assert manager.get("/v1/heatmaps?noise=dp&from=2026-06-01&to=2026-06-30").status_code == 403
+    # A personal token with analytics:read alone makes no manager a researcher.
+    created = manager.post(
+        "/v1/admin/tokens", json={"name": "a", "scopes": ["analytics:read"], "expires_in_days": 1}
+    )
+    assert created.status_code == 201, created.json
+    scoped = app.test_client()
+    scoped.environ_base["HTTP_AUTHORIZATION"] = f"Bearer {created.json['token']}"
+    day = scoped.get("/v1/heatmaps?resolution=8&group=utilities&from=2026-06-15&to=2026-06-15")
+    assert day.json["filters"]["from"] == "2026-06-01" and day.json["k"] == 5
+    own_scoped = scoped.get(
+        "/v1/heatmaps?resolution=8&group=harassment&municipality=prishtina"
+    ).json
+    assert own_scoped["filters"]["exact"] is False  # reports:read is what makes it exact
+    assert scoped.get("/v1/heatmaps?noise=dp&from=2026-06-01&to=2026-06-30").status_code == 403
 
 
 def test_mixed_selections_show_the_sensitive_part_only_as_released_values(app, client, db):

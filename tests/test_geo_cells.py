@@ -7,7 +7,7 @@ import h3
 import numpy as np
 import pytest
 import shapely
-from shapely.geometry import Point, box
+from shapely.geometry import Polygon, box
 from sqlalchemy import Float, column, select, values
 
 from civic_api.cli import BUNDLED_BOUNDARIES
@@ -179,41 +179,7 @@ def test_resolution_for_zoom_refuses_nan():
         cells.resolution_for_zoom(float("nan"))
 
 
-# --------------------------------------------------------------------------- polygons
-
-
-def test_cell_polygon_is_lon_lat_and_matches_h3_boundary():
-    cell = int(cells.cells_for([PRISHTINA[1]], [PRISHTINA[0]], 8)[0])
-    polygon = cells.cell_polygon(cell)
-    boundary = h3.cell_to_boundary(h3.int_to_str(cell))
-    assert list(polygon.exterior.coords)[:-1] == [(lon, lat) for lat, lon in boundary]
-    assert polygon.is_valid and polygon.contains(Point(*PRISHTINA))
-    assert 20 < polygon.centroid.x < 22 and 42 < polygon.centroid.y < 43
-    assert list(cells.cell_polygons([cell, cell])) == [polygon, polygon]
-
-
-def test_cell_polygon_of_a_pentagon():
-    for res in (8, 9):
-        pentagon = int(h3.get_pentagons(res)[0], 16)
-        polygon = cells.cell_polygon(pentagon)
-        lat, lon = h3.cell_to_latlng(h3.int_to_str(pentagon))
-        assert polygon.is_valid and polygon.contains(Point(lon, lat))
-        assert len(polygon.exterior.coords) - 1 == len(h3.cell_to_boundary(h3.int_to_str(pentagon)))
-        assert len(h3.grid_disk(h3.int_to_str(pentagon), 1)) == 6  # five neighbours
-
-
-def test_cell_polygon_across_the_antimeridian_stays_small():
-    cell = int(h3.latlng_to_cell(0.0, 179.999, 5), 16)
-    polygon = cells.cell_polygon(cell)
-    west, _, east, _ = polygon.bounds
-    assert polygon.is_valid and east - west < 1.0 and east > 180.0
-    assert polygon.contains(Point(179.999, 0.0))
-
-
-@pytest.mark.parametrize("lat", [90.0, -90.0])
-def test_cell_polygon_refuses_polar_cells(lat):
-    with pytest.raises(cells.InvalidCell, match="pole"):
-        cells.cell_polygon(int(h3.latlng_to_cell(lat, 0.0, 3), 16))
+# --------------------------------------------------------------------------- ids
 
 
 def test_cell_ids_and_hex_strings():
@@ -223,8 +189,6 @@ def test_cell_ids_and_hex_strings():
     for bad in ("zz", "0", "8928308280fffff0"):
         with pytest.raises(cells.InvalidCell):
             cells.hex_to_cell(bad)
-    with pytest.raises(cells.InvalidCell):
-        cells.cell_polygon(12345)
 
 
 # --------------------------------------------------------------------------- snapping
@@ -364,5 +328,8 @@ def test_cells_overlapping_covers_every_point_inside_the_area():
     assert set(cells.cells_for(lats, lons, 8).tolist()) <= set(ids.tolist())
     inside = cells.cells_covering_bbox(area.bounds, 8)
     assert set(inside.tolist()) < set(ids.tolist())  # plus the cells cut by the edge
-    assert all(cells.cell_polygon(c).intersects(area) for c in ids.tolist())
+    assert all(
+        Polygon([(lon, lat) for lat, lon in h3.cell_to_boundary(h3.int_to_str(c))]).intersects(area)
+        for c in ids.tolist()
+    )
     assert cells.cells_overlapping(box(0, 0, 0, 0).buffer(0), 8).size == 0

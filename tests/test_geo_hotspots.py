@@ -1,6 +1,5 @@
-"""geo.hotspots: Gi* against a textbook loop, BH, permutation p-values, the binomial rate test."""
+"""geo.hotspots: Gi* against a textbook loop, BH, the binomial rate test."""
 
-import itertools
 import math
 from fractions import Fraction
 from statistics import NormalDist
@@ -119,51 +118,6 @@ def test_neighbour_pairs_match_grid_distance():
     }
     assert set(zip(rows.tolist(), cols.tolist(), strict=True)) == expected
     assert len(rows) == len(expected)
-
-
-# --------------------------------------------------------------------------- permutations
-
-
-def test_permutation_p_values_approach_the_exact_randomisation_distribution():
-    """12 cells, so all C(12, W) neighbourhoods can be enumerated: the exact two-sided
-    p-value under total randomisation, against 20,000 random permutations."""
-    cells = np.array([int(c, 16) for c in h3.grid_disk(CENTRE, 2)][:12], dtype=np.int64)
-    x = np.array([0, 0, 1, 0, 3, 0, 0, 1, 7, 0, 2, 0], dtype=float)
-    rows, _ = hotspots.neighbour_pairs(cells, 1)
-    w = np.bincount(rows, minlength=12)
-    result = hotspots.gi_star(cells, x, permutations=20_000, seed=1)
-    mean = x.mean()
-    for i in range(12):
-        if not result.defined[i]:
-            continue
-        observed = abs(_local_sum(cells, x, i) - mean * w[i])
-        sums = [sum(s) for s in itertools.combinations(x.tolist(), int(w[i]))]
-        exact = np.mean([abs(s - mean * w[i]) >= observed - 1e-9 for s in sums])
-        assert result.p[i] == pytest.approx(exact, abs=0.015)
-    assert result.method == "permutation(20000)"
-
-
-def _local_sum(cells, x, i):
-    return sum(
-        x[j]
-        for j in range(len(cells))
-        if h3.grid_distance(h3.int_to_str(int(cells[i])), h3.int_to_str(int(cells[j]))) <= 1
-    )
-
-
-def test_permutations_are_reproducible_and_find_a_planted_hotspot():
-    cells = study_area(4)
-    x = np.zeros(cells.size)
-    x[[c in {int(h, 16) for h in h3.grid_disk(CENTRE, 1)} for c in cells.tolist()]] = 50
-    x[::7] += 1
-    a = hotspots.gi_star(cells, x, permutations=999, seed=42)
-    b = hotspots.gi_star(cells, x, permutations=999, seed=42)
-    assert np.array_equal(a.p, b.p)
-    centre = cells.tolist().index(int(CENTRE, 16))
-    assert a.p[centre] == pytest.approx(1 / 1000)  # no random neighbourhood is as extreme
-    assert a.hot()[centre]
-    counts = a.p * 1000  # (1 + count) / 1000
-    np.testing.assert_allclose(counts, np.round(counts), atol=1e-9)
 
 
 # --------------------------------------------------------------------------- FDR

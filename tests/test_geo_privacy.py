@@ -30,50 +30,6 @@ def computing(spec, load):
     return lambda: privacy.make_release(*load(), spec)
 
 
-# --------------------------------------------------------------------------- suppression
-
-
-@pytest.mark.parametrize(
-    "count, k, kept",
-    [(4, 5, False), (5, 5, True), (6, 5, True), (1, 2, False), (2, 2, True), (1, 1, True)],
-)
-def test_suppression_exactly_at_k_minus_1_and_k(count, k, kept):
-    result = privacy.suppress({"cell": count}, k)
-    assert result.kept == ({"cell": count} if kept else {})
-    assert result.suppressed_cells == (0 if kept else 1)
-    assert result.suppressed_reports == (0 if kept else count)
-
-
-def test_zero_is_never_emitted_nor_counted():
-    kept, cells, reports = privacy.suppress({"a": 0, "b": 0, "c": 7}, 5)
-    assert (kept, cells, reports) == ({"c": 7}, 0, 0)
-    assert privacy.suppress({"a": 0}, 1) == ({}, 0, 0)
-    assert privacy.suppress({}) == ({}, 0, 0)
-
-
-def test_suppression_matches_an_independent_count():
-    rng = np.random.default_rng(4)
-    counts = {int(c): int(v) for c, v in enumerate(rng.poisson(3, 5_000))}
-    kept, cells, reports = privacy.suppress(counts)  # default k = 5
-    assert privacy.DEFAULT_K == 5
-    assert kept == {c: v for c, v in counts.items() if v >= 5}
-    small = [v for v in counts.values() if 0 < v < 5]
-    assert cells == len(small) and reports == sum(small)
-    assert sum(kept.values()) + reports == sum(counts.values())
-
-
-@pytest.mark.parametrize("k", [0, -1, True, 2.5])
-def test_suppression_refuses_bad_k(k):
-    with pytest.raises(ValueError, match="k must"):
-        privacy.suppress({"a": 1}, k)
-
-
-@pytest.mark.parametrize("count", [-1, 1.5, True])
-def test_suppression_refuses_bad_counts(count):
-    with pytest.raises(ValueError, match="non-negative integers"):
-        privacy.suppress({"a": count})
-
-
 # --------------------------------------------------------------------------- noise
 
 

@@ -238,23 +238,20 @@ def _load_month(month: date, spec: ReleaseSpec) -> ComputedRelease:
         return (np.arange(n_groups)[:, None] * parent_nodes.size + up[None, :]).ravel()
 
     municipal = table(municipalities, by_municipality)
-    national = municipal.reshape(n_groups, -1).sum(axis=1) if n_groups else municipal[:0]
-    per_group = np.repeat(np.arange(n_groups), municipalities.size)
-    levels_true = [
-        Level("national", national),
-        Level("municipality", municipal, 0, per_group),
-        Level("h3 res 6", table(cells[6], ()), 0, np.repeat(np.arange(n_groups), cells[6].size)),
-        Level("h3 res 7", table(cells[7], ()), 2, parent_index(cells[7], cells[6], 6)),
-        Level("h3 res 8", table(cells[8], by_cell), 3, parent_index(cells[8], cells[7], 7)),
-    ]
-    # Coarse cells are the sums of their children: the same reports at every resolution.
-    res8 = levels_true[4].true.reshape(n_groups, -1)
+    national = municipal.reshape(n_groups, municipalities.size).sum(axis=1)
+    # Coarse cells are the sums of their H3 children: the same reports at every resolution.
+    res8 = table(cells[8], by_cell).reshape(n_groups, cells[8].size)
     res7 = np.zeros((n_groups, cells[7].size), dtype=np.int64)
     np.add.at(res7, (slice(None), np.searchsorted(cells[7], parents(cells[8], 7))), res8)
     res6 = np.zeros((n_groups, cells[6].size), dtype=np.int64)
     np.add.at(res6, (slice(None), np.searchsorted(cells[6], parents(cells[7], 6))), res7)
-    levels_true[3] = levels_true[3]._replace(true=res7.ravel())
-    levels_true[2] = levels_true[2]._replace(true=res6.ravel())
+    levels_true = [
+        Level("national", national),
+        Level("municipality", municipal, 0, np.repeat(np.arange(n_groups), municipalities.size)),
+        Level("h3 res 6", res6.ravel(), 0, np.repeat(np.arange(n_groups), cells[6].size)),
+        Level("h3 res 7", res7.ravel(), 2, parent_index(cells[7], cells[6], 6)),
+        Level("h3 res 8", res8.ravel(), 3, parent_index(cells[8], cells[7], 7)),
+    ]
     result = hierarchical_release(levels_true, spec)
     layout = [
         (NATIONAL, np.zeros(n_groups, dtype=np.int64), group_ids),

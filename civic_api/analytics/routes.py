@@ -46,11 +46,14 @@ def audience() -> service.Audience:
     if not request.headers.get("Authorization"):
         return service.Audience(researcher=False, k=config["ANALYTICS_K"])
     principal = authorize(None)
-    if principal.role in MUNICIPAL_ROLES and "reports:read" in principal.scopes:
+    if principal.role in MUNICIPAL_ROLES:
+        # Never researcher-level, whatever the token's scopes: exact where they may read
+        # the reports, the public view everywhere else.
+        readable = principal.municipality_ids if "reports:read" in principal.scopes else None
         return service.Audience(
             researcher=False,
             k=config["ANALYTICS_K"],
-            exact_municipality_ids=principal.municipality_ids or frozenset(),
+            exact_municipality_ids=frozenset(readable or ()),
         )
     if "analytics:read" not in principal.scopes:
         raise Forbidden("This needs the analytics:read permission, which your token lacks.")

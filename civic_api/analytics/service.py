@@ -318,14 +318,19 @@ def releases_read(query: AggregateQuery) -> ReleasesRead:
 
 
 def published_cells(
-    query: AggregateQuery, read: ReleasesRead | None, *extra_area, columns=()
+    query: AggregateQuery,
+    read: ReleasesRead | None,
+    *extra_area,
+    columns=(),
+    withheld_too: bool = False,
 ) -> Select:
     """(cell, count, sensitive_count, *columns) of the published cells of the query area.
 
     count is the live count of the selection's non-sensitive categories when it has any,
     else the released count; sensitive_count is the released count of a mixed selection's
     sensitive part. A part below its threshold is NULL; a cell with no published part is
-    absent."""
+    absent. withheld_too adds the cells whose live count was withheld (both parts NULL)
+    and their live count as a last column, to summarise them in the same pass."""
     if query.exact:
         counted = _exact_counts(query, _cell_column(query.resolution)).subquery("exact")
         return (
@@ -347,14 +352,20 @@ def published_cells(
         statement = statement.join(released, true())
         shown.append(released.c.v >= max(read.threshold, 1))
     if not shown:  # a sensitive selection with no release yet
-        return statement.add_columns(null(), null(), *columns).where(false())
+        return statement.add_columns(
+            null().label("count"), null().label("sensitive_count"), *columns
+        ).where(false())
     live_count = case((shown[0], live.c.n)) if live is not None else None
     released_count = case((shown[-1], released.c.v)) if released is not None else None
     count = live_count if live_count is not None else released_count
     sensitive = released_count if query.mixed and released is not None else null()
-    return statement.add_columns(
+    statement = statement.add_columns(
         count.label("count"), sensitive.label("sensitive_count"), *columns
-    ).where(*_area_conditions(query), *extra_area, or_(*shown))
+    )
+    if withheld_too and live is not None:
+        statement = statement.add_columns(live.c.n)
+        shown.append(live.c.n > 0)
+    return statement.where(*_area_conditions(query), *extra_area, or_(*shown))
 
 
 @dataclass(frozen=True)
@@ -408,15 +419,29 @@ class PublishedCell(NamedTuple):
     lon: float
 
 
-def cell_rows(query: AggregateQuery, read: ReleasesRead | None) -> list[PublishedCell]:
-    """Published cells in the area with their counts, by cell id."""
+def cell_rows(
+    query: AggregateQuery, read: ReleasesRead | None
+) -> tuple[list[PublishedCell], "Withheld | None"]:
+    """Published cells in the area with their counts, by cell id, and what the live part
+    withheld (one pass over the area)."""
     _no_parallel()
+    live = bool(query.live_ids) and not query.exact
     statement = published_cells(
         query,
         read,
         columns=(func.to_hex(H3Cell.cell), H3Cell.geojson, H3Cell.centre_lat, H3Cell.centre_lon),
+        withheld_too=live,
     ).order_by(H3Cell.cell)
-    return [PublishedCell(row[3], row[1], row[2], *row[4:]) for row in _rows(statement)]
+    rows = _rows(statement)
+    shown = [
+        PublishedCell(row[3], row[1], row[2], *row[4:7])
+        for row in rows
+        if row[1] is not None or row[2] is not None
+    ]
+    if not live:
+        return shown, None
+    hidden = [int(row[7]) for row in rows if row[7] and row[7] < query.k]
+    return shown, Withheld(len(hidden), sum(hidden), query.k)
 
 
 def _properties(cell: PublishedCell) -> str:
@@ -428,14 +453,17 @@ def _properties(cell: PublishedCell) -> str:
     return "{" + ",".join(members) + "}"
 
 
-def answer_head(query: AggregateQuery, read: ReleasesRead | None) -> dict:
-    """The members every aggregate answer carries: resolution, k, what was withheld,
-    the filters as applied and the releases read."""
-    withheld = live_withheld(query)
+def answer_head(
+    query: AggregateQuery, read: ReleasesRead | None, withheld: "Withheld | None | bool" = True
+) -> dict:
+    """The members every aggregate answer carries: resolution, k, what was withheld (True:
+    count it here), the filters as applied and the releases read."""
+    if withheld is True:
+        withheld = live_withheld(query)
     head = {
         "resolution": query.resolution,
         # The smallest number shown: k for live counts, the threshold of released ones.
-        "k": query.k if query.live_ids or read is None else read.threshold,
+        "k": query.k if query.live_ids or read is None or not read.rows else read.threshold,
         "suppressed": withheld.public() if withheld else None,
         "filters": query.describe(),
     }
@@ -451,20 +479,19 @@ def read_for(query: AggregateQuery) -> ReleasesRead | None:
 def heatmap_geojson(query: AggregateQuery) -> str:
     """The FeatureCollection as JSON text, written directly (thousands of cells, no ORM)."""
     read = read_for(query)
-    shown = cell_rows(query, read)
+    shown, withheld = cell_rows(query, read)
     features = ",".join(
         f'{{"type":"Feature","id":"{c.cell}","geometry":{c.geometry},'
         f'"properties":{_properties(c)}}}'
         for c in shown
     )
-    head = {"type": "FeatureCollection", **answer_head(query, read)}
+    head = {"type": "FeatureCollection", **answer_head(query, read, withheld)}
     return json.dumps(head)[:-1] + f',"features":[{features}]}}'
 
 
 def heatmap_csv_rows(query: AggregateQuery) -> tuple[tuple, list[tuple]]:
     """The CSV header and rows (cell id, centre lat, centre lon, count[, sensitive_count])."""
-    read = read_for(query)
-    shown = cell_rows(query, read)
+    shown, _ = cell_rows(query, read_for(query))
     header = ("cell", "lat", "lon", "count") + (("sensitive_count",) if query.mixed else ())
     rows = [
         (c.cell, f"{c.lat:.6f}", f"{c.lon:.6f}", "" if c.count is None else c.count)

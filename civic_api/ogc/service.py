@@ -33,6 +33,7 @@ from civic_api.analytics.models import (
     H3Cell,
     HeatCellDay,
     HeatCellTotal,
+    Release,
 )
 from civic_api.categories.models import Category, CategoryGroup
 from civic_api.database import session
@@ -309,6 +310,13 @@ def _day_span(resolution: int, category_ids=None, status_classes=None) -> tuple[
     return None if first is None else (first, last)
 
 
+def _released_span() -> tuple[date, date] | None:
+    first, last = session.execute(
+        select(func.min(Release.period_start), func.max(Release.period_end))
+    ).one()
+    return None if first is None else (first, last)
+
+
 def _interval(first: date, last: date) -> list[str]:
     """From the first day's local midnight to the midnight after the last day."""
     return [
@@ -324,9 +332,16 @@ def extents() -> dict[str, dict]:
     cells = _cells_extent() or boundaries
     spatial = {"municipalities": boundaries, "heatmap-cells": cells, "report-points": cells}
     temporal: dict[str, list[str] | None] = {"municipalities": None}
-    heat = _day_span(7)
+    # Live days of the non-sensitive categories and the released months: a sensitive report
+    # stored now must not move the extent.
+    spans = [span for span in (_day_span(7, _public_category_ids()), _released_span()) if span]
     temporal["heatmap-cells"] = (
-        _interval(analytics.month_start(heat[0]), analytics.month_end(heat[1])) if heat else None
+        _interval(
+            analytics.month_start(min(s[0] for s in spans)),
+            analytics.month_end(max(s[1] for s in spans)),
+        )
+        if spans
+        else None
     )
     points = _day_span(POINT_RESOLUTION, public_category_ids(), _point_status_classes())
     temporal["report-points"] = _interval(*points) if points else None
