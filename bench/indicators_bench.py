@@ -2,7 +2,8 @@
 
     DATABASE_URL=$(scripts/devdb url) .venv/bin/python bench/indicators_bench.py [COUNT]
 
-Creates and drops its own database (<db>_bench_indicators), seeds COUNT demo reports with
+Creates and drops its own database (<db>_bench_indicators; BENCH_REUSE=1 keeps it and
+reuses it next time), seeds COUNT demo reports with
 `insert_demo_reports`, then times (median of several runs, warm cache):
 - all indicators for one municipality-quarter (Prishtina, the last ended quarter; every
   breakdown, with the previous quarter and the median of municipalities beside it);
@@ -71,18 +72,27 @@ def naive(municipality_id: int, period) -> dict:
 
 
 def main(count: int) -> None:
-    url = create_database(make_url(os.environ["DATABASE_URL"]).database + "_bench_indicators")
+    name = make_url(os.environ["DATABASE_URL"]).database + "_bench_indicators"
+    # BENCH_REUSE=1 keeps the seeded database for the next run (drop it by hand afterwards).
+    reuse = os.environ.get("BENCH_REUSE") == "1"
+    url = make_url(os.environ["DATABASE_URL"]).set(database=name).render_as_string(False)
+    seeded = None
+    if not reuse or not _exists(url):
+        url = create_database(name)
     try:
         command.upgrade(alembic_config(url), "head")
         app = create_app({"DATABASE_URL": url, "SECRET_KEY": "bench"})
-        runner = app.test_cli_runner()
-        for args in (["seed", "municipalities"], ["seed", "walk-freely"], ["seed", "e-komuna"]):
-            runner.invoke(args=args)
         engine = app.extensions["engine"]
-        start = time.perf_counter()
-        with engine.begin() as connection:
-            insert_demo_reports(connection, count, seed=1)
-        seeded = time.perf_counter() - start
+        with engine.connect() as connection:
+            present = connection.scalar(text("SELECT count(*) FROM report"))
+        if present != count:
+            runner = app.test_cli_runner()
+            for args in (["seed", "municipalities"], ["seed", "walk-freely"], ["seed", "e-komuna"]):
+                runner.invoke(args=args)
+            start = time.perf_counter()
+            with engine.begin() as connection:
+                insert_demo_reports(connection, count, seed=1)
+            seeded = time.perf_counter() - start
         with engine.connect() as connection:
             connection.execution_options(isolation_level="AUTOCOMMIT").execute(
                 text("VACUUM ANALYZE")
@@ -129,7 +139,8 @@ def main(count: int) -> None:
             )
             peer, figures = timed(lambda: naive(prishtina, period), 3)
         row = next(r for r in table.rows if (r.level, r.key) == ("all", "non_sensitive"))
-        print(f"{count:,} reports seeded with timelines in {seeded:.1f} s")
+        if seeded is not None:
+            print(f"{count:,} reports seeded with timelines in {seeded:.1f} s")
         print(f"period {period.label}; Prishtina's reports in it: {in_quarter:,}")
         print(f"one municipality-quarter, all indicators: {one * 1000:.0f} ms")
         print(f"national league table: {league * 1000:.0f} ms")
@@ -148,7 +159,21 @@ def main(count: int) -> None:
         )
         engine.dispose()
     finally:
-        drop_database(url)
+        if not reuse:
+            drop_database(url)
+
+
+def _exists(url: str) -> bool:
+    from sqlalchemy import create_engine
+
+    engine = create_engine(url)
+    try:
+        with engine.connect():
+            return True
+    except Exception:
+        return False
+    finally:
+        engine.dispose()
 
 
 if __name__ == "__main__":

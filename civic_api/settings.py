@@ -53,6 +53,8 @@ DEFAULTS: dict = {
     "FEEDBACK_REMINDER_HOURS": 72,
     # Indicators (docs/indicators.md): rates, medians and league positions need this many reports.
     "INDICATORS_MIN_N": 10,
+    # How stale the national pass (medians, league, public figures) may be, per process.
+    "INDICATORS_CACHE_SECONDS": 600,
     # Push notifications (docs/push.md). Without credentials the worker only logs messages.
     # A service-account key file; else GOOGLE_APPLICATION_CREDENTIALS; else the log transport.
     "PUSH_FCM_CREDENTIALS": None,

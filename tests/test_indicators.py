@@ -457,3 +457,28 @@ def test_one_municipality_gets_weekday_hours_and_answers(fixture, staff_client, 
     public = client.get(url.replace("/admin", "")).json["rows"]
     harassment = next(r for r in public if r["key"] == "harassment")
     assert "by_weekday_hour" not in harassment  # sensitive: nothing beyond the releases
+
+
+def test_the_national_pass_is_cached_and_own_figures_stay_live(fixture, app, staff_client):
+    from civic_api.indicators import service
+
+    app.config["INDICATORS_CACHE_SECONDS"] = 600
+    try:
+        staff = staff_client("staff", ["prishtina"])
+        url = "/v1/admin/indicators?period=2026-Q3&breakdown=category&key=waste"
+        first = values(staff.get(url))
+        make("waste", DRENAS, "2026-08-01T11:00Z", ack=200)
+        make("waste", PRISHTINA, "2026-08-01T11:00Z", ack=1)
+        second = values(staff.get(url))
+        assert second["reports_received"]["value"] == 7  # the staff member's own: live
+        assert second["acknowledgement_hours_median"]["value"] == 6.0  # [1, 2, 10, 80]
+        median = "median_of_municipalities"
+        assert second["acknowledgement_hours_median"][median] == 6.5  # cached: (3 + 10) / 2
+        assert first["acknowledgement_hours_median"][median] == 6.5
+        service._cache.clear()
+        third = values(staff.get(url))
+        # Drenas [1, 3, 5, 200] → 4; Prishtina (public) 6 → median 5.
+        assert third["acknowledgement_hours_median"][median] == 5.0
+    finally:
+        app.config["INDICATORS_CACHE_SECONDS"] = 0
+        service._cache.clear()

@@ -142,6 +142,7 @@ def build(
     exact_for,
     min_n: int,
     now: datetime,
+    max_age_seconds: float = 0,
 ) -> str:
     """The report's HTML. `exact_for` as in service.build_table (the public: [])."""
     places = {m.slug: m for m in service.municipalities()}
@@ -155,6 +156,7 @@ def build(
         exact_for=exact_for,
         released=service.released_volumes,
         levels={"all", "group"},
+        max_age_seconds=max_age_seconds,
     )
     rows = {(r.municipality, r.level, r.key): r for r in table.rows}
     exact = exact_for is None or place.id in set(exact_for)

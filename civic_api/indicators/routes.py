@@ -60,6 +60,7 @@ def _query(args, exact_for, scope: set[int] | None):
         municipality_ids=ids,
         levels=set(args.get("breakdown") or ["group"]),
         keys=set(args["key"]) if args.get("key") else None,
+        max_age_seconds=current_app.config["INDICATORS_CACHE_SECONDS"],
     )
     details = {}
     if ids is not None and len(ids) == 1:
@@ -216,6 +217,7 @@ class IndicatorReportView(MethodView):
             exact_for=exact_for,
             min_n=current_app.config["INDICATORS_MIN_N"],
             now=utcnow(),
+            max_age_seconds=current_app.config["INDICATORS_CACHE_SECONDS"],
         )
         if wants_pdf:
             response = Response(report.to_pdf(document), mimetype="application/pdf")

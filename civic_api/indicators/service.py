@@ -7,6 +7,7 @@ sensitivity ("all/non_sensitive", "all/sensitive") — never a sum that mixes th
 """
 
 import math
+import threading
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
@@ -47,7 +48,7 @@ cohort AS (
     FROM report r
     JOIN cat ON cat.id = r.category_id
     LEFT JOIN report_feedback f ON f.report_id = r.id
-    WHERE r.submitted_at >= :start AND r.submitted_at < :end
+    WHERE r.submitted_at >= :start AND r.submitted_at < :end {{only}}
 )
 SELECT m, category, grp, sensitive, {LEVEL} AS level,
        count(*) AS received,
@@ -100,7 +101,8 @@ SELECT r.municipality_id AS m, cat.category, cat.grp, cat.sensitive, {LEVEL} AS 
              AND (r.first_acknowledged_at IS NULL OR r.first_acknowledged_at >= :end)
        ) AS overdue
 FROM report r JOIN cat ON cat.id = r.category_id
-WHERE coalesce(r.first_closed_at, 'infinity'::timestamptz) >= :end AND r.submitted_at < :end
+WHERE coalesce(r.first_closed_at, 'infinity'::timestamptz) >= :end
+  AND r.submitted_at < :end {{only}}
 GROUP BY GROUPING SETS ((r.municipality_id, cat.category, cat.grp, cat.sensitive),
                         (r.municipality_id, cat.grp, cat.sensitive),
                         (r.municipality_id, cat.sensitive))
@@ -111,7 +113,7 @@ WITH {CATEGORIES_CTE},
 cohort AS (
     SELECT r.id, r.municipality_id AS m, cat.category, cat.grp, cat.sensitive
     FROM report r JOIN cat ON cat.id = r.category_id
-    WHERE r.submitted_at >= :start AND r.submitted_at < :end
+    WHERE r.submitted_at >= :start AND r.submitted_at < :end {{only}}
 ), links AS (
     SELECT c.*, l.device_id FROM cohort c JOIN push_report_link l ON l.report_id = c.id
 )
@@ -129,7 +131,7 @@ WITH {CATEGORIES_CTE}
 SELECT r.municipality_id AS m, cat.category, cat.grp, cat.sensitive, r.h3_8 AS cell,
        (r.submitted_at >= :start) AS current, count(*) AS n
 FROM report r JOIN cat ON cat.id = r.category_id
-WHERE r.submitted_at >= :previous_start AND r.submitted_at < :end AND r.h3_8 IS NOT NULL
+WHERE r.submitted_at >= :previous_start AND r.submitted_at < :end AND r.h3_8 IS NOT NULL {{only}}
 GROUP BY 1, 2, 3, 4, 5, 6
 """
 
@@ -198,11 +200,18 @@ def sensitivity() -> dict[tuple[str, str], bool]:
     return found
 
 
-def raw_aggregates(period: Period, now: datetime) -> dict[Key, Raw]:
-    """Every municipality's raw counts for the period, per breakdown."""
-    params = {"start": period.start, "end": period.end, "as_of": now}
+ONLY = "AND r.municipality_id = ANY(:only)"
+
+
+def _sql(query: str, only: list[int] | None):
+    return text(query.format(only=ONLY if only is not None else ""))
+
+
+def raw_aggregates(period: Period, now: datetime, only: list[int] | None = None) -> dict[Key, Raw]:
+    """Raw counts for the period per municipality and breakdown (all, or `only` these)."""
+    params = {"start": period.start, "end": period.end, "as_of": now, "only": only}
     raws: dict[Key, Raw] = defaultdict(Raw)
-    for row in session.execute(text(COHORT_SQL), params):
+    for row in session.execute(_sql(COHORT_SQL, only), params):
         raw = raws[_key(row)]
         for name in Raw.__dataclass_fields__:
             if name in row._fields:
@@ -212,23 +221,28 @@ def raw_aggregates(period: Period, now: datetime) -> dict[Key, Raw]:
             if quantiles is not None and quantiles[0] is not None:
                 setattr(raw, f"{kind}_median", float(quantiles[0]))
                 setattr(raw, f"{kind}_p90", float(quantiles[1]))
-    for row in session.execute(text(BACKLOG_SQL), params):
+    for row in session.execute(_sql(BACKLOG_SQL, only), params):
         raw = raws[_key(row)]
         raw.backlog, raw.overdue = row.backlog, row.overdue
-    for row in session.execute(text(ENGAGEMENT_SQL), params):
+    for row in session.execute(_sql(ENGAGEMENT_SQL, only), params):
         raw = raws[_key(row)]
         raw.devices += row.devices
         raw.followed += row.followed
         raw.comments += row.comments
-    _hotspots(period, raws)
+    _hotspots(period, raws, only)
     return raws
 
 
-def _hotspots(period: Period, raws: dict[Key, Raw]) -> None:
+def _hotspots(period: Period, raws: dict[Key, Raw], only: list[int] | None) -> None:
     """Share of reports in the top 10 % of cells, and last period's top cells that cooled."""
-    params = {"start": period.start, "end": period.end, "previous_start": period.previous().start}
+    params = {
+        "start": period.start,
+        "end": period.end,
+        "previous_start": period.previous().start,
+        "only": only,
+    }
     cells: dict[Key, list[Counter]] = defaultdict(lambda: [Counter(), Counter()])
-    for row in session.execute(text(CELLS_SQL), params):
+    for row in session.execute(_sql(CELLS_SQL, only), params):
         level_keys = (
             ("category", row.category),
             ("group", row.grp),
@@ -264,6 +278,86 @@ class Table:
     min_n: int
 
 
+@dataclass
+class National:
+    """Every municipality's public figures for a period and the one before, with the median
+    of municipalities and the league positions per breakdown and indicator."""
+
+    computed_at: datetime
+    current: dict[Key, dict[str, Value]]
+    previous: dict[Key, dict[str, Value]]
+    medians: dict[tuple[str, str], dict[str, float | None]]
+    ranks: dict[tuple[str, str], dict[str, dict[str, int]]]
+
+
+# Per process: (database, period, min n) → National. Closed periods barely change, and the
+# national pass is what costs; CIVIC_INDICATORS_CACHE_SECONDS bounds how stale it may be.
+_cache: dict[tuple, National] = {}
+_cache_lock = threading.Lock()
+CACHE_ENTRIES = 32
+
+
+def _values(raw, released_volumes, place, breakdown, exact_ok, is_sensitive, min_n):
+    public_sensitive = is_sensitive and not exact_ok
+    if public_sensitive:
+        key = (place.id, *breakdown)
+        raw = None
+        if key in released_volumes:  # a released figure, or withheld below the threshold
+            raw = Raw(received=released_volumes[key], released=True)
+    if raw is not None:
+        raw.population = place.population
+    elif not public_sensitive:
+        raw = Raw(population=place.population)
+    return {i.name: compute.evaluate(i, raw, min_n, public_sensitive) for i in INDICATORS}
+
+
+def national(
+    period: Period,
+    now: datetime,
+    *,
+    min_n: int,
+    released: Callable[[Period], dict[Key, int | None]] | None,
+    max_age_seconds: float = 0,
+) -> National:
+    """The public figures of every municipality (computed, or from the cache if younger
+    than `max_age_seconds`)."""
+    key = (str(session.get_bind().engine.url), period, min_n)
+    with _cache_lock:
+        hit = _cache.get(key)
+    if hit is not None and (now - hit.computed_at).total_seconds() < max_age_seconds:
+        return hit
+    places = municipalities()
+    sensitive = sensitivity()
+    tables = {}
+    for which, when in (("current", period), ("previous", period.previous())):
+        raws = raw_aggregates(when, now)
+        volumes = released(when) if released else {}
+        tables[which] = {
+            (p.id, *b): _values(raws.get((p.id, *b)), volumes, p, b, False, s, min_n)
+            for b, s in sensitive.items()
+            for p in places
+        }
+    medians, ranks = {}, {}
+    for breakdown in sensitive:
+        public = {p.slug: tables["current"][(p.id, *breakdown)] for p in places}
+        medians[breakdown] = {
+            i.name: compute.median(
+                [v[i.name].value for v in public.values() if v[i.name].value is not None]
+            )
+            for i in INDICATORS
+        }
+        ranks[breakdown] = {
+            i.name: compute.ranks({s: v[i.name] for s, v in public.items()}, i.name)
+            for i in INDICATORS
+        }
+    result = National(now, tables["current"], tables["previous"], medians, ranks)
+    with _cache_lock:
+        if len(_cache) >= CACHE_ENTRIES:
+            _cache.pop(min(_cache, key=lambda k: _cache[k].computed_at))
+        _cache[key] = result
+    return result
+
+
 def build_table(
     period: Period,
     now: datetime,
@@ -274,75 +368,50 @@ def build_table(
     municipality_ids: set[int] | None = None,
     levels: set[str] | None = None,
     keys: set[str] | None = None,
+    max_age_seconds: float = 0,
 ) -> Table:
     """Indicators for the period with the previous period and the median of municipalities.
 
     `exact_for`: the municipality ids whose sensitive figures this audience may see exactly
     (staff: their own; None means everyone's, [] the public). Everyone else's sensitive
-    figures come from `released(period)` (volumes from the noisy releases) or are withheld. The
-    median beside each figure is over the public values, so staff learn nothing exact about
-    other municipalities. `municipality_ids`, `levels` and `keys` filter the rows returned.
+    figures come from `released(period)` (volumes from the noisy releases) or are withheld.
+    The median and rank beside each figure are over the public values (`national`, cached
+    up to `max_age_seconds`), so staff learn nothing exact about other municipalities; a
+    staff member's own figures are always computed live. `municipality_ids`, `levels` and
+    `keys` filter the rows returned.
     """
     exact = None if exact_for is None else set(exact_for)
-    places = municipalities()
+    places = [p for p in municipalities() if municipality_ids is None or p.id in municipality_ids]
     sensitive = sensitivity()
-    current = raw_aggregates(period, now)
-    previous = raw_aggregates(period.previous(), now)
-    current_released = released(period) if released else {}
-    previous_released = released(period.previous()) if released else {}
+    public = national(period, now, min_n=min_n, released=released, max_age_seconds=max_age_seconds)
+    live = [p.id for p in places if exact is None or p.id in exact]
+    current = raw_aggregates(period, now, live) if live else {}
+    previous = raw_aggregates(period.previous(), now, live) if live else {}
     # Every breakdown, whether or not it has reports: a row appearing would tell that one does.
     breakdowns = [
         b
         for b in sorted(sensitive)
         if (levels is None or b[0] in levels) and (keys is None or b[1] in keys)
     ]
-
-    def values(raws, released_volumes, place, breakdown, exact_ok) -> dict[str, Value]:
-        is_sensitive = sensitive[breakdown]
-        raw = raws.get((place.id, *breakdown))
-        public_sensitive = is_sensitive and not exact_ok
-        if public_sensitive:
-            key = (place.id, *breakdown)
-            raw = None
-            if key in released_volumes:  # a released figure, or withheld below the threshold
-                raw = Raw(received=released_volumes[key], released=True)
-        if raw is not None:
-            raw.population = place.population
-        elif not public_sensitive:
-            raw = Raw(population=place.population)
-        return {i.name: compute.evaluate(i, raw, min_n, public_sensitive) for i in INDICATORS}
-
     rows = []
     for breakdown in breakdowns:
-        public = {
-            p.id: values(current, current_released, p, breakdown, exact_ok=False) for p in places
-        }
-        medians = {
-            i.name: compute.median(
-                [v[i.name].value for v in public.values() if v[i.name].value is not None]
-            )
-            for i in INDICATORS
-        }
-        by_slug = {p.slug: public[p.id] for p in places}
-        league = {
-            i.name: compute.ranks({s: v[i.name] for s, v in by_slug.items()}, i.name)
-            for i in INDICATORS
-        }
+        is_sensitive = sensitive[breakdown]
         for place in places:
-            if municipality_ids is not None and place.id not in municipality_ids:
-                continue
-            exact_ok = exact is None or place.id in exact
-            if breakdown[0] == "category" and sensitive[breakdown] and not exact_ok:
+            exact_ok = place.id in live
+            if breakdown[0] == "category" and is_sensitive and not exact_ok:
                 continue  # the releases are per group: no public sensitive category rows
-            row = Row(place.slug, breakdown[0], breakdown[1], sensitive[breakdown])
-            row.values = (
-                values(current, current_released, place, breakdown, True)
-                if exact_ok
-                else public[place.id]
-            )
-            row.previous = values(previous, previous_released, place, breakdown, exact_ok)
-            row.median = medians
-            row.rank = {name: league[name].get(place.slug) for name in league}
+            row = Row(place.slug, breakdown[0], breakdown[1], is_sensitive)
+            key = (place.id, *breakdown)
+            if exact_ok:
+                row.values = _values(current.get(key), {}, place, breakdown, True, False, min_n)
+                row.previous = _values(previous.get(key), {}, place, breakdown, True, False, min_n)
+            else:
+                row.values, row.previous = public.current[key], public.previous[key]
+            row.median = public.medians[breakdown]
+            row.rank = {
+                name: positions.get(place.slug)
+                for name, positions in public.ranks[breakdown].items()
+            }
             rows.append(row)
     return Table(period, rows, min_n)
 
