@@ -334,7 +334,7 @@ def extents() -> dict[str, dict]:
     temporal: dict[str, list[str] | None] = {"municipalities": None}
     # Live days of the non-sensitive categories and the released months: a sensitive report
     # stored now must not move the extent.
-    spans = [span for span in (_day_span(7, _public_category_ids()), _released_span()) if span]
+    spans = [span for span in (_day_span(7, public_category_ids()), _released_span()) if span]
     temporal["heatmap-cells"] = (
         _interval(
             analytics.month_start(min(s[0] for s in spans)),
