@@ -169,7 +169,7 @@ def _heat_cells(release, resolution: int, k: int) -> list[analytics.PublishedCel
         },
         analytics.Audience(researcher=False, k=k),
     )
-    return analytics.cell_rows(query, analytics.read_for(query))
+    return analytics.cell_rows(query, analytics.read_for(query))[0]
 
 
 def _write_heat(fmt: str, sink: Sink, day: date, config) -> None:
