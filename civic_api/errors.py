@@ -77,6 +77,12 @@ class BudgetExhausted(DomainError):
     status = 429
 
 
+class Busy(DomainError):
+    """503: the server is busy with the same kind of work; Retry-After says when to retry."""
+
+    status = 503
+
+
 def init_app(app, api) -> None:
     """Render domain errors and unexpected exceptions in flask-smorest's error shape."""
 

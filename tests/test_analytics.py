@@ -506,3 +506,22 @@ def test_query_rules_hold_through_dataclasses_replace(app, db):
     days = replace(researcher, date_from=date(2026, 3, 10), date_to=date(2026, 3, 12))
     assert (days.date_from, days.resolution) == (date(2026, 3, 10), 8)
     assert replace(days, resolution=9).resolution == 9  # non-sensitive only: res 9
+
+
+def test_released_hotspots_need_a_released_previous_month(app, client, db):
+    from civic_api.analytics import releases
+
+    # Released res-7 cells are the sums of their H3 children at res 8.
+    cell = h3.cell_to_parent(h3.latlng_to_cell(*CENTRE, 8), 7)
+    add_reports(db, [CENTRE] * 60, category="touching", occurred=datetime(2026, 7, 10, tzinfo=UTC))
+    later = datetime(2026, 8, 20, tzinfo=UTC)
+    releases.publish(date(2026, 7, 1), later, app.config | {"RELEASE_EPSILON": 50.0})
+    db.commit()
+    path = "/v1/hotspots?resolution=7&group=harassment&from=2026-07-01&to=2026-07-31&alpha=0.2"
+    alone = client.get(path).json
+    assert all("emerging" not in f["properties"] for f in alone["features"])
+    releases.publish(date(2026, 6, 1), later, app.config | {"RELEASE_EPSILON": 50.0})
+    db.commit()
+    compared = client.get(path).json
+    rising = [f["properties"]["cell"] for f in compared["features"] if f["properties"]["emerging"]]
+    assert rising == [cell]

@@ -143,3 +143,28 @@ def test_ledger_counts_each_answer_in_every_month_it_covers(app, client, staff_c
     ]
     assert ledger["public_total"] == epsilon and ledger["research_total"] == 1.0
     assert ledger["worst_month"] == epsilon + 1.0
+
+
+def test_publish_command_is_idempotent_and_refuses_open_months(app, db):
+    add_reports(db, [(42.6629, 21.1655)] * 5, category="commenting")
+    runner = app.test_cli_runner()
+    first = runner.invoke(args=["analytics", "publish", "--month", "2026-06"])
+    assert first.exit_code == 0, first.output
+    assert first.output.strip() == f"2026-06: released (epsilon {app.config['RELEASE_EPSILON']})"
+    stored = values(db, "2026-06", 8)
+    again = runner.invoke(args=["analytics", "publish", "--month", "2026-06"])
+    assert again.exit_code == 0 and "already released" in again.output
+    assert values(db, "2026-06", 8) == stored
+    current = datetime.now(UTC).astimezone(releases.LOCAL_TZ)
+    for month in (f"{current:%Y-%m}", f"{current.year + 1}-01"):
+        refused = runner.invoke(args=["analytics", "publish", "--month", month])
+        assert refused.exit_code != 0 and "not closed" in refused.output
+    bad = runner.invoke(args=["analytics", "publish", "--month", "June"])
+    assert bad.exit_code != 0 and "YYYY-MM" in bad.output
+    # Without --month: every closed month since the first report that has no release yet.
+    due = runner.invoke(args=["analytics", "publish"])
+    assert due.exit_code == 0, due.output
+    released = {r.id for r in db.scalars(select(Release)).all()}
+    last = releases.last_publishable_month(datetime.now(UTC), app.config["RELEASE_GRACE_DAYS"])
+    assert "2026-06" in released and releases.month_id(last) in released
+    assert "2026-05" not in released  # before the first report

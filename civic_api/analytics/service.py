@@ -655,9 +655,12 @@ def _hotspot_layer(query: AggregateQuery, layer: str, alpha: float) -> list[dict
     if query.date_from is not None and query.date_to is not None:
         before_query = previous_period(query)
         before_read = releases_read(before_query) if layer == "release" else None
-        _, before, _ = _layer_values(before_query, before_read, layer)
-        increase = hotspots.emerging(values, before)
-        rising = increase.significant(alpha)
+        # Released months are compared only with released months: an unreleased previous
+        # month is unknown, not empty.
+        if before_read is None or (before_read.rows and not before_read.unreleased):
+            _, before, _ = _layer_values(before_query, before_read, layer)
+            increase = hotspots.emerging(values, before)
+            rising = increase.significant(alpha)
     features = []
     for i in np.flatnonzero(hot | cold | rising).tolist():
         properties = {

@@ -18,6 +18,7 @@ from sqlalchemy import text
 from civic_api.analytics import releases
 from civic_api.analytics.models import MUNICIPALITY
 from civic_api.database import session
+from civic_api.errors import Busy
 from civic_api.indicators import compute
 from civic_api.indicators.compute import INDICATORS, Raw, Row, Value
 from civic_api.indicators.periods import Period
@@ -47,8 +48,11 @@ cohort AS (
            f.fixed, f.rating, f.first_report
     FROM report r
     JOIN cat ON cat.id = r.category_id
-    LEFT JOIN report_feedback f ON f.report_id = r.id
-    WHERE r.submitted_at >= :start AND r.submitted_at < :end {{only}}
+    -- LATERAL: one primary-key probe per report, never a scan of all feedback.
+    LEFT JOIN LATERAL (
+        SELECT fixed, rating, first_report FROM report_feedback WHERE report_id = r.id
+    ) f ON true
+    WHERE r.submitted_at >= :start AND r.submitted_at < :end
 )
 SELECT m, category, grp, sensitive, {LEVEL} AS level,
        count(*) AS received,
@@ -102,7 +106,7 @@ SELECT r.municipality_id AS m, cat.category, cat.grp, cat.sensitive, {LEVEL} AS 
        ) AS overdue
 FROM report r JOIN cat ON cat.id = r.category_id
 WHERE coalesce(r.first_closed_at, 'infinity'::timestamptz) >= :end
-  AND r.submitted_at < :end {{only}}
+  AND r.submitted_at < :end
 GROUP BY GROUPING SETS ((r.municipality_id, cat.category, cat.grp, cat.sensitive),
                         (r.municipality_id, cat.grp, cat.sensitive),
                         (r.municipality_id, cat.sensitive))
@@ -113,16 +117,20 @@ WITH {CATEGORIES_CTE},
 cohort AS (
     SELECT r.id, r.municipality_id AS m, cat.category, cat.grp, cat.sensitive
     FROM report r JOIN cat ON cat.id = r.category_id
-    WHERE r.submitted_at >= :start AND r.submitted_at < :end {{only}}
+    WHERE r.submitted_at >= :start AND r.submitted_at < :end
 ), links AS (
-    SELECT c.*, l.device_id FROM cohort c JOIN push_report_link l ON l.report_id = c.id
+    SELECT c.*, l.device_id FROM cohort c
+    CROSS JOIN LATERAL (SELECT device_id FROM push_report_link WHERE report_id = c.id) l
 )
 SELECT m, category, grp, sensitive, {LEVEL} AS level,
        count(DISTINCT device_id) AS devices, count(DISTINCT id) AS followed, 0 AS comments
 FROM links GROUP BY {SETS}
 UNION ALL
 SELECT m, category, grp, sensitive, {LEVEL} AS level, 0, 0, count(*) AS comments
-FROM cohort c JOIN report_event e ON e.report_id = c.id AND e.type = 'reporter_comment'
+FROM cohort c
+CROSS JOIN LATERAL (
+    SELECT 1 FROM report_event WHERE report_id = c.id AND type = 'reporter_comment'
+) e
 GROUP BY {SETS}
 """
 
@@ -131,7 +139,7 @@ WITH {CATEGORIES_CTE}
 SELECT r.municipality_id AS m, cat.category, cat.grp, cat.sensitive, r.h3_8 AS cell,
        (r.submitted_at >= :start) AS current, count(*) AS n
 FROM report r JOIN cat ON cat.id = r.category_id
-WHERE r.submitted_at >= :previous_start AND r.submitted_at < :end AND r.h3_8 IS NOT NULL {{only}}
+WHERE r.submitted_at >= :previous_start AND r.submitted_at < :end AND r.h3_8 IS NOT NULL
 GROUP BY 1, 2, 3, 4, 5, 6
 """
 
@@ -200,18 +208,11 @@ def sensitivity() -> dict[tuple[str, str], bool]:
     return found
 
 
-ONLY = "AND r.municipality_id = ANY(:only)"
-
-
-def _sql(query: str, only: list[int] | None):
-    return text(query.format(only=ONLY if only is not None else ""))
-
-
-def raw_aggregates(period: Period, now: datetime, only: list[int] | None = None) -> dict[Key, Raw]:
-    """Raw counts for the period per municipality and breakdown (all, or `only` these)."""
-    params = {"start": period.start, "end": period.end, "as_of": now, "only": only}
+def raw_aggregates(period: Period, now: datetime) -> dict[Key, Raw]:
+    """Every municipality's raw counts for the period, per breakdown."""
+    params = {"start": period.start, "end": period.end, "as_of": now}
     raws: dict[Key, Raw] = defaultdict(Raw)
-    for row in session.execute(_sql(COHORT_SQL, only), params):
+    for row in session.execute(text(COHORT_SQL), params):
         raw = raws[_key(row)]
         for name in Raw.__dataclass_fields__:
             if name in row._fields:
@@ -221,28 +222,23 @@ def raw_aggregates(period: Period, now: datetime, only: list[int] | None = None)
             if quantiles is not None and quantiles[0] is not None:
                 setattr(raw, f"{kind}_median", float(quantiles[0]))
                 setattr(raw, f"{kind}_p90", float(quantiles[1]))
-    for row in session.execute(_sql(BACKLOG_SQL, only), params):
+    for row in session.execute(text(BACKLOG_SQL), params):
         raw = raws[_key(row)]
         raw.backlog, raw.overdue = row.backlog, row.overdue
-    for row in session.execute(_sql(ENGAGEMENT_SQL, only), params):
+    for row in session.execute(text(ENGAGEMENT_SQL), params):
         raw = raws[_key(row)]
         raw.devices += row.devices
         raw.followed += row.followed
         raw.comments += row.comments
-    _hotspots(period, raws, only)
+    _hotspots(period, raws)
     return raws
 
 
-def _hotspots(period: Period, raws: dict[Key, Raw], only: list[int] | None) -> None:
+def _hotspots(period: Period, raws: dict[Key, Raw]) -> None:
     """Share of reports in the top 10 % of cells, and last period's top cells that cooled."""
-    params = {
-        "start": period.start,
-        "end": period.end,
-        "previous_start": period.previous().start,
-        "only": only,
-    }
+    params = {"start": period.start, "end": period.end, "previous_start": period.previous().start}
     cells: dict[Key, list[Counter]] = defaultdict(lambda: [Counter(), Counter()])
-    for row in session.execute(_sql(CELLS_SQL, only), params):
+    for row in session.execute(text(CELLS_SQL), params):
         level_keys = (
             ("category", row.category),
             ("group", row.grp),
@@ -286,6 +282,8 @@ class National:
     computed_at: datetime
     current: dict[Key, dict[str, Value]]
     previous: dict[Key, dict[str, Value]]
+    # The exact raw aggregates behind them, for the staff of each municipality.
+    raws: dict[str, dict[Key, Raw]]
     medians: dict[tuple[str, str], dict[str, float | None]]
     ranks: dict[tuple[str, str], dict[str, dict[str, int]]]
 
@@ -294,7 +292,9 @@ class National:
 # national pass is what costs; CIVIC_INDICATORS_CACHE_SECONDS bounds how stale it may be.
 _cache: dict[tuple, National] = {}
 _cache_lock = threading.Lock()
+_compute_lock = threading.Lock()
 CACHE_ENTRIES = 32
+COMPUTE_WAIT_SECONDS = 30
 
 
 def _values(raw, released_volumes, place, breakdown, exact_ok, is_sensitive, min_n):
@@ -322,15 +322,34 @@ def national(
     """The public figures of every municipality (computed, or from the cache if younger
     than `max_age_seconds`)."""
     key = (str(session.get_bind().engine.url), period, min_n)
-    with _cache_lock:
-        hit = _cache.get(key)
-    if hit is not None and (now - hit.computed_at).total_seconds() < max_age_seconds:
+
+    def cached() -> National | None:
+        with _cache_lock:
+            hit = _cache.get(key)
+        if hit is not None and (now - hit.computed_at).total_seconds() < max_age_seconds:
+            return hit
+        return None
+
+    if (hit := cached()) is not None:
         return hit
+    # One pass at a time per process: concurrent requests wait for it instead of piling up.
+    if not _compute_lock.acquire(timeout=COMPUTE_WAIT_SECONDS):
+        raise Busy(
+            "The indicators are being computed; try again shortly.",
+            headers={"Retry-After": str(math.ceil(COMPUTE_WAIT_SECONDS))},
+        )
+    try:
+        return cached() or _national(key, period, now, min_n, released)
+    finally:
+        _compute_lock.release()
+
+
+def _national(key, period, now, min_n, released) -> National:
     places = municipalities()
     sensitive = sensitivity()
-    tables = {}
+    tables, exact = {}, {}
     for which, when in (("current", period), ("previous", period.previous())):
-        raws = raw_aggregates(when, now)
+        raws = exact[which] = raw_aggregates(when, now)
         volumes = released(when) if released else {}
         tables[which] = {
             (p.id, *b): _values(raws.get((p.id, *b)), volumes, p, b, False, s, min_n)
@@ -350,7 +369,7 @@ def national(
             i.name: compute.ranks({s: v[i.name] for s, v in public.items()}, i.name)
             for i in INDICATORS
         }
-    result = National(now, tables["current"], tables["previous"], medians, ranks)
+    result = National(now, tables["current"], tables["previous"], exact, medians, ranks)
     with _cache_lock:
         if len(_cache) >= CACHE_ENTRIES:
             _cache.pop(min(_cache, key=lambda k: _cache[k].computed_at))
@@ -375,18 +394,17 @@ def build_table(
     `exact_for`: the municipality ids whose sensitive figures this audience may see exactly
     (staff: their own; None means everyone's, [] the public). Everyone else's sensitive
     figures come from `released(period)` (volumes from the noisy releases) or are withheld.
-    The median and rank beside each figure are over the public values (`national`, cached
-    up to `max_age_seconds`), so staff learn nothing exact about other municipalities; a
-    staff member's own figures are always computed live. `municipality_ids`, `levels` and
-    `keys` filter the rows returned.
+    Everything comes from one national pass (`national`, cached up to `max_age_seconds`).
+    The median and rank beside each figure are over the public values, so staff learn
+    nothing exact about other municipalities. `municipality_ids`, `levels` and `keys`
+    filter the rows returned.
     """
     exact = None if exact_for is None else set(exact_for)
     places = [p for p in municipalities() if municipality_ids is None or p.id in municipality_ids]
     sensitive = sensitivity()
     public = national(period, now, min_n=min_n, released=released, max_age_seconds=max_age_seconds)
-    live = [p.id for p in places if exact is None or p.id in exact]
-    current = raw_aggregates(period, now, live) if live else {}
-    previous = raw_aggregates(period.previous(), now, live) if live else {}
+    live = {p.id for p in places if exact is None or p.id in exact}
+    current, previous = public.raws["current"], public.raws["previous"]
     # Every breakdown, whether or not it has reports: a row appearing would tell that one does.
     breakdowns = [
         b

@@ -25,6 +25,7 @@ from sqlalchemy import Connection, text
 from civic_api.i18n import translate
 from civic_api.push import texts
 from civic_api.push.models import STATES
+from civic_api.reports.workflow import FEEDBACK_STATUSES
 from notifications import PushMessage
 from notifications.payload import TOKEN_LIMIT, fit
 
@@ -64,8 +65,8 @@ _REPORT_TARGETS = text("""
 """)
 
 # A feedback request (or its reminder) goes out only while the report awaits feedback.
-_FEEDBACK_WANTED = text("""
-    SELECT r.status IN ('resolved', 'rejected')
+_FEEDBACK_WANTED = text(f"""
+    SELECT r.status IN {FEEDBACK_STATUSES}
            AND NOT EXISTS (SELECT 1 FROM report_feedback f WHERE f.report_id = r.id)
     FROM report r WHERE r.id = :report_id
 """)

@@ -90,14 +90,15 @@ class Report(Base):
                 "response_due_at",
                 "duplicate_of_id",
                 "h3_8",
+                "id",
             ],
         ),
         # Backlog at a period's end: the reports not closed by then.
         Index(
             "ix_report_open_until",
-            "municipality_id",
             text("coalesce(first_closed_at, 'infinity'::timestamptz)"),
             postgresql_include=[
+                "municipality_id",
                 "category_id",
                 "submitted_at",
                 "first_acknowledged_at",
@@ -169,6 +170,12 @@ class ReportEvent(Base):
         CheckConstraint(f"type IN {EVENT_TYPES}", name="type_known"),
         CheckConstraint(f"char_length(message) <= {TEXT_MAX}", name="message_length"),
         Index("ix_report_event_report_id_id", "report_id", "id"),
+        # The indicators count reporter comments per report.
+        Index(
+            "ix_report_event_reporter_comment",
+            "report_id",
+            postgresql_where="type = 'reporter_comment'",
+        ),
     )
 
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True)

@@ -31,6 +31,7 @@ INDICATOR_COLUMNS = [
     "response_due_at",
     "duplicate_of_id",
     "h3_8",
+    "id",
 ]
 
 
@@ -61,17 +62,24 @@ def upgrade() -> None:
         ["municipality_id", "submitted_at"],
         postgresql_include=INDICATOR_COLUMNS,
     )
-    # Backlog at a period's end: reports not closed by then, found from the end date.
+    # Backlog at a period's end: the reports not closed by then, from the end date on.
     op.create_index(
         "ix_report_open_until",
         "report",
-        ["municipality_id", sa.text("coalesce(first_closed_at, 'infinity'::timestamptz)")],
+        [sa.text("coalesce(first_closed_at, 'infinity'::timestamptz)")],
         postgresql_include=[
+            "municipality_id",
             "category_id",
             "submitted_at",
             "first_acknowledged_at",
             "response_due_at",
         ],
+    )
+    op.create_index(
+        "ix_report_event_reporter_comment",
+        "report_event",
+        ["report_id"],
+        postgresql_where=sa.text("type = 'reporter_comment'"),
     )
     op.create_table(
         "report_feedback",
@@ -109,6 +117,7 @@ def downgrade() -> None:
     op.execute("DELETE FROM outbox_event WHERE kind = 'report.feedback_requested'")
     _kinds(OLD_KINDS)
     op.drop_table("report_feedback")
+    op.drop_index("ix_report_event_reporter_comment", table_name="report_event")
     op.drop_index("ix_report_open_until", table_name="report")
     op.drop_index("ix_report_indicators", table_name="report")
     op.create_index(
