@@ -173,28 +173,32 @@ def _heat_cells(release, resolution: int, k: int) -> list[analytics.PublishedCel
 
 
 def _write_heat(fmt: str, sink: Sink, day: date, config) -> None:
-    if fmt == "csv":
-        sink.write(_csv_line(HEAT.columns))
-    else:
-        sink.write('{"type":"FeatureCollection","features":[')
-    first = True
-    for release in releases.all_releases():
-        for resolution in HEAT_RESOLUTIONS:
-            for c in _heat_cells(release, resolution, config["ANALYTICS_K"]):
-                row = (release.id, resolution, c.cell, c.lat, c.lon, c.count, c.sensitive_count)
-                if fmt == "csv":
-                    sink.write(_csv_line(row))
-                    continue
-                properties = dict(zip(HEAT.columns, row, strict=True))
-                del properties["lat"], properties["lon"]
-                sink.write(
-                    ("" if first else ",")
-                    + f'{{"type":"Feature","id":"{release.id}/{c.cell}","geometry":{c.geometry},'
-                    f'"properties":{json.dumps(properties)}}}'
-                )
-                first = False
+    def batches():
+        for release in releases.all_releases():
+            for resolution in HEAT_RESOLUTIONS:
+                cells = _heat_cells(release, resolution, config["ANALYTICS_K"])
+                yield [(release.id, resolution, c) for c in cells]
+
     if fmt == "geojson":
-        sink.write("]}")
+        fields = ("month", "resolution", "cell", "count", "sensitive_count")
+        features = (
+            [
+                ogc.Feature(
+                    f"{month}/{c.cell}",
+                    c.geometry,
+                    dict(
+                        zip(fields, (month, res, c.cell, c.count, c.sensitive_count), strict=True)
+                    ),
+                )
+                for month, res, c in batch
+            ]
+            for batch in batches()
+        )
+        return _write_features(sink, features)
+    sink.write(_csv_line(HEAT.columns))
+    for batch in batches():
+        for month, res, c in batch:
+            sink.write(_csv_line((month, res, c.cell, c.lat, c.lon, c.count, c.sensitive_count)))
 
 
 def _released_span(day: date) -> tuple[date, date] | None:
@@ -256,48 +260,45 @@ def _file_moment(day: date) -> datetime:
 
 def _write_indicators(fmt: str, sink: Sink, day: date, config) -> None:
     now = _file_moment(day)
-    points = dict(
-        session.execute(
-            select(
-                Municipality.slug,
-                func.ST_AsGeoJSON(func.ST_PointOnSurface(Municipality.boundary), 6),
-            )
-        ).all()
-    )
-    if fmt == "csv":
-        sink.write(_csv_line(INDICATOR_TABLE.columns))
-    else:
-        sink.write('{"type":"FeatureCollection","features":[')
-    first = True
-    for period in _quarters(now):
-        table = indicators.build_table(
+    tables = (
+        indicators.build_table(
             period,
             now,
             min_n=config["INDICATORS_MIN_N"],
             exact_for=[],  # the public: sensitive figures from the releases only
             released=indicators.released_volumes,
         )
-        if fmt == "csv":
+        for period in _quarters(now)
+    )
+    if fmt == "csv":
+        sink.write(_csv_line(INDICATOR_TABLE.columns))
+        for table in tables:
             for line in indicators.csv_rows(table):
-                sink.write(_csv_line((period.label, *line)))
-            continue
-        for row in table.rows:
-            properties = {
-                "quarter": period.label,
-                "municipality": row.municipality,
-                "breakdown": row.level,
-                "key": row.key,
-                "sensitive": row.sensitive,
-                **{i.name: row.values[i.name].value for i in INDICATORS},
-            }
-            feature_id = f"{period.label}/{row.municipality}/{row.level}/{row.key}"
-            sink.write(
-                ("" if first else ",") + f'{{"type":"Feature","id":{json.dumps(feature_id)},'
-                f'"geometry":{points[row.municipality]},"properties":{json.dumps(properties)}}}'
-            )
-            first = False
-    if fmt == "geojson":
-        sink.write("]}")
+                sink.write(_csv_line((table.period.label, *line)))
+        return
+    inside = func.ST_AsGeoJSON(func.ST_PointOnSurface(Municipality.boundary), 6)
+    points = dict(session.execute(select(Municipality.slug, inside)).all())
+    _write_features(
+        sink,
+        (
+            [
+                ogc.Feature(
+                    f"{table.period.label}/{row.municipality}/{row.level}/{row.key}",
+                    points[row.municipality],
+                    {
+                        "quarter": table.period.label,
+                        "municipality": row.municipality,
+                        "breakdown": row.level,
+                        "key": row.key,
+                        "sensitive": row.sensitive,
+                        **{i.name: row.values[i.name].value for i in INDICATORS},
+                    },
+                )
+                for row in table.rows
+            ]
+            for table in tables
+        ),
+    )
 
 
 def _quarters_span(day: date) -> tuple[date, date] | None:
