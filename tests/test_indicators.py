@@ -52,6 +52,7 @@ def make(
     duplicate_of=None,
     occurred=None,
     feedback=None,
+    slug=None,
 ):
     """A report with its milestones (offsets in hours after submission), as the workflow
     leaves them."""
@@ -65,7 +66,7 @@ def make(
     report = Report(
         id=uuid.uuid4(),
         category_id=found.id,
-        municipality_id=municipality("prishtina" if place == PRISHTINA else "drenas").id,
+        municipality_id=municipality(slug or ("prishtina" if place == PRISHTINA else "drenas")).id,
         location=as_sql(Point(lon, lat)),
         occurred_at=at(occurred) if occurred else submitted - H / 2,
         submitted_at=submitted,
@@ -496,3 +497,37 @@ def test_a_second_pass_waits_then_gets_a_503_with_retry_after(client, monkeypatc
     assert response.headers["Retry-After"] == "1"
     assert response.json["code"] == 503 and "try again" in response.json["message"]
     assert client.get("/v1/indicators?period=2026-Q3").status_code == 200
+
+
+def test_hotspot_share_and_cooling_by_hand(app, staff_client):
+    from civic_api.analytics.rollup import cells_of
+
+    def spot(i):  # about 1 km apart: one H3 resolution-8 cell each
+        return (21.10 + 0.012 * (i % 6), 42.63 + 0.012 * (i // 6))
+
+    cells = {int(cells_of([spot(i)[1]], [spot(i)[0]])["h3_8"][0]) for i in range(12)}
+    assert len(cells) == 12
+    # Q3: 5 reports in cell 0, 3 in cell 1, 1 in each of cells 2–11: 12 cells, 18 reports.
+    for i, n in [(0, 5), (1, 3), *((i, 1) for i in range(2, 12))]:
+        for k in range(n):
+            make("road_signs", spot(i), f"2026-08-{k + 1:02d}T10:00Z", slug="prishtina")
+    # Q2: cell 2 was the hotspot (4 reports), cell 3 had one.
+    for k in range(4):
+        make("road_signs", spot(2), f"2026-05-{k + 1:02d}T10:00Z", slug="prishtina")
+    make("road_signs", spot(3), "2026-05-09T10:00Z", slug="prishtina")
+    app.config["INDICATORS_MIN_N"] = 1
+    try:
+        got = values(
+            staff_client("staff", ["prishtina"]).get(
+                "/v1/admin/indicators?period=2026-Q3&breakdown=category&key=road_signs"
+            ),
+            key="road_signs",
+        )
+    finally:
+        app.config["INDICATORS_MIN_N"] = 10
+    # Top 10 % of 12 cells: ceil(1.2) = 2 cells, threshold 3 → cells 0 and 1: 8 of 18.
+    assert got["top_cells_share"]["value"] == round(8 / 18, 4)
+    assert got["top_cells_share"]["n"] == 18
+    # Q2's top cell (2) is not among Q3's: 1 of 1 cooled. Q2's own share: 4 of 5.
+    assert got["hotspots_cooled_rate"]["value"] == 1.0
+    assert got["top_cells_share"]["previous"] == 0.8

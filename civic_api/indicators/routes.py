@@ -65,7 +65,7 @@ def _query(args, exact_for, scope: set[int] | None):
     details = {}
     if ids is not None and len(ids) == 1:
         details = _details(table, next(iter(ids)), exact_for)
-    return table, now, details
+    return table, details
 
 
 def _details(table, municipality_id: int, exact_for) -> dict:
@@ -87,7 +87,7 @@ def _details(table, municipality_id: int, exact_for) -> dict:
     return details
 
 
-def respond(table, now, details, audience: str, args) -> Response:
+def respond(table, details, audience: str, args) -> Response:
     wants_csv = args.get("format") == "csv" or (
         "format" not in args
         and request.accept_mimetypes.best_match(["application/json", "text/csv"]) == "text/csv"
@@ -101,7 +101,7 @@ def respond(table, now, details, audience: str, args) -> Response:
         filename = f"indicators-{table.period.label}.csv".replace("..", "_")
         response.headers["Content-Disposition"] = f'attachment; filename="{filename}"'
     else:
-        response = current_app.json.response(as_json(table, now, details, audience))
+        response = current_app.json.response(as_json(table, details, audience))
     if audience == "public":
         response.cache_control.public = True
         response.cache_control.max_age = 300
@@ -111,14 +111,14 @@ def respond(table, now, details, audience: str, args) -> Response:
     return response
 
 
-def as_json(table, now, details, audience: str) -> dict:
+def as_json(table, details, audience: str) -> dict:
     period = table.period
     previous = period.previous()
     return {
         "period": _period(period),
         "previous_period": _period(previous),
         "time_zone": str(LOCAL_TZ),
-        "computed_at": now.isoformat(),
+        "computed_at": table.computed_at.isoformat(),
         "audience": audience,
         "min_n": table.min_n,
         "indicators": [{"name": i.name, "section": i.section, "unit": i.unit} for i in INDICATORS],

@@ -272,6 +272,7 @@ class Table:
     period: Period
     rows: list[Row]
     min_n: int
+    computed_at: datetime  # when the national pass behind it ran
 
 
 @dataclass
@@ -431,7 +432,7 @@ def build_table(
                 for name, positions in public.ranks[breakdown].items()
             }
             rows.append(row)
-    return Table(period, rows, min_n)
+    return Table(period, rows, min_n, public.computed_at)
 
 
 CSV_HEADER = (
