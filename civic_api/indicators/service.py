@@ -327,7 +327,9 @@ def national(
     def cached() -> National | None:
         with _cache_lock:
             hit = _cache.get(key)
-        if hit is not None and (now - hit.computed_at).total_seconds() < max_age_seconds:
+        # Never a pass computed after `now` (an earlier moment asked for, as the open-data
+        # files do): its age would be negative and always pass.
+        if hit is not None and 0 <= (now - hit.computed_at).total_seconds() < max_age_seconds:
             return hit
         return None
 
