@@ -1,15 +1,14 @@
 """Civic reports API: anonymous geotagged reports for Kosovo's municipalities."""
 
-import logging
 import secrets
 from pathlib import Path
 
-from flask import Flask, request, send_from_directory
-from flask_smorest import abort
+from flask import Flask, send_from_directory
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from civic_api import cli, database, errors, i18n, settings
+from civic_api import access_log, cli, database, edge, errors, headers, i18n, settings
 from civic_api.extensions import init_api
+from civic_api.limits import limiter
 
 API_DESCRIPTION = """\
 Anonymous, geotagged reports from citizens' phones (Walk Freely: sexual harassment;
@@ -31,13 +30,16 @@ def create_app(config: dict | None = None) -> Flask:
     app.json.sort_keys = False
     if not app.config["SECRET_KEY"]:
         app.config["SECRET_KEY"] = _instance_secret(Path(app.instance_path))
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    access_log.init_app(app)
 
     if app.config["TRUSTED_PROXIES"]:
         hops = app.config["TRUSTED_PROXIES"]
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops)
     database.init_app(app)
+    edge.init_app(app)
     i18n.init_app(app)
+    headers.init_app(app)
+    limiter.init_app(app)
     api = init_api(app)
     errors.init_app(app, api)
     from civic_api.analytics.routes import blp as analytics
@@ -45,6 +47,7 @@ def create_app(config: dict | None = None) -> Flask:
     from civic_api.audit.routes import blp as audit
     from civic_api.categories.routes import admin_blp as categories_admin
     from civic_api.categories.routes import blp as categories
+    from civic_api.health.routes import blp as health
     from civic_api.indicators.routes import blp as indicators
     from civic_api.municipalities.routes import admin_blp as municipalities_admin
     from civic_api.municipalities.routes import blp as municipalities
@@ -72,6 +75,7 @@ def create_app(config: dict | None = None) -> Flask:
         indicators,
         ogc,
         opendata,
+        health,
     ):
         api.register_blueprint(blueprint)
     _serve_swagger_ui(app)
@@ -80,7 +84,6 @@ def create_app(config: dict | None = None) -> Flask:
 
     app.register_blueprint(map_page)  # an HTML page, not part of the OpenAPI document
     app.register_blueprint(open311)  # GeoReport v2 documents itself (docs/open311.md)
-    app.before_request(_require_json_body)
     cli.init_app(app)
     return app
 
@@ -93,18 +96,6 @@ def _instance_secret(instance: Path) -> str:
         path.touch(mode=0o600)
         path.write_text(secrets.token_hex(32))
     return path.read_text().strip()
-
-
-def _require_json_body():
-    """Bodies must be JSON (Open311's form posts aside, as its standard says); anything else
-    is a 415 before any parsing happens."""
-    if request.blueprint == "open311":
-        return
-    if request.method in {"POST", "PUT", "PATCH"} and (
-        request.content_length or request.headers.get("Transfer-Encoding")
-    ):
-        if not request.is_json:
-            abort(415, message="The request body must be JSON (Content-Type: application/json).")
 
 
 def _serve_swagger_ui(app: Flask) -> None:

@@ -2,8 +2,10 @@
 
 import logging
 
+from flask import current_app
 from flask_smorest import abort
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.orm.exc import StaleDataError
 from werkzeug.exceptions import HTTPException, InternalServerError
 
@@ -83,6 +85,40 @@ class Busy(DomainError):
     status = 503
 
 
+class Unavailable(DomainError):
+    """503: the database is away, overloaded or too slow; the client should retry later."""
+
+    status = 503
+
+    def __init__(self, message: str = "The service is temporarily unavailable; retry later."):
+        seconds = current_app.config["DB_RETRY_AFTER_SECONDS"]
+        super().__init__(message, headers={"Retry-After": str(seconds)})
+
+
+# SQLSTATE classes and codes that say the database cannot serve now (connection, resources,
+# shutdown, timeouts, lock waits, serialisation): the client should retry.
+RETRY_CLASSES = ("08", "53", "57", "58")
+RETRY_CODES = ("55P03", "40001", "40P01")
+
+
+def database_error(error: DBAPIError | PoolTimeout) -> DomainError | None:
+    """The client-facing error for a database failure, or None for a server bug (500)."""
+    code = getattr(getattr(error, "orig", None), "pgcode", None) or ""
+    if isinstance(error, PoolTimeout) or getattr(error, "connection_invalidated", False):
+        return Unavailable()
+    if code == "57014":
+        return Unavailable("The request took too long; retry later or narrow it.")
+    if code.startswith(RETRY_CLASSES) or code in RETRY_CODES:
+        return Unavailable()
+    if not code and isinstance(error, OperationalError | InterfaceError):
+        return Unavailable()  # no SQLSTATE: the connection failed (refused, reset, timed out)
+    if code in ("23505", "23503", "23P01"):  # unique, foreign key, exclusion: racing requests
+        return Conflict("The request conflicts with data written meanwhile; reload and retry.")
+    if code.startswith(("22", "23")):  # a value out of range, malformed or not allowed
+        return InvalidInput("A value in the request is out of range or malformed.")
+    return None
+
+
 def init_app(app, api) -> None:
     """Render domain errors and unexpected exceptions in flask-smorest's error shape."""
 
@@ -99,15 +135,21 @@ def init_app(app, api) -> None:
             return payload | (error.details or {}), status, headers
 
     def handle_unexpected(error: Exception):
-        if isinstance(error, DBAPIError):
+        if isinstance(error, DBAPIError | PoolTimeout):
             # PostgreSQL echoes row values (report text) in its messages: log only the codes.
-            diag = getattr(error.orig, "diag", None)
-            logger.error(
-                "database error %s (SQLSTATE %s, constraint %s)",
-                type(error.orig).__name__,
-                getattr(error.orig, "pgcode", None),
+            orig = getattr(error, "orig", None)
+            diag = getattr(orig, "diag", None)
+            mapped = database_error(error)
+            log = logger.warning if mapped else logger.error
+            log(
+                "database error %s (SQLSTATE %s, constraint %s) -> %s",
+                type(orig or error).__name__,
+                getattr(orig, "pgcode", None),
                 getattr(diag, "constraint_name", None),
+                mapped.status if mapped else 500,
             )
+            if mapped:
+                return handle_domain_error(mapped)
         else:
             logger.exception("unhandled %s", type(error).__name__)
         return api.handle_http_exception(

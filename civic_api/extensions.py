@@ -1,33 +1,163 @@
 """The Api, Schema and field subclasses shared by every feature."""
 
+import logging
+from copy import deepcopy
 from functools import wraps
 
 import flask_smorest
 import marshmallow as ma
-from flask_limiter import Limiter
-from flask_limiter.util import get_remote_address
+from flask import request
+from flask_smorest import pagination
 from werkzeug.exceptions import HTTPException
 
-from civic_api.i18n import translate
+from civic_api import edge
+from civic_api.errors import InvalidInput
+from civic_api.i18n import localise, translate
+from civic_api.limits import limiter, retry_after, setting
+
+logger = logging.getLogger(__name__)
 
 DEFAULT_MESSAGES = {
     400: "The request could not be parsed; see errors.",
     422: "The request data is invalid; see errors.",
+    429: "Too many requests from this client; try again later (see Retry-After).",
 }
+# The highest page number accepted: keeps OFFSET well inside PostgreSQL's bigint.
+MAX_PAGE = 100_000
+
+
+class ErrorSchema(ma.Schema):
+    """The one error shape (documentation only). Some errors add members of their own."""
+
+    code = ma.fields.Integer(metadata={"description": "The HTTP status"})
+    status = ma.fields.String(metadata={"description": "Its name"})
+    message = ma.fields.String(metadata={"description": "What went wrong, localised"})
+    errors = ma.fields.Dict(
+        metadata={"description": "Field-level messages by location (json, query, headers)"}
+    )
+    etag = ma.fields.String(metadata={"description": "412: the current ETag"})
+    current_status = ma.fields.String(metadata={"description": "409 on a workflow transition"})
+    allowed = ma.fields.List(
+        ma.fields.String(), metadata={"description": "409: the statuses one may move to"}
+    )
 
 
 class Api(flask_smorest.Api):
-    """flask-smorest's Api whose error payload always carries a human-readable message."""
+    """flask-smorest's Api whose error payload always carries a localised, human message."""
+
+    ERROR_SCHEMA = ErrorSchema
 
     def handle_http_exception(self, error: HTTPException):
         payload, code, headers = super().handle_http_exception(error)
-        if "message" not in payload:
+        if code == 429:  # flask-limiter's description is the limit itself ("10 per 1 minute")
+            payload["message"] = DEFAULT_MESSAGES[429]
+        elif "message" not in payload:
             default = DEFAULT_MESSAGES.get(code) if "errors" in payload else None
             payload["message"] = default or error.description
-        return payload, code, headers
+        payload["message"] = localise(payload["message"])
+        if "errors" in payload:
+            payload["errors"] = localise(payload["errors"])
+        # Keep what werkzeug says in headers (Allow on a 405, Retry-After on a 503 or 429).
+        extra = {k: v for k, v in error.get_headers() if k.lower() != "content-type"}
+        if code == 429:
+            extra["Retry-After"] = retry_after()
+        return payload, code, extra | dict(headers or {})
+
+
+def _bounded_pagination_schema(default_page, page_size, max_page_size):
+    base = _pagination_schema(default_page, page_size, max_page_size)
+
+    class PaginationParametersSchema(base):
+        page = ma.fields.Integer(
+            load_default=default_page, validate=ma.validate.Range(min=1, max=MAX_PAGE)
+        )
+
+    return PaginationParametersSchema
+
+
+# flask-smorest builds the page/page_size schema in a module function: bound the page there.
+_pagination_schema = pagination._pagination_parameters_schema_factory
+pagination._pagination_parameters_schema_factory = _bounded_pagination_schema
+
+PAGINATION_HEADER = {
+    "description": "Pagination metadata as JSON: total, total_pages, first_page, last_page, "
+    "page, previous_page, next_page (the last five only when there are items)",
+    "schema": {"type": "string"},
+    "example": '{"total": 42, "total_pages": 5, "first_page": 1, "last_page": 5, "page": 1, '
+    '"next_page": 2}',
+}
 
 
 class Blueprint(flask_smorest.Blueprint):
+    def __init__(self, *args, query_role: str | None = None, **kwargs):
+        """`query_role` ("ingest", "analytics") sets its views' statement timeout."""
+        super().__init__(*args, **kwargs)
+        if query_role:
+            from civic_api.database import use_role
+
+            self.before_request(lambda: use_role(query_role))
+
+    def arguments(self, schema, *, location="json", required=True, **kwargs):
+        """flask-smorest's arguments; a required JSON body must be sent (else 422)."""
+        decorator = super().arguments(schema, location=location, required=required, **kwargs)
+        if location != "json" or not required:
+            return decorator
+
+        def with_body(func):
+            inner = decorator(func)
+
+            @wraps(inner)
+            def wrapper(*args, **kw):
+                if not request.get_data(cache=True).strip():
+                    message = "A JSON body is required."
+                    raise InvalidInput(message, {"json": {"_schema": [message]}})
+                return inner(*args, **kw)
+
+            return wrapper
+
+        return with_body
+
+    def app_checked(self, func):
+        """Require a Firebase App Check token when APP_CHECK_PROJECT is set; document it."""
+        from civic_api.app_check import HEADER, require_app_check
+
+        @wraps(func)
+        def wrapper(*args, **kwargs):
+            require_app_check()
+            return func(*args, **kwargs)
+
+        parameter = {
+            "in": "header",
+            "name": HEADER,
+            "required": False,
+            "schema": {"type": "string"},
+            "description": "Firebase App Check token; required when the server enforces it",
+        }
+        # Next to the parameters of @arguments (doc(parameters=…) would replace those).
+        wrapper._apidoc = deepcopy(getattr(wrapper, "_apidoc", {}))
+        wrapper._apidoc.setdefault("arguments", {}).setdefault("parameters", []).append(parameter)
+        return self.alt_response(401, description="App Check enforced and the token invalid")(
+            wrapper
+        )
+
+    def limited(self, setting_name: str, *, shared: str | None = None):
+        """Limit this view per client to the configured `setting_name` and document the 429.
+
+        `shared` names a budget that several views draw from together (e.g. all aggregates).
+        """
+        limit = setting(setting_name)
+        apply = limiter.shared_limit(limit, scope=shared) if shared else limiter.limit(limit)
+
+        def decorator(func):
+            document = self.alt_response(429, description="Too many requests; see Retry-After")
+            return document(apply(func))
+
+        return decorator
+
+    def _document_pagination_metadata(self, spec, resp_doc):
+        # The header is a JSON string, not an object in OpenAPI's header serialisation.
+        resp_doc.setdefault("headers", {})[self.PAGINATION_HEADER_NAME] = PAGINATION_HEADER
+
     def auth(self, scope: str | None):
         """Require a staff bearer token (with `scope`, if given) and document it."""
 
@@ -47,10 +177,6 @@ class Blueprint(flask_smorest.Blueprint):
             return wrapper
 
         return decorator
-
-
-# In memory per worker, keyed by client address: addresses are never stored.
-limiter = Limiter(key_func=get_remote_address, storage_uri="memory://", headers_enabled=True)
 
 
 class With:
@@ -77,6 +203,24 @@ def page_of(query, pagination_parameters) -> list:
     ).all()
 
 
+class StreamAborted(Exception):
+    """A streamed response failed after its headers went out; only its connection ends."""
+
+
+def safe_stream(chunks):
+    """Stream `chunks`. A failure mid-way is logged by type only (database messages can echo
+    row values) and closes the connection, so the client sees a truncated transfer and the
+    worker lives on. (The streamed query runs after the view's session is closed: validate
+    before streaming, so that bad input is still a JSON error.)
+    """
+    try:
+        yield from chunks
+    except Exception as exc:
+        code = getattr(getattr(exc, "orig", None), "pgcode", None)
+        logger.error("stream aborted by %s (SQLSTATE %s)", type(exc).__name__, code)
+        raise StreamAborted() from None
+
+
 def plain_text(value: str) -> None:
     """Validator: no NUL or other control characters (tabs and newlines are fine)."""
     from civic_api.categories.service import FORBIDDEN_CHARACTERS
@@ -86,8 +230,38 @@ def plain_text(value: str) -> None:
 
 
 class Schema(ma.Schema):
+    """Every loaded integer fits the database and every date lies in a plausible year."""
+
     class Meta:
         ordered = True
+
+    # JSON has real booleans and integers: no 0/1 or "true" for a boolean, no "5" or 5.0 for an
+    # integer (query strings and headers, which are text, are parsed as before).
+    _JSON_TYPES = ((ma.fields.Boolean, (bool,)), (ma.fields.Integer, (int,)))
+
+    @ma.pre_load
+    def _strict_json_types(self, data, **kwargs):
+        if isinstance(self, QueryArgsSchema | HeadersSchema) or not isinstance(data, dict):
+            return data
+        errors = {}
+        for name, field in self.load_fields.items():
+            key = field.data_key or name
+            value = data.get(key)
+            for kind, types in self._JSON_TYPES:
+                if isinstance(field, kind) and key in data and value is not None:
+                    # bool is an int in Python, but true is not an integer in JSON.
+                    wrong = isinstance(value, bool) and bool not in types
+                    if wrong or not isinstance(value, types):
+                        errors[key] = [field.error_messages["invalid"]]
+        if errors:
+            raise ma.ValidationError(errors)
+        return data
+
+    @ma.validates_schema(skip_on_field_errors=True)
+    def _edge_bounds(self, data, **kwargs):
+        keys = {f.attribute or name: f.data_key or name for name, f in self.load_fields.items()}
+        for attribute, value in data.items():
+            edge.check_loaded(value, (keys.get(attribute, attribute),))
 
 
 class HeadersSchema(Schema):
@@ -146,5 +320,4 @@ def init_api(app) -> Api:
             "or a personal API token",
         },
     )
-    limiter.init_app(app)
     return api

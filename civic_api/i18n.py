@@ -48,3 +48,23 @@ def init_app(app) -> None:
             response.headers["Content-Language"] = g.locale
             response.vary.add("Accept-Language")
         return response
+
+
+def localise(value, locale: str | None = None):
+    """An error message (or a nest of field messages) in the request's language.
+
+    Messages are written in English in the code; `civic_api.messages` holds their Albanian
+    and Serbian texts, with `{}` for the parts that vary (slugs, codes, numbers).
+    """
+    from civic_api.messages import translate_message
+
+    locale = locale or current_locale()
+    if locale == DEFAULT_LOCALE:
+        return value
+    if isinstance(value, str):
+        return translate_message(value, locale)
+    if isinstance(value, dict):
+        return {key: localise(item, locale) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [localise(item, locale) for item in value]
+    return value

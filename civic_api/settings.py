@@ -13,17 +13,39 @@ DEFAULTS: dict = {
     # A point this close to a municipality (simplified boundaries, GPS drift) is assigned to it.
     "MUNICIPALITY_SNAP_METRES": 250,
     "IDEMPOTENCY_TTL_HOURS": 24,
-    # Optional per-address limit on report submissions, e.g. "30 per hour" (flask-limiter
-    # syntax; in memory only). Off by default: phones on mobile networks share addresses.
-    "REPORT_RATE_LIMIT": None,
+    # Rate limits per client (flask-limiter syntax, ";" separates several), keyed by a salted
+    # hash of the address that rotates daily (civic_api/limits.py). Generous, because phones
+    # on mobile networks share addresses; App Check is the stronger defence.
+    "REPORT_RATE_LIMIT": "10 per minute;100 per hour",
+    "COMMENT_RATE_LIMIT": "10 per minute;100 per hour",  # comments and reopening
+    "DEVICE_RATE_LIMIT": "10 per minute;100 per hour",  # device registration
+    "AGGREGATE_RATE_LIMIT": "300 per minute",  # heatmaps, tiles, series, hotspots, OGC, shared
+    "PASSWORD_RATE_LIMIT": "5 per minute",  # PUT /v1/admin/me/password
+    # memory:// counts per process; redis://host:port/0 shares counters between processes.
+    "RATELIMIT_STORAGE_URI": "memory://",
+    "RATELIMIT_ENABLED": True,
+    # Firebase App Check on report submission and device registration (docs/deploy.md).
+    "APP_CHECK_PROJECT": None,  # Firebase project id or number: enforced when set
+    "APP_CHECK_JWKS_URL": None,  # default: Firebase's; moved for tests and egress proxies
+    # Database timeouts (milliseconds unless named otherwise), per role of query.
+    "DB_CONNECT_TIMEOUT_SECONDS": 3,
+    "DB_POOL_TIMEOUT_SECONDS": 5,
+    "DB_POOL_SIZE": 5,
+    "DB_STATEMENT_TIMEOUT_MS": 5000,  # every request's queries
+    "DB_INGEST_STATEMENT_TIMEOUT_MS": 3000,  # report submission and other anonymous writes
+    "DB_ANALYTICS_STATEMENT_TIMEOUT_MS": 15000,  # aggregates, tiles, exports
+    "DB_LOCK_TIMEOUT_MS": 2000,
+    "DB_IDLE_IN_TRANSACTION_TIMEOUT_MS": 30000,
+    # Seconds a client is told to wait (Retry-After) when the database is away or overloaded.
+    "DB_RETRY_AFTER_SECONDS": 5,
     # Staff sign-in: short-lived access tokens, longer refresh tokens (rotated on every use).
     "ACCESS_TOKEN_MINUTES": 15,
     "REFRESH_TOKEN_DAYS": 14,
     "PERSONAL_TOKEN_MAX_DAYS": 365,
-    # After this many failed logins for one email within the window, it is locked for a while.
+    # After this many failed logins for one email from one client within the window, that
+    # client is locked out of that account for a while (other clients are not).
     "LOGIN_MAX_FAILURES": 5,
     "LOGIN_FAILURE_WINDOW_MINUTES": 15,
-    "LOGIN_LOCKOUT_MINUTES": 15,
     # Per client address, in memory only (never stored): flask-limiter syntax.
     "LOGIN_RATE_LIMIT": "20 per minute",
     "PASSWORD_MIN_LENGTH": 12,

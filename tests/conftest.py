@@ -97,6 +97,10 @@ def app(database_url):
             "PASSWORD_HASH_MEMORY_KIB": 64,
             # Fixtures change reports between requests: no stale national indicators.
             "INDICATORS_CACHE_SECONDS": 0,
+            # Tests submit many reports from one address; test_robustness checks the defaults.
+            "REPORT_RATE_LIMIT": "1000 per minute",
+            "COMMENT_RATE_LIMIT": "1000 per minute",
+            "DEVICE_RATE_LIMIT": "1000 per minute",
         }
     )
     runner = app.test_cli_runner()

@@ -471,7 +471,18 @@ def test_nan_coordinates_are_refused(manager):
     raw = raw.replace("21.18, 42.67", "NaN, 42.67")
     response = manager.post("/v1/admin/announcements", data=raw, content_type="application/json")
     assert response.status_code == 422, response.json
-    assert response.json["errors"] == {"json": {"area": ["Coordinates must be finite numbers."]}}
+    # Refused at the edge, with the path to the number (ring 0, position 2, longitude).
+    assert response.json["errors"] == {
+        "json": {
+            "area": {
+                "coordinates": {
+                    "0": {
+                        "2": {"0": ["Numbers must be finite and at most 9007199254740992 in size."]}
+                    }
+                }
+            }
+        }
+    }
 
 
 @pytest.mark.parametrize(
@@ -682,7 +693,7 @@ def test_feed_item_must_belong_to_the_municipality(manager, client):
     assert response.status_code == 404
 
 
-@pytest.mark.parametrize("slug", ["atlantis", "Prishtina", "pri%00shtina"])
+@pytest.mark.parametrize("slug", ["atlantis", "Prishtina"])
 def test_feed_of_unknown_municipality_is_404(client, slug):
     response = client.get(f"/v1/municipalities/{slug}/announcements")
     assert response.status_code == 404

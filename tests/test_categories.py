@@ -504,9 +504,12 @@ def test_junk_category_codes_are_404(client, path):
     assert client.get(path).status_code == 404
 
 
-def test_junk_group_filter_is_an_empty_list(client):
+def test_junk_group_filter_is_422(client):
     r = client.get("/v1/categories?group=a%00b")
-    assert (r.status_code, r.json) == (200, [])
+    assert r.status_code == 422
+    assert r.json["errors"] == {
+        "query": {"group": ["Must be plain text without control characters."]}
+    }
 
 
 def test_nul_in_category_of_a_report_is_422(client):
@@ -515,7 +518,9 @@ def test_nul_in_category_of_a_report_is_422(client):
         json={"category": "a\u0000", "location": {"lat": 42.6629, "lon": 21.1655}},
     )
     assert r.status_code == 422
-    assert r.json["errors"]["json"]["category"] == ["No active category has the code 'a\\x00'."]
+    assert r.json["errors"]["json"]["category"] == [
+        "Must not contain NUL or unpaired surrogate characters."
+    ]
 
 
 @pytest.mark.parametrize("value", ["0001-01-01T00:00:00+01:00", "9999-12-31T23:59:59-01:00"])

@@ -4,19 +4,17 @@ import base64
 import json
 import os
 import re
-import socket
 import subprocess
 import sys
-import time
 import urllib.request
 from html.parser import HTMLParser
 from pathlib import Path
-from types import SimpleNamespace
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from chromium import Chromium
 from conftest import ROOT
+from live import gunicorn
 from sqlalchemy import text
 
 from civic_api.database import make_engine
@@ -201,12 +199,6 @@ PHONE = (390, 780)
 WAIT_READY = "['ready', 'error'].includes(document.body && document.body.dataset.mapState)"
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture
 def demo_reports(app, database_url):
     """Committed demo reports, dense enough for many cells to pass k; deleted afterwards."""
@@ -248,38 +240,8 @@ def demo_reports(app, database_url):
 @pytest.fixture
 def live_server(database_url, tmp_path):
     """The real gunicorn configuration on the test database."""
-    port = free_port()
-    url = f"http://127.0.0.1:{port}"
-    env = {
-        **os.environ,
-        "DATABASE_URL": database_url,
-        "CIVIC_SECRET_KEY": "map-page-test",
-        "CIVIC_BIND": f"127.0.0.1:{port}",
-        "CIVIC_WORKERS": "2",
-    }
-    log = tmp_path / "gunicorn.log"
-    with open(log, "wb") as out:
-        server = subprocess.Popen(
-            [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", "wsgi:app"],
-            cwd=ROOT,
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
-    try:
-        deadline = time.monotonic() + 20
-        while True:
-            try:
-                urllib.request.urlopen(f"{url}/map", timeout=5).close()
-                break
-            except OSError:
-                if time.monotonic() > deadline or server.poll() is not None:
-                    raise
-                time.sleep(0.1)
-        yield SimpleNamespace(url=url, log=log)
-    finally:
-        server.terminate()
-        server.wait(timeout=20)
+    with gunicorn(database_url, tmp_path / "gunicorn.log", ready="/map") as server:
+        yield server
 
 
 @pytest.fixture
@@ -412,7 +374,7 @@ def test_browser_draws_heatmap_tiles_legend_and_notice(
     assert tiles, requested(page)
     assert {t["status"] for t in tiles} == {200}
     assert {t["mimeType"] for t in tiles} == {"application/vnd.mapbox-vector-tile"}
-    assert "GET /v1/tiles/heatmap/" in live_server.log.read_text()
+    assert '"method": "GET", "path": "/v1/tiles/heatmap/' in live_server.log.read_text()
     # Nothing came from anywhere but this server.
     assert [
         u for u in requested(page) if not u.startswith((live_server.url, "data:", "blob:"))

@@ -171,6 +171,11 @@ NOW = datetime.now(UTC)
         (
             {"description": "nul \x00 byte"},
             "description",
+            "Must not contain NUL or unpaired surrogate characters.",
+        ),
+        (
+            {"description": "bell \x07"},
+            "description",
             "Must be plain text without control characters.",
         ),
         ({"locale": "de"}, "locale", "Must be one of: sq, sr, en."),
@@ -405,7 +410,8 @@ def test_database_errors_are_logged_without_row_values(client, monkeypatch, capl
 
     monkeypatch.setattr(service, "create_report", violate)
     r = client.post("/v1/reports", json={"category": "commenting", "location": PRISHTINA})
-    assert r.status_code == 500
+    # A check constraint the schema did not anticipate is still the client's value: 422.
+    assert r.status_code == 422
     assert "private description" not in caplog.text
     assert "database error FakeDriverError (SQLSTATE 23514, constraint None)" in caplog.text
 
@@ -423,17 +429,3 @@ def test_geojson_point_with_elevation(submit, coordinates, expected):
     assert r.status_code == expected, r.json
     if expected == 422:
         assert r.json["errors"]["json"]["location"] == ["Coordinates must be two or three numbers."]
-
-
-def test_optional_submission_rate_limit(app, submit, db):
-    app.config["REPORT_RATE_LIMIT"] = "2 per minute"
-    try:
-        statuses = [submit().status_code for _ in range(3)]
-        limited = submit()
-    finally:
-        app.config["REPORT_RATE_LIMIT"] = None
-    assert statuses == [201, 201, 429]
-    assert limited.json["code"] == 429
-    assert int(limited.headers["Retry-After"]) > 0
-    assert count_reports(db) == 2
-    assert submit().status_code == 201  # off again

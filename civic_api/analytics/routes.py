@@ -27,6 +27,7 @@ blp = Blueprint(
     "analytics",
     __name__,
     url_prefix="/v1",
+    query_role="analytics",
     description="Privacy-safe aggregates over H3 cells. Non-sensitive categories are live:"
     " cells with fewer than k reports are withheld, areas are whole cells, public date ranges"
     " are whole months. Sensitive categories come only from the monthly releases (noisy,"
@@ -76,27 +77,27 @@ def cached(body: bytes | str, mimetype: str, who: service.Audience | None) -> Re
     return response.make_conditional(request)
 
 
-def geojson_doc(description: str) -> dict:
+def geojson_doc(description: str, csv: bool = False) -> dict:
+    content = {GEOJSON: {"schema": {"type": "object"}}}
+    if csv:
+        content["text/csv"] = {"schema": {"type": "string"}}
     return {
-        "responses": {
-            "200": {
-                "description": description,
-                "content": {GEOJSON: {"schema": {"type": "object"}}},
-            }
-        },
+        "responses": {"200": {"description": description, "content": content}},
         "security": OPTIONAL_AUTH,
     }
 
 
 @blp.route("/heatmaps")
 class HeatmapsView(MethodView):
+    @blp.limited("AGGREGATE_RATE_LIMIT", shared="aggregates")
     @blp.arguments(HeatmapArgsSchema, location="query")
     @blp.doc(
         **geojson_doc(
             "GeoJSON FeatureCollection of H3 cells with `cell` and `count` (and"
             " `sensitive_count`, the released count of a mixed selection's sensitive part),"
             " plus `resolution`, `k`, `suppressed` (live part), `release` (the releases read)"
-            " and the effective `filters`; or CSV with ?format=csv or Accept: text/csv"
+            " and the effective `filters`; or CSV with ?format=csv or Accept: text/csv",
+            csv=True,
         )
     )
     def get(self, args):
@@ -130,6 +131,7 @@ def dp_heatmap(args: dict, who: service.Audience) -> Response:
 
 @blp.route("/heatmaps/series")
 class SeriesView(MethodView):
+    @blp.limited("AGGREGATE_RATE_LIMIT", shared="aggregates")
     @blp.arguments(SeriesArgsSchema, location="query")
     @blp.doc(
         responses={
@@ -161,6 +163,7 @@ class SeriesView(MethodView):
 
 @blp.route("/hotspots")
 class HotspotsView(MethodView):
+    @blp.limited("AGGREGATE_RATE_LIMIT", shared="aggregates")
     @blp.arguments(HotspotArgsSchema, location="query")
     @blp.doc(
         **geojson_doc(
@@ -181,6 +184,7 @@ class HotspotsView(MethodView):
 
 @blp.route("/tiles/heatmap/<int:z>/<int:x>/<int:y>.mvt")
 class HeatmapTileView(MethodView):
+    @blp.limited("AGGREGATE_RATE_LIMIT", shared="aggregates")
     @blp.arguments(AggregateArgsSchema, location="query")
     @blp.doc(
         responses={

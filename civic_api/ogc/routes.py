@@ -29,6 +29,7 @@ blp = Blueprint(
     "ogc",
     __name__,
     url_prefix="/ogc",
+    query_role="analytics",
     description="OGC API – Features (Part 1 Core, GeoJSON) for GIS clients: municipalities, "
     "the public heatmap cells and approximate points of non-sensitive reports, under the "
     "same privacy rules as the other aggregates (docs/ogc.md).",
@@ -239,6 +240,7 @@ class MunicipalitiesCollectionView(MethodView):
 
 @blp.route("/collections/municipalities/items")
 class MunicipalityItemsView(MethodView):
+    @blp.limited("AGGREGATE_RATE_LIMIT", shared="aggregates")
     @blp.arguments(ItemsArgsSchema, **ARGS)
     @blp.doc(
         **geojson_doc(
@@ -258,6 +260,7 @@ class MunicipalityItemsView(MethodView):
 
 @blp.route("/collections/municipalities/items/<feature_id>")
 class MunicipalityItemView(MethodView):
+    @blp.limited("AGGREGATE_RATE_LIMIT", shared="aggregates")
     @blp.arguments(OgcArgsSchema, **ARGS)
     @blp.doc(**geojson_doc("One municipality; its id is its slug", _FEATURE))
     @blp.alt_response(404, description="No municipality has this slug")
@@ -298,6 +301,7 @@ class HeatmapCellsCollectionView(MethodView):
 
 @blp.route("/collections/heatmap-cells/items")
 class HeatmapCellItemsView(MethodView):
+    @blp.limited("AGGREGATE_RATE_LIMIT", shared="aggregates")
     @blp.arguments(HeatItemsArgsSchema, **ARGS)
     @blp.doc(
         **geojson_doc(
@@ -316,6 +320,7 @@ class HeatmapCellItemsView(MethodView):
 
 @blp.route("/collections/heatmap-cells/items/<feature_id>")
 class HeatmapCellItemView(MethodView):
+    @blp.limited("AGGREGATE_RATE_LIMIT", shared="aggregates")
     @blp.arguments(HeatItemArgsSchema, **ARGS)
     @blp.doc(
         **geojson_doc("One published cell; its id is the H3 cell and sets the resolution", _FEATURE)
@@ -349,6 +354,7 @@ class ReportPointsCollectionView(MethodView):
 
 @blp.route("/collections/report-points/items")
 class ReportPointItemsView(MethodView):
+    @blp.limited("AGGREGATE_RATE_LIMIT", shared="aggregates")
     @blp.arguments(PointItemsArgsSchema, **ARGS)
     @blp.doc(
         **geojson_doc(
@@ -376,6 +382,7 @@ class ReportPointItemsView(MethodView):
 
 @blp.route("/collections/report-points/items/<feature_id>")
 class ReportPointItemView(MethodView):
+    @blp.limited("AGGREGATE_RATE_LIMIT", shared="aggregates")
     @blp.arguments(OgcArgsSchema, **ARGS)
     @blp.doc(**geojson_doc("One report point, by its opaque id", _FEATURE))
     @blp.alt_response(404, description="No published point has this id")

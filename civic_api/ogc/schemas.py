@@ -6,7 +6,6 @@ from webargs.fields import DelimitedList
 from civic_api.analytics.models import STATUS_CLASSES
 from civic_api.analytics.schemas import CODE
 from civic_api.extensions import QueryArgsSchema, Schema
-from civic_api.models import LOCALES
 from civic_api.ogc import service
 from geo.cells import ROLLUP_RESOLUTIONS
 
@@ -68,10 +67,8 @@ class OgcArgsSchema(QueryArgsSchema):
         metadata={"description": "Format: json (the only one served)", "enum": ["json"]},
     )
     lang = ma.fields.String(
-        metadata={
-            "description": "sq, sr or en (overrides Accept-Language): names and messages",
-            "enum": LOCALES,
-        }
+        # No enum: like Accept-Language, an unsupported language falls back to English.
+        metadata={"description": "sq, sr or en (overrides Accept-Language): names and messages"}
     )
 
     @ma.validates_schema(pass_original=True)
@@ -88,8 +85,8 @@ class ItemsArgsSchema(OgcArgsSchema):
         load_default=service.DEFAULT_LIMIT,
         validate=ma.validate.Range(min=1),
         metadata={
+            # No "maximum": OGC API - Features lets clients ask for more and get the maximum.
             "minimum": 1,
-            "maximum": service.MAX_LIMIT,
             "default": service.DEFAULT_LIMIT,
             "description": f"Features per page; larger values are served as {service.MAX_LIMIT}",
             "style": "form",
@@ -113,9 +110,12 @@ class ItemsArgsSchema(OgcArgsSchema):
     bbox_crs = ma.fields.String(
         data_key="bbox-crs",
         validate=crs84_only,
-        metadata={"description": f"Only {service.CRS84}"},
+        metadata={"description": f"Only {service.CRS84}", "enum": sorted(service.CRS84_NAMES)},
     )
-    crs = ma.fields.String(validate=crs84_only, metadata={"description": f"Only {service.CRS84}"})
+    crs = ma.fields.String(
+        validate=crs84_only,
+        metadata={"description": f"Only {service.CRS84}", "enum": sorted(service.CRS84_NAMES)},
+    )
     datetime = OgcDatetime(metadata=DATETIME_DOC)
 
     @ma.post_load

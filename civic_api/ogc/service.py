@@ -26,6 +26,7 @@ from zoneinfo import ZoneInfo
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 from sqlalchemy import ColumnElement, Select, case, func, or_, select
 
+from civic_api import edge
 from civic_api.analytics import service as analytics
 from civic_api.analytics.models import (
     STATUS_CLASS_OF,
@@ -131,9 +132,10 @@ def _moment(text: str) -> date | datetime:
     """An RFC 3339 date-time (with offset), or a plain date meaning that local day."""
     if _DATE.fullmatch(text):
         try:
-            return date.fromisoformat(text)
+            day = date.fromisoformat(text)
         except ValueError:
             raise InvalidParameter(f"{text!r} is not a valid date.") from None
+        return _plausible(day)
     match = _DATE_TIME.fullmatch(text)
     if match is None:
         raise InvalidParameter(
@@ -144,9 +146,16 @@ def _moment(text: str) -> date | datetime:
     # An unencoded "+" in a query string arrives as a space.
     offset = "+00:00" if offset in "Zz" else offset.replace(" ", "+")
     try:
-        return datetime.fromisoformat(f"{day}T{clock}{offset}")
+        moment = datetime.fromisoformat(f"{day}T{clock}{offset}")
     except ValueError:
         raise InvalidParameter(f"{text!r} is not a valid date-time.") from None
+    return _plausible(moment)
+
+
+def _plausible(moment: date | datetime) -> date | datetime:
+    if not edge.MIN_YEAR <= moment.year <= edge.MAX_YEAR:
+        raise InvalidParameter(f"Must lie between the years {edge.MIN_YEAR} and {edge.MAX_YEAR}.")
+    return moment
 
 
 def _local_day(moment: date | datetime) -> date:

@@ -9,19 +9,21 @@ from datetime import UTC, datetime, timedelta
 
 import marshmallow as ma
 from flask import Blueprint, current_app, request, url_for
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from werkzeug.exceptions import HTTPException, MethodNotAllowed, NotFound
 
 from civic_api.categories import service as categories
 from civic_api.database import session
-from civic_api.errors import DomainError, Forbidden, InvalidInput
+from civic_api.errors import DomainError, Forbidden, InvalidInput, database_error
 from civic_api.errors import NotFound as NotFoundError
 from civic_api.i18n import current_locale, translate
+from civic_api.limits import limiter, setting
 from civic_api.ogc.service import PointIds
 from civic_api.open311 import service
 from civic_api.open311.render import errors, respond
 from civic_api.reports import service as reports
-from civic_api.reports.routes import submission_limit
+from civic_api.reports.routes import SUBMISSION_BUDGET
 from civic_api.reports.schemas import IdempotencyHeadersSchema, ReportCreateSchema, created_body
 
 logger = logging.getLogger(__name__)
@@ -97,11 +99,11 @@ def http_error(error: HTTPException):
 @blp.errorhandler(Exception)
 def unexpected_error(error: Exception):
     session.remove()
-    if isinstance(error, OperationalError):  # the database is down or unreachable
-        logger.error("database unavailable: %s", type(error.orig).__name__)
-        return errors(
-            _format(), 503, ["The service is unavailable; try again later."], {"Retry-After": "30"}
-        )
+    # Database failures as the rest of the API maps them (503 with Retry-After, 409, 422).
+    mapped = database_error(error) if isinstance(error, DBAPIError | PoolTimeout) else None
+    if mapped is not None:
+        logger.warning("database error %s -> %s", type(error).__name__, mapped.status)
+        return domain_error(mapped)
     logger.error("unhandled %s", type(error).__name__)  # no traceback: it may hold report text
     return errors(_format(), 500, ["An unexpected error occurred; it has been logged."])
 
@@ -262,7 +264,7 @@ def _location(form) -> dict:
 
 
 @blp.post(f"/requests.{FMT}")
-@submission_limit
+@limiter.shared_limit(setting("REPORT_RATE_LIMIT"), scope=SUBMISSION_BUDGET)
 def create_request(fmt):
     """Post a request, form-encoded; contact details are accepted and never stored"""
     if request.mimetype not in FORM_TYPES:

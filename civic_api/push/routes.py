@@ -4,9 +4,9 @@ import uuid
 
 from flask import url_for
 from flask.views import MethodView
-from flask_smorest import Blueprint
 
 from civic_api.database import session
+from civic_api.extensions import Blueprint
 from civic_api.i18n import current_locale
 from civic_api.push import service
 from civic_api.push.schemas import (
@@ -23,6 +23,7 @@ blp = Blueprint(
     "devices",
     __name__,
     url_prefix="/v1/devices",
+    query_role="ingest",
     description="Phones that receive push notifications. Anonymous: an FCM token, a platform "
     "and a language, managed with the device secret.",
 )
@@ -52,6 +53,8 @@ def detail(device) -> dict:
 
 @blp.route("")
 class DevicesView(MethodView):
+    @blp.limited("DEVICE_RATE_LIMIT")
+    @blp.app_checked
     @blp.arguments(DeviceCreateSchema, example=DEVICE_EXAMPLE)
     @blp.response(201, DeviceCreatedSchema)
     def post(self, data):

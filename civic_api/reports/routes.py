@@ -5,11 +5,10 @@ from datetime import UTC, datetime, timedelta
 
 from flask import current_app, g, jsonify, request, url_for
 from flask.views import MethodView
-from flask_smorest import Blueprint
 
 from civic_api.database import session
 from civic_api.errors import NotFound
-from civic_api.extensions import limiter
+from civic_api.extensions import Blueprint
 from civic_api.i18n import current_locale
 from civic_api.reports import service, workflow
 from civic_api.reports.schemas import (
@@ -29,6 +28,7 @@ blp = Blueprint(
     "reports",
     __name__,
     url_prefix="/v1/reports",
+    query_role="ingest",
     description="Anonymous geotagged reports. No account; nothing identifying is stored.",
 )
 
@@ -46,23 +46,14 @@ REPORT_EXAMPLE = {
 }
 
 
-def report_rate_limit() -> str:
-    return current_app.config["REPORT_RATE_LIMIT"] or "1000000 per second"
-
-
-# One budget per client address for every way of submitting a report (here and Open311).
-submission_limit = limiter.shared_limit(
-    report_rate_limit,
-    scope="report-submission",
-    methods=["POST"],
-    exempt_when=lambda: not current_app.config["REPORT_RATE_LIMIT"],
-)
+# One budget per client for every way of submitting a report (here and Open311).
+SUBMISSION_BUDGET = "report-submission"
 
 
 @blp.route("")
 class ReportsView(MethodView):
-    decorators = [submission_limit]
-
+    @blp.limited("REPORT_RATE_LIMIT", shared=SUBMISSION_BUDGET)
+    @blp.app_checked
     @blp.arguments(IdempotencyHeadersSchema, location="headers")
     @blp.arguments(ReportCreateSchema, example=REPORT_EXAMPLE)
     @blp.response(201, ReportCreatedSchema)
@@ -135,6 +126,7 @@ def status_view(report) -> dict:
 
 @blp.route("/<uuid:report_id>/comments")
 class ReportCommentsView(MethodView):
+    @blp.limited("COMMENT_RATE_LIMIT", shared="comments")
     @blp.arguments(FollowUpHeadersSchema, location="headers")
     @blp.arguments(CommentCreateSchema)
     @blp.response(201, TimelineEntrySchema)
@@ -154,6 +146,7 @@ class ReportCommentsView(MethodView):
 
 @blp.route("/<uuid:report_id>/reopen")
 class ReportReopenView(MethodView):
+    @blp.limited("COMMENT_RATE_LIMIT", shared="comments")
     @blp.arguments(FollowUpHeadersSchema, location="headers")
     @blp.arguments(ReopenSchema)
     @blp.response(200, ReportStatusSchema)

@@ -1,4 +1,4 @@
-"""Staff accounts, their municipalities, their tokens and login throttling."""
+"""Staff accounts, their municipalities and their tokens."""
 
 import uuid
 from datetime import datetime
@@ -83,14 +83,3 @@ class StaffToken(Base):
     revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
     staff: Mapped[StaffAccount] = relationship(lazy="joined")
-
-
-class LoginThrottle(Base):
-    """Failed logins per email (known or not, so lockouts reveal nothing), keyed by an HMAC."""
-
-    __tablename__ = "login_throttle"
-
-    key_hash: Mapped[bytes] = mapped_column(LargeBinary, primary_key=True)
-    failures: Mapped[int] = mapped_column(Integer, server_default="0")
-    window_started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
-    locked_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

@@ -1,14 +1,19 @@
 """Staff sign-in, own account, personal API tokens, and account management."""
 
-from flask import current_app
 from flask.views import MethodView
 
 from civic_api.database import session
-from civic_api.errors import Locked, Unauthorized
-from civic_api.extensions import Blueprint, With, limiter, page_of
+from civic_api.errors import Unauthorized
+from civic_api.extensions import Blueprint, With, page_of
 from civic_api.municipalities.models import Municipality
 from civic_api.staff import service
-from civic_api.staff.auth import current_principal, policy
+from civic_api.staff.auth import (
+    check_lockout,
+    clear_failures,
+    current_principal,
+    policy,
+    record_failure,
+)
 from civic_api.staff.models import StaffAccount
 from civic_api.staff.schemas import (
     LoginSchema,
@@ -32,34 +37,31 @@ blp = Blueprint(
 )
 
 
-def login_rate_limit() -> str:
-    return current_app.config["LOGIN_RATE_LIMIT"]
-
-
 @blp.route("/auth/login")
 class LoginView(MethodView):
-    decorators = [limiter.limit(login_rate_limit)]
-
+    @blp.limited("LOGIN_RATE_LIMIT", shared="sign-in")
     @blp.arguments(LoginSchema)
     @blp.response(200, TokenPairSchema)
     @blp.alt_response(401, description="Wrong email or password (the same for unknown emails)")
-    @blp.alt_response(423, description="Locked after repeated failures; see Retry-After")
-    @blp.alt_response(429, description="Too many sign-in attempts from this client")
+    @blp.alt_response(
+        423, description="This client failed too often on this account; see Retry-After"
+    )
     def post(self, data):
         """Sign in with email and password"""
+        check_lockout(data["email"])
         try:
             tokens = service.login(policy(), data["email"], data["password"], utcnow())
-        except (Unauthorized, Locked):
-            session.commit()  # keep the failure count
+        except Unauthorized:
+            record_failure(data["email"])
             raise
         session.commit()
+        clear_failures(data["email"])
         return tokens
 
 
 @blp.route("/auth/refresh")
 class RefreshView(MethodView):
-    decorators = [limiter.limit(login_rate_limit)]
-
+    @blp.limited("LOGIN_RATE_LIMIT", shared="sign-in")
     @blp.arguments(RefreshSchema)
     @blp.response(200, TokenPairSchema)
     @blp.alt_response(401, description="Unknown, expired or already used refresh token")
@@ -97,6 +99,7 @@ class MeView(MethodView):
 
 @blp.route("/me/password")
 class PasswordView(MethodView):
+    @blp.limited("PASSWORD_RATE_LIMIT")
     @blp.auth(None)
     @blp.arguments(PasswordChangeSchema)
     @blp.response(204)

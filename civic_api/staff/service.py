@@ -1,7 +1,6 @@
 """Staff accounts: passwords, sign-in with throttling, tokens, and management within a scope."""
 
 import hashlib
-import hmac
 import secrets
 import uuid
 from dataclasses import dataclass, field
@@ -10,14 +9,13 @@ from functools import cached_property
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import delete, select, update
-from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy import select, update
 
 from civic_api.audit import service as audit
 from civic_api.database import session
-from civic_api.errors import Conflict, Forbidden, InvalidInput, Locked, NotFound, Unauthorized
+from civic_api.errors import Conflict, Forbidden, InvalidInput, NotFound, Unauthorized
 from civic_api.municipalities.models import Municipality
-from civic_api.staff.models import ROLES, LoginThrottle, StaffAccount, StaffToken
+from civic_api.staff.models import ROLES, StaffAccount, StaffToken
 
 SCOPES = (
     "reports:read",
@@ -57,9 +55,6 @@ class AuthPolicy:
     access_ttl: timedelta = timedelta(minutes=15)
     refresh_ttl: timedelta = timedelta(days=14)
     personal_token_max_days: int = 365
-    max_failures: int = 5
-    failure_window: timedelta = timedelta(minutes=15)
-    lockout: timedelta = timedelta(minutes=15)
     password_min_length: int = 12
     hasher: PasswordHasher = field(default_factory=PasswordHasher)
 
@@ -70,9 +65,6 @@ class AuthPolicy:
             access_ttl=timedelta(minutes=config["ACCESS_TOKEN_MINUTES"]),
             refresh_ttl=timedelta(days=config["REFRESH_TOKEN_DAYS"]),
             personal_token_max_days=config["PERSONAL_TOKEN_MAX_DAYS"],
-            max_failures=config["LOGIN_MAX_FAILURES"],
-            failure_window=timedelta(minutes=config["LOGIN_FAILURE_WINDOW_MINUTES"]),
-            lockout=timedelta(minutes=config["LOGIN_LOCKOUT_MINUTES"]),
             password_min_length=config["PASSWORD_MIN_LENGTH"],
             hasher=PasswordHasher(
                 time_cost=config["PASSWORD_HASH_TIME_COST"],
@@ -308,49 +300,14 @@ def change_own_password(
 # Sign-in
 
 
-def _throttle_key(policy: AuthPolicy, email: str) -> bytes:
-    return hmac.new(policy.secret, b"login:" + email.encode(), hashlib.sha256).digest()
-
-
 def login(policy: AuthPolicy, email: str, password: str, now: datetime) -> TokenPair:
-    """Sign in. Failures are recorded (the caller commits before raising) per email, known or not.
-
-    Raises Locked while the email is locked out, Unauthorized for any bad credentials.
-    """
+    """Sign in. Raises Unauthorized for any bad credentials (the same for unknown emails);
+    the caller counts failures per client and account (staff.auth)."""
     email = normalise_email(email)
-    key = _throttle_key(policy, email)
-    # Insert-or-lock, so concurrent attempts on one email queue up instead of colliding.
-    session.execute(
-        insert(LoginThrottle)
-        .values(key_hash=key, failures=0, window_started_at=now)
-        .on_conflict_do_nothing()
-    )
-    throttle = session.get(LoginThrottle, key, with_for_update=True, populate_existing=True)
-    if throttle.locked_until and throttle.locked_until > now:
-        seconds = int((throttle.locked_until - now).total_seconds()) + 1
-        raise Locked(
-            "Too many failed sign-ins for this account; try again later.",
-            headers={"Retry-After": str(seconds)},
-        )
     staff = session.scalar(select(StaffAccount).where(StaffAccount.email == email))
     valid = _verify(policy, staff.password_hash if staff else policy.decoy_hash, password)
     if not valid or staff is None or not staff.active:
-        if throttle.window_started_at + policy.failure_window < now:
-            throttle.failures, throttle.window_started_at = 0, now
-        throttle.failures += 1
-        if throttle.failures >= policy.max_failures:
-            throttle.locked_until = now + policy.lockout
-            throttle.failures, throttle.window_started_at = 0, now
-        # Forget emails (often made up) whose failures and lockouts are over.
-        session.execute(
-            delete(LoginThrottle).where(
-                LoginThrottle.window_started_at < now - policy.failure_window - policy.lockout,
-                LoginThrottle.key_hash != key,
-            )
-        )
-        session.flush()
         raise Unauthorized(BAD_CREDENTIALS)
-    session.delete(throttle)
     if policy.hasher.check_needs_rehash(staff.password_hash):
         staff.password_hash = policy.hasher.hash(password)
     return issue_session(policy, staff, now)

@@ -9,9 +9,9 @@ from flask import Response, current_app, request, stream_with_context
 from flask.views import MethodView
 from geoalchemy2.shape import to_shape
 
-from civic_api.database import session
+from civic_api.database import session, use_role
 from civic_api.errors import NotFound, PreconditionFailed
-from civic_api.extensions import Blueprint, With, page_of
+from civic_api.extensions import Blueprint, With, page_of, safe_stream
 from civic_api.reports import workflow
 from civic_api.reports.models import OPEN_STATUSES, PUBLIC_EVENT_TYPES, Report
 from civic_api.staff.auth import current_principal
@@ -142,6 +142,7 @@ class AdminReportsExportView(MethodView):
     )
     def get(self, args):
         """Export the filtered list as CSV"""
+        use_role("analytics")  # a whole export may take longer than one page
         principal = current_principal()
         query = service.reports_query(principal, args, utcnow())
 
@@ -178,7 +179,7 @@ class AdminReportsExportView(MethodView):
                 buffer.truncate()
 
         return Response(
-            stream_with_context(rows()),
+            stream_with_context(safe_stream(rows())),
             mimetype="text/csv",
             headers={"Content-Disposition": 'attachment; filename="reports.csv"'},
         )

@@ -1,7 +1,7 @@
 """Public monthly releases of the sensitive categories, and the researchers' epsilon ledger
 
 Revision ID: 0006_releases
-Revises: 0005
+Revises: 0008_robust
 Create Date: 2026-12-01 08:45:00
 """
 
@@ -10,7 +10,7 @@ from alembic import op
 from sqlalchemy.dialects import postgresql
 
 revision = "0006_releases"
-down_revision = "0005"
+down_revision = "0008_robust"
 branch_labels = None
 depends_on = None
 

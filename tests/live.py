@@ -1,0 +1,57 @@
+"""One way to run the real gunicorn configuration for tests: on a free loopback port."""
+
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from contextlib import contextmanager
+from pathlib import Path
+from types import SimpleNamespace
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@contextmanager
+def gunicorn(database_url: str, log: Path, env: dict | None = None, ready: str = "/healthz"):
+    """Serve wsgi:app with gunicorn.conf.py; yields .url, .port, .log and .process."""
+    port = free_port()
+    environ = {
+        **os.environ,
+        "DATABASE_URL": database_url,
+        "CIVIC_SECRET_KEY": "live-test",
+        "CIVIC_BIND": f"127.0.0.1:{port}",
+        "CIVIC_WORKERS": "2",
+        "NO_PROXY": "127.0.0.1,localhost",
+        **(env or {}),
+    }
+    url = f"http://127.0.0.1:{port}"
+    with open(log, "wb") as out:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", "wsgi:app"],
+            cwd=ROOT,
+            env=environ,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        deadline = time.monotonic() + 60  # a loaded CI machine boots slowly
+        while True:
+            try:
+                urllib.request.urlopen(url + ready, timeout=5).close()
+                break
+            except OSError:
+                if time.monotonic() > deadline or process.poll() is not None:
+                    raise
+                time.sleep(0.1)
+        yield SimpleNamespace(url=url, port=port, log=log, process=process)
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
