@@ -157,9 +157,14 @@ def test_unknown_service_and_jurisdiction_are_404(client, fmt):
         "jurisdiction_id 'atlantis' not found: use a municipality's slug."
     ]
     assert client.get(f"{V2}/services.{fmt}?jurisdiction_id=prishtina").status_code == 200
-    for junk in ("%00", "Prishtina", "a%20b"):
+    for junk in ("Prishtina", "a%20b"):
         r = client.get(f"{V2}/requests.{fmt}?jurisdiction_id={junk}")
         assert len(error_of(r, 404, fmt)) == 1
+    # Control characters are refused before any view (edge.py), in this format too.
+    r = client.get(f"{V2}/requests.{fmt}?jurisdiction_id=%00")
+    assert error_of(r, 400, fmt) == [
+        "jurisdiction_id: Must be plain text without control characters."
+    ]
 
 
 @pytest.mark.parametrize(
@@ -651,8 +656,8 @@ def test_database_unavailable_is_503(app, client, monkeypatch):
 
     monkeypatch.setattr(service, "published_requests", down)
     r = client.get(f"{V2}/requests.xml")
-    assert error_of(r, 503, "xml") == ["The service is unavailable; try again later."]
-    assert r.headers["Retry-After"] == "30"
+    assert error_of(r, 503, "xml") == ["The service is temporarily unavailable; retry later."]
+    assert r.headers["Retry-After"] == str(app.config["DB_RETRY_AFTER_SECONDS"])
 
 
 # Third-party clients against a real server
