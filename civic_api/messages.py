@@ -800,6 +800,80 @@ CATALOGUE: list[tuple[str, str, str]] = [
         "Koleksioni {} nuk ka një objekt të tillë.",
         "Kolekcija {} nema takav objekat.",
     ),
+    # Open311 and open data
+    (
+        "No dataset has the id {}.",
+        "Asnjë grup të dhënash nuk ka id-në {}.",
+        "Nijedan skup podataka nema id {}.",
+    ),
+    (
+        "Not a GeoReport v2 resource: see discovery.json (paths end in .xml or .json).",
+        "Nuk është burim GeoReport v2: shih discovery.json (shtigjet mbarojnë me .xml ose .json).",
+        "Nije GeoReport v2 resurs: pogledajte discovery.json (putanje se završavaju sa .xml ili "
+        ".json).",
+    ),
+    (
+        "This location is in {}, not in jurisdiction {}.",
+        "Ky vend është në {}, jo në juridiksionin {}.",
+        "Ova lokacija je u {}, a ne u jurisdikciji {}.",
+    ),
+    (
+        "The request is invalid.",
+        "Kërkesa është e pavlefshme.",
+        "Zahtev nije ispravan.",
+    ),
+    # Releases, research and feedback
+    (
+        "Feedback is for resolved or rejected reports; this one is {}.",
+        "Vlerësimi jepet për raporte të zgjidhura ose të refuzuara; ky është {}.",
+        "Ocena se daje za rešene ili odbijene prijave; ova je {}.",
+    ),
+    (
+        "This report already has your feedback.",
+        "Ky raport e ka tashmë vlerësimin tuaj.",
+        "Ova prijava već ima vašu ocenu.",
+    ),
+    (
+        "No release has this id (see /v1/releases).",
+        "Asnjë publikim nuk ka këtë id (shih /v1/releases).",
+        "Nijedno objavljivanje nema ovaj id (pogledajte /v1/releases).",
+    ),
+    (
+        "No release has this id (a month, YYYY-MM).",
+        "Asnjë publikim nuk ka këtë id (një muaj, YYYY-MM).",
+        "Nijedno objavljivanje nema ovaj id (mesec, YYYY-MM).",
+    ),
+    (
+        "This needs the analytics:read permission, which your token lacks.",
+        "Kjo kërkon lejen analytics:read, që tokeni juaj nuk e ka.",
+        "Za ovo je potrebna dozvola analytics:read, koju vaš token nema.",
+    ),
+    (
+        "Differentially private answers need a researcher token.",
+        "Përgjigjet me privatësi diferenciale kërkojnë një token studiuesi.",
+        "Odgovori sa diferencijalnom privatnošću zahtevaju token istraživača.",
+    ),
+    (
+        "Public series and sensitive categories are monthly: finer periods could reveal "
+        "withheld counts by subtraction. Day and week need a researcher token and "
+        "non-sensitive categories.",
+        "Seritë publike dhe kategoritë e ndjeshme janë mujore: periudha më të imta mund të "
+        "zbulonin numra të fshehur me zbritje. Dita dhe java kërkojnë token studiuesi dhe "
+        "kategori jo të ndjeshme.",
+        "Javne serije i osetljive kategorije su mesečne: kraći periodi bi oduzimanjem mogli "
+        "otkriti skrivene brojeve. Dan i nedelja zahtevaju token istraživača i neosetljive "
+        "kategorije.",
+    ),
+    (
+        "DP answers cover closed whole months: give from and to.",
+        "Përgjigjet DP mbulojnë muaj të plotë të mbyllur: jepni from dhe to.",
+        "DP odgovori pokrivaju cele zatvorene mesece: navedite from i to.",
+    ),
+    (
+        "DP answers cover closed months only; {} closes on {}.",
+        "Përgjigjet DP mbulojnë vetëm muaj të mbyllur; {} mbyllet më {}.",
+        "DP odgovori pokrivaju samo zatvorene mesece; {} se zatvara {}.",
+    ),
 ]
 
 

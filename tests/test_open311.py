@@ -776,3 +776,15 @@ def test_hostile_values_never_break_anything(client, value):
         form = PRISHTINA | {"service_code": "public_lighting", name: value}
         r = client.post(f"{V2}/requests.xml", data=form)
         assert r.status_code in (201, 400, 404), (name, r.data)
+
+
+def test_error_descriptions_are_in_the_requests_language(client):
+    form = PRISHTINA | {"service_code": "public_lighting", "attribute[lights_out_count]": "many"}
+    r = client.post(f"{V2}/requests.json?lang=sq", data=form)
+    assert error_of(r, 400) == ["attribute[lights_out_count]: Duhet të jetë numër."]
+    r = client.post(f"{V2}/requests.xml", data=form, headers={"Accept-Language": "sr"})
+    assert error_of(r, 400, "xml") == ["attribute[lights_out_count]: Mora biti broj."]
+    r = client.post(
+        f"{V2}/requests.json?lang=sq", data=PRISHTINA | {"service_code": "waste", "lat": "95"}
+    )
+    assert error_of(r, 400) == ["lat/long: Gjerësia gjeografike duhet të jetë ndërmjet -90 dhe 90."]

@@ -19,6 +19,7 @@ from civic_api.errors import DomainError, Forbidden, InvalidInput, database_erro
 from civic_api.errors import NotFound as NotFoundError
 from civic_api.i18n import current_locale, translate
 from civic_api.limits import limiter, setting
+from civic_api.messages import translate_message
 from civic_api.ogc.service import PointIds
 from civic_api.open311 import service
 from civic_api.open311.render import errors, respond
@@ -70,15 +71,18 @@ def _format() -> str:
 
 
 def _descriptions(error: DomainError) -> list[str]:
+    """One text per problem, in the request's language, naming fields as the client did."""
+    locale = current_locale()
     found = []
     for fields in (error.errors or {}).values():
         for name, messages in fields.items():
             if isinstance(messages, dict):  # attribute answers, by attribute code
                 for code, texts in messages.items():
-                    found += [f"attribute[{code}]: {text}" for text in texts]
+                    found += [f"attribute[{code}]: {translate_message(t, locale)}" for t in texts]
             else:
-                found += [f"{FORM_NAMES.get(name, name)}: {text}" for text in messages]
-    return found or [error.message]
+                name = FORM_NAMES.get(name, name)
+                found += [f"{name}: {translate_message(t, locale)}" for t in messages]
+    return found or [translate_message(error.message, locale)]
 
 
 @blp.errorhandler(DomainError)
