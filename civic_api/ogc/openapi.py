@@ -38,14 +38,23 @@ def _components(spec: dict, roots) -> dict:
     return wanted
 
 
-def ogc_definition(spec: dict, title: str, description: str) -> dict:
+def ogc_definition(spec: dict, title: str, description: str, max_limit: int) -> dict:
     """The OGC operations of `spec` (an OpenAPI 3.0 document as a dict) as a document of
     their own, whose paths start at the landing page: /ogc is "/", /ogc/conformance is
-    "/conformance"."""
+    "/conformance".
+
+    `limit` gets the `maximum` of OGC's own definition of the parameter: there it is the
+    most a page holds (larger values are served as the maximum, /req/core/fc-limit-response-1),
+    and OGC clients and the test suite read it so. The whole API's document leaves it out,
+    as JSON Schema would make a larger value invalid, which it is not."""
     paths = {}
     for path, item in spec["paths"].items():
         if path == PREFIX or path.startswith(PREFIX + "/"):
             paths[path[len(PREFIX) :] or "/"] = copy.deepcopy(item)
+    for item in paths.values():
+        for parameter in item.get("get", {}).get("parameters", []):
+            if parameter["name"] == "limit" and parameter["in"] == "query":
+                parameter["schema"]["maximum"] = max_limit
     tags = [t for t in spec.get("tags", []) if t["name"] == "ogc"]
     document = {
         "openapi": spec["openapi"],

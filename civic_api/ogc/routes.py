@@ -194,6 +194,7 @@ class DefinitionView(MethodView):
                 current_app.extensions["flask-smorest"]["blp_name_to_api"]["ogc"].spec.to_dict(),
                 current_app.config["API_TITLE"] + ": OGC API – Features",
                 blp.description,
+                service.MAX_LIMIT,
             )
             body = current_app.extensions["ogc_definition"] = json.dumps(document)
         return Response(body, mimetype=OPENAPI)
