@@ -7,6 +7,7 @@ from functools import wraps
 import flask_smorest
 import marshmallow as ma
 from flask import request
+from flask_limiter.errors import RateLimitExceeded
 from flask_smorest import pagination
 from werkzeug.exceptions import HTTPException
 
@@ -49,7 +50,8 @@ class Api(flask_smorest.Api):
 
     def handle_http_exception(self, error: HTTPException):
         payload, code, headers = super().handle_http_exception(error)
-        if code == 429:  # flask-limiter's description is the limit itself ("10 per 1 minute")
+        limited = isinstance(error, RateLimitExceeded)
+        if limited:  # flask-limiter's description is the limit itself ("10 per 1 minute")
             payload["message"] = DEFAULT_MESSAGES[429]
         elif "message" not in payload:
             default = DEFAULT_MESSAGES.get(code) if "errors" in payload else None
@@ -59,7 +61,7 @@ class Api(flask_smorest.Api):
             payload["errors"] = localise(payload["errors"])
         # Keep what werkzeug says in headers (Allow on a 405, Retry-After on a 503 or 429).
         extra = {k: v for k, v in error.get_headers() if k.lower() != "content-type"}
-        if code == 429:
+        if limited:  # other 429s (a privacy budget) say when themselves
             extra["Retry-After"] = retry_after()
         return payload, code, extra | dict(headers or {})
 
