@@ -124,9 +124,18 @@ class ItemsArgsSchema(OgcArgsSchema):
         return data
 
 
+def codes(description: str) -> DelimitedList:
+    """Comma-separated codes; an empty value (category=) is a 400, not "all"."""
+    return DelimitedList(
+        CODE,
+        validate=ma.validate.Length(min=1),
+        metadata={"description": description, "minItems": 1},
+    )
+
+
 class HeatFiltersSchema(QueryArgsSchema):
-    category = DelimitedList(CODE, metadata={"description": "Comma-separated category codes"})
-    group = DelimitedList(CODE, metadata={"description": "Comma-separated category group codes"})
+    category = codes("Comma-separated category codes")
+    group = codes("Comma-separated category group codes")
     municipality = ma.fields.String(
         validate=ma.validate.Regexp(r"^[a-z0-9-]{1,64}$"),
         metadata={"description": "Only cells whose centre is in this municipality"},
@@ -150,10 +159,8 @@ class HeatItemArgsSchema(OgcArgsSchema, HeatFiltersSchema):
 
 
 class PointItemsArgsSchema(ItemsArgsSchema):
-    category = DelimitedList(
-        CODE, metadata={"description": "Comma-separated codes of non-sensitive categories"}
-    )
-    group = DelimitedList(CODE, metadata={"description": "Comma-separated category group codes"})
+    category = codes("Comma-separated codes of non-sensitive categories")
+    group = codes("Comma-separated category group codes")
 
 
 # Responses
