@@ -56,6 +56,7 @@ def create_app(config: dict | None = None) -> Flask:
     from civic_api.municipalities.routes import blp as municipalities
     from civic_api.ogc.routes import blp as ogc
     from civic_api.photos.routes import blp as photos
+    from civic_api.opendata.routes import blp as opendata
     from civic_api.push.admin_routes import blp as push_admin
     from civic_api.push.routes import blp as devices
     from civic_api.reports.routes import blp as reports
@@ -77,14 +78,17 @@ def create_app(config: dict | None = None) -> Flask:
         analytics,
         indicators,
         ogc,
+        opendata,
         health,
         photos,
     ):
         api.register_blueprint(blueprint)
     _serve_swagger_ui(app)
     from civic_api.mappage.routes import blp as map_page
+    from civic_api.open311.routes import blp as open311
 
     app.register_blueprint(map_page)  # an HTML page, not part of the OpenAPI document
+    app.register_blueprint(open311)  # GeoReport v2 documents itself (docs/open311.md)
     cli.init_app(app)
     return app
 

@@ -5,6 +5,7 @@ from civic_api.announcements import models as announcements  # noqa: F401
 from civic_api.audit import models as audit  # noqa: F401
 from civic_api.categories import models as categories  # noqa: F401
 from civic_api.municipalities import models as municipalities  # noqa: F401
+from civic_api.opendata import models as opendata  # noqa: F401
 from civic_api.outbox import models as outbox  # noqa: F401
 from civic_api.photos import models as photos  # noqa: F401
 from civic_api.push import models as push  # noqa: F401

@@ -370,6 +370,22 @@ def analytics_publish(month):
             click.echo(f"{row.id}: already released on {row.created_at:%Y-%m-%d}, unchanged")
 
 
+open_data_cli = AppGroup("open-data", help="Open-data downloads (docs/opendata.md).")
+
+
+@open_data_cli.command("generate")
+def open_data_generate():
+    """Make today's file of every open dataset (a daily cron job; else the first download)."""
+    from datetime import UTC, datetime
+
+    from civic_api.opendata.service import generate_all
+
+    files = generate_all(datetime.now(UTC), current_app.config)
+    session.commit()
+    for f in files:
+        click.echo(f"{f.dataset}.{f.format}: {f.period}, {f.size} bytes, sha256 {f.sha256[:16]}")
+
+
 def init_app(app) -> None:
     groups = (
         db_cli,
@@ -380,6 +396,7 @@ def init_app(app) -> None:
         analytics_cli,
         retention_cli,
         reports_cli,
+        open_data_cli,
     )
     for group in groups:
         app.cli.add_command(group)

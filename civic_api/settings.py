@@ -99,6 +99,12 @@ DEFAULTS: dict = {
     "PUSH_THROTTLE_DEFAULT_SECONDS": 60,  # pause after a 429 without Retry-After
     "PUSH_AUTH_PAUSE_SECONDS": 300,  # pause after 401 / THIRD_PARTY_AUTH_ERROR (and alert)
     "PUSH_IDLE_SECONDS": 1.0,  # how often an idle worker looks for due messages
+    # Open311 (docs/open311.md): keys a POST must carry (none: anonymous posting), and the
+    # contact its discovery document names.
+    "OPEN311_API_KEYS": [],
+    "OPEN311_CONTACT": "The municipality's services office; API documentation at /docs.",
+    # Open data (docs/opendata.md): the publisher the DCAT-AP catalogue names.
+    "OPEN_DATA_PUBLISHER": "Civic reports API",
     "MAX_CONTENT_LENGTH": 256 * 1024,
     # Photos of reports (docs/api.md#photos): per-upload size, count per report, decoded pixels
     # (larger is refused as a decompression bomb; a worker needs ~4 bytes a pixel while

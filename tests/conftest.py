@@ -3,6 +3,7 @@
 import os
 import re
 import subprocess
+import threading
 from pathlib import Path
 
 import pytest
@@ -204,3 +205,34 @@ def submit(client):
         return client.post("/v1/reports", json=body, headers=headers or {})
 
     return submit
+
+
+@pytest.fixture
+def live_server(app, db, monkeypatch):
+    """The app behind werkzeug's HTTP/1.1 server. Its requests run in the test's transaction
+    (the session is bound to the test's connection), so the data a test adds is seen and
+    rolled back with it. Connections get threads (clients keep several alive), but requests
+    take turns: one at a time on that one connection, each body read in full inside its turn."""
+    from werkzeug.serving import WSGIRequestHandler, make_server
+
+    class Handler(WSGIRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+    turn = threading.Lock()
+
+    def one_at_a_time(environ, start_response):
+        with turn:
+            response = app(environ, start_response)
+            try:
+                return [b"".join(response)]
+            finally:
+                getattr(response, "close", lambda: None)()
+
+    monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
+    server = make_server("127.0.0.1", 0, one_at_a_time, threaded=True, request_handler=Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_port}"
+    server.shutdown()
+    thread.join(timeout=10)
+    server.server_close()

@@ -38,22 +38,6 @@ TABLE_DOC = {
         }
     }
 }
-CSV_HEADER = (
-    "municipality",
-    "breakdown",
-    "key",
-    "sensitive",
-    "section",
-    "indicator",
-    "unit",
-    "value",
-    "n",
-    "withheld",
-    "previous",
-    "previous_withheld",
-    "median_of_municipalities",
-    "rank",
-)
 
 
 def _query(args, exact_for, scope: set[int] | None):
@@ -113,29 +97,8 @@ def respond(table, details, audience: str, args) -> Response:
     if wants_csv:
         buffer = io.StringIO()
         writer = csv.writer(buffer)
-        writer.writerow(CSV_HEADER)
-        for row in table.rows:
-            for indicator in INDICATORS:
-                value = row.values[indicator.name]
-                previous = row.previous[indicator.name]
-                writer.writerow(
-                    (
-                        row.municipality,
-                        row.level,
-                        row.key,
-                        str(row.sensitive).lower(),
-                        indicator.section,
-                        indicator.name,
-                        indicator.unit,
-                        _blank(value.value),
-                        _blank(value.n),
-                        value.withheld or "",
-                        _blank(previous.value),
-                        previous.withheld or "",
-                        _blank(row.median[indicator.name]),
-                        _blank(row.rank[indicator.name]),
-                    )
-                )
+        writer.writerow(service.CSV_HEADER)
+        writer.writerows(service.csv_rows(table))
         response = Response(buffer.getvalue(), mimetype="text/csv")
         filename = f"indicators-{table.period.label}.csv".replace("..", "_")
         response.headers["Content-Disposition"] = f'attachment; filename="{filename}"'
@@ -148,10 +111,6 @@ def respond(table, details, audience: str, args) -> Response:
         response.cache_control.private = True
         response.vary.add("Authorization")
     return response
-
-
-def _blank(value):
-    return "" if value is None else value
 
 
 def as_json(table, details, audience: str) -> dict:

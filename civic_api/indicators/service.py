@@ -9,7 +9,7 @@ sensitivity ("all/non_sensitive", "all/sensitive") — never a sum that mixes th
 import math
 import threading
 from collections import Counter, defaultdict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -444,6 +444,52 @@ def build_table(
             }
             rows.append(row)
     return Table(period, rows, min_n, public.computed_at)
+
+
+CSV_HEADER = (
+    "municipality",
+    "breakdown",
+    "key",
+    "sensitive",
+    "section",
+    "indicator",
+    "unit",
+    "value",
+    "n",
+    "withheld",
+    "previous",
+    "previous_withheld",
+    "median_of_municipalities",
+    "rank",
+)
+
+
+def _blank(value):
+    return "" if value is None else value
+
+
+def csv_rows(table: Table) -> Iterator[tuple]:
+    """One CSV line per row x indicator, in CSV_HEADER's order (blank for no value)."""
+    for row in table.rows:
+        for indicator in INDICATORS:
+            value = row.values[indicator.name]
+            previous = row.previous[indicator.name]
+            yield (
+                row.municipality,
+                row.level,
+                row.key,
+                str(row.sensitive).lower(),
+                indicator.section,
+                indicator.name,
+                indicator.unit,
+                _blank(value.value),
+                _blank(value.n),
+                value.withheld or "",
+                _blank(previous.value),
+                previous.withheld or "",
+                _blank(row.median[indicator.name]),
+                _blank(row.rank[indicator.name]),
+            )
 
 
 def by_hour_and_weekday(

@@ -4,7 +4,7 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from urllib.parse import urlencode
 
-from flask import Response, current_app, request, url_for
+from flask import Response, current_app, json, request, url_for
 from flask.views import MethodView
 
 from civic_api.analytics import service as analytics
@@ -12,16 +12,16 @@ from civic_api.errors import InvalidInput, NotFound
 from civic_api.extensions import Blueprint
 from civic_api.i18n import current_locale
 from civic_api.ogc import service
+from civic_api.ogc.openapi import ogc_definition
 from civic_api.ogc.schemas import (
     HeatItemArgsSchema,
     HeatItemsArgsSchema,
-    MunicipalityItemsArgsSchema,
+    ItemsArgsSchema,
     OgcArgsSchema,
     OgcCollectionSchema,
     OgcCollectionsSchema,
     OgcConformanceSchema,
     OgcLandingPageSchema,
-    OgcLanguageArgsSchema,
     PointItemsArgsSchema,
 )
 
@@ -160,12 +160,7 @@ class LandingPageView(MethodView):
             "No exact location and no individual harassment report is ever published.",
             "links": [
                 link(here("LandingPageView"), "self", JSON, "This document"),
-                link(
-                    url_for("api-docs.openapi_json", _external=True),
-                    "service-desc",
-                    OPENAPI,
-                    "The API definition (OpenAPI 3.0)",
-                ),
+                link(here("DefinitionView"), "service-desc", OPENAPI, "The API definition"),
                 link(
                     url_for("api-docs.openapi_swagger_ui", _external=True),
                     "service-doc",
@@ -178,6 +173,31 @@ class LandingPageView(MethodView):
                 link(here("CollectionsView"), OGC_REL + "data", JSON, "The collections"),
             ],
         }
+
+
+@blp.route("/api")
+class DefinitionView(MethodView):
+    @blp.arguments(OgcArgsSchema, **ARGS)
+    @blp.doc(
+        responses={
+            "200": {
+                "description": "This OpenAPI 3.0 document",
+                "content": {OPENAPI: {"schema": {"type": "object"}}},
+            }
+        }
+    )
+    def get(self, args):
+        """The OGC API's own definition (OpenAPI 3.0), with paths from the landing page"""
+        body = current_app.extensions.get("ogc_definition")
+        if body is None:
+            document = ogc_definition(
+                current_app.extensions["flask-smorest"]["blp_name_to_api"]["ogc"].spec.to_dict(),
+                current_app.config["API_TITLE"] + ": OGC API – Features",
+                blp.description,
+                service.MAX_LIMIT,
+            )
+            body = current_app.extensions["ogc_definition"] = json.dumps(document)
+        return Response(body, mimetype=OPENAPI)
 
 
 @blp.route("/conformance")
@@ -222,7 +242,7 @@ class MunicipalitiesCollectionView(MethodView):
 @blp.route("/collections/municipalities/items")
 class MunicipalityItemsView(MethodView):
     @blp.limited("AGGREGATE_RATE_LIMIT", shared="aggregates")
-    @blp.arguments(MunicipalityItemsArgsSchema, **ARGS)
+    @blp.arguments(ItemsArgsSchema, **ARGS)
     @blp.doc(
         **geojson_doc(
             "Municipalities whose boundary intersects the bbox, by slug: properties slug, name"
@@ -242,7 +262,7 @@ class MunicipalityItemsView(MethodView):
 @blp.route("/collections/municipalities/items/<feature_id>")
 class MunicipalityItemView(MethodView):
     @blp.limited("AGGREGATE_RATE_LIMIT", shared="aggregates")
-    @blp.arguments(OgcLanguageArgsSchema, **ARGS)
+    @blp.arguments(OgcArgsSchema, **ARGS)
     @blp.doc(**geojson_doc("One municipality; its id is its slug", _FEATURE))
     @blp.alt_response(404, description="No municipality has this slug")
     def get(self, args, feature_id):

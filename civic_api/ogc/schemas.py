@@ -50,6 +50,8 @@ class OgcDatetime(ma.fields.Field):
 
 DATETIME_DOC = {
     "type": "string",
+    "style": "form",
+    "explode": False,
     "example": "2026-01-01T00:00:00Z/2026-03-31T23:59:59Z",
     "description": "An RFC 3339 date-time or interval (open ends: .. or empty); plain dates "
     "(2026-01-01/2026-03-31) are local days in Europe/Belgrade.",
@@ -57,19 +59,25 @@ DATETIME_DOC = {
 
 
 class OgcArgsSchema(QueryArgsSchema):
-    """Every OGC endpoint takes f=json; unknown parameters are ignored, not refused."""
+    """Every OGC endpoint takes f=json and lang; any parameter it does not declare is a 400
+    (/req/core/query-param-unknown, docs/ogc.md)."""
 
     f = ma.fields.String(
         validate=json_only,
         metadata={"description": "Format: json (the only one served)", "enum": ["json"]},
     )
-
-
-class OgcLanguageArgsSchema(OgcArgsSchema):
     lang = ma.fields.String(
         # No enum: like Accept-Language, an unsupported language falls back to English.
-        metadata={"description": "sq, sr or en (overrides Accept-Language)"}
+        metadata={"description": "sq, sr or en (overrides Accept-Language): names and messages"}
     )
+
+    @ma.validates_schema(pass_original=True)
+    def no_unknown_parameters(self, data, original, **kwargs):
+        known = {field.data_key or name for name, field in self.load_fields.items()}
+        unknown = sorted(set(original) - known)
+        if unknown:
+            message = f"Unknown parameter; this operation takes: {', '.join(sorted(known))}."
+            raise ma.ValidationError({name: [message] for name in unknown})
 
 
 class ItemsArgsSchema(OgcArgsSchema):
@@ -81,6 +89,8 @@ class ItemsArgsSchema(OgcArgsSchema):
             "minimum": 1,
             "default": service.DEFAULT_LIMIT,
             "description": f"Features per page; larger values are served as {service.MAX_LIMIT}",
+            "style": "form",
+            "explode": False,
         },
     )
     offset = ma.fields.Integer(
@@ -114,13 +124,18 @@ class ItemsArgsSchema(OgcArgsSchema):
         return data
 
 
-class MunicipalityItemsArgsSchema(ItemsArgsSchema, OgcLanguageArgsSchema):
-    pass
+def codes(description: str) -> DelimitedList:
+    """Comma-separated codes; an empty value (category=) is a 400, not "all"."""
+    return DelimitedList(
+        CODE,
+        validate=ma.validate.Length(min=1),
+        metadata={"description": description, "minItems": 1},
+    )
 
 
 class HeatFiltersSchema(QueryArgsSchema):
-    category = DelimitedList(CODE, metadata={"description": "Comma-separated category codes"})
-    group = DelimitedList(CODE, metadata={"description": "Comma-separated category group codes"})
+    category = codes("Comma-separated category codes")
+    group = codes("Comma-separated category group codes")
     municipality = ma.fields.String(
         validate=ma.validate.Regexp(r"^[a-z0-9-]{1,64}$"),
         metadata={"description": "Only cells whose centre is in this municipality"},
@@ -144,10 +159,8 @@ class HeatItemArgsSchema(OgcArgsSchema, HeatFiltersSchema):
 
 
 class PointItemsArgsSchema(ItemsArgsSchema):
-    category = DelimitedList(
-        CODE, metadata={"description": "Comma-separated codes of non-sensitive categories"}
-    )
-    group = DelimitedList(CODE, metadata={"description": "Comma-separated category group codes"})
+    category = codes("Comma-separated codes of non-sensitive categories")
+    group = codes("Comma-separated category group codes")
 
 
 # Responses

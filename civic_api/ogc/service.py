@@ -18,7 +18,7 @@ import math
 import re
 import time as pytime
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
@@ -343,7 +343,7 @@ def extents() -> dict[str, dict]:
     temporal: dict[str, list[str] | None] = {"municipalities": None}
     # Live days of the non-sensitive categories and the released months: a sensitive report
     # stored now must not move the extent.
-    spans = [span for span in (_day_span(7, _public_category_ids()), _released_span()) if span]
+    spans = [span for span in (_day_span(7, public_category_ids()), _released_span()) if span]
     temporal["heatmap-cells"] = (
         _interval(
             analytics.month_start(min(s[0] for s in spans)),
@@ -352,7 +352,7 @@ def extents() -> dict[str, dict]:
         if spans
         else None
     )
-    points = _day_span(POINT_RESOLUTION, _public_category_ids(), _point_status_classes())
+    points = _day_span(POINT_RESOLUTION, public_category_ids(), _point_status_classes())
     temporal["report-points"] = _interval(*points) if points else None
     out = {}
     for info in COLLECTIONS:
@@ -482,8 +482,8 @@ class PointIds:
 
     LENGTH = 26  # base32 of 16 bytes, without padding
 
-    def __init__(self, secret: bytes):
-        key = hmac.new(secret, b"ogc:report-point-id", hashlib.sha256).digest()
+    def __init__(self, secret: bytes, purpose: bytes = b"ogc:report-point-id"):
+        key = hmac.new(secret, purpose, hashlib.sha256).digest()
         # ECB over single blocks of distinct values is exactly the block cipher permutation.
         self._cipher = Cipher(algorithms.AES(key), modes.ECB())
 
@@ -508,7 +508,7 @@ class PointIds:
         return uuid.UUID(bytes=decryptor.update(data) + decryptor.finalize())
 
 
-def _public_category_ids() -> list[int]:
+def public_category_ids() -> list[int]:
     return list(session.scalars(select(Category.id).where(Category.sensitive.is_(False))))
 
 
@@ -552,6 +552,16 @@ def point_category_ids(codes: Sequence[str] = (), groups: Sequence[str] = ()) ->
     ]
 
 
+def published_report_conditions() -> list[ColumnElement[bool]]:
+    """The reports published one by one (points here, Open311 requests): non-sensitive
+    categories (Category joined), open or resolved, with a cell to stand for the location."""
+    return [
+        Category.sensitive.is_(False),
+        Report.status.in_(list(POINT_STATUS_CLASS)),
+        Report.h3_9.is_not(None),
+    ]
+
+
 def _point_select(category_ids: Sequence[int], bbox: BBox | None = None) -> Select:
     """Published reports: the cell is all of the location that is read, and only to place the
     point (at the cell's centre) and to test the bbox (on that centre)."""
@@ -568,12 +578,8 @@ def _point_select(category_ids: Sequence[int], bbox: BBox | None = None) -> Sele
         .select_from(Report)
         .join(Category, Category.id == Report.category_id)
         .join(CategoryGroup, CategoryGroup.id == Category.group_id)
-        .where(
-            Report.category_id.in_(category_ids),
-            Category.sensitive.is_(False),  # again: never a sensitive report, whatever the ids
-            Report.status.in_(list(POINT_STATUS_CLASS)),
-            Report.h3_9.is_not(None),
-        )
+        # Never a sensitive report, whatever the ids.
+        .where(Report.category_id.in_(category_ids), *published_report_conditions())
     )
     if bbox is not None:
         query = query.join(H3Cell, H3Cell.cell == Report.h3_9).where(
@@ -653,11 +659,35 @@ def point_page(
     return Page(_point_features(rows, ids), more, matched)
 
 
+def all_points(ids: PointIds, before: date, batch: int = 5000) -> Iterator[list[Feature]]:
+    """Every published point of a local day before `before`, by report UUID, in batches (the
+    open-data download: the same points as the layer, of closed days only)."""
+    category_ids = public_category_ids()
+    query = _point_select(category_ids).where(func.report_local_day(Report.occurred_at) < before)
+    last = None
+    while True:
+        page = query if last is None else query.where(Report.id > last)
+        rows = session.execute(page.order_by(Report.id).limit(batch)).all()
+        if not rows:
+            return
+        yield _point_features(rows, ids)
+        last = rows[-1][0]
+
+
+def point_day_span(before: date | None = None) -> tuple[date, date] | None:
+    """The first and last local day of the published points (before `before`, if given)."""
+    span = _day_span(POINT_RESOLUTION, public_category_ids(), _point_status_classes())
+    if span is None or before is None:
+        return span
+    last = min(span[1], before - timedelta(days=1))
+    return None if last < span[0] else (span[0], last)
+
+
 def point_feature(feature_id: str, ids: PointIds) -> Feature | None:
     report_id = ids.decode(feature_id)
     if report_id is None:
         return None
     row = session.execute(
-        _point_select(_public_category_ids()).where(Report.id == report_id)
+        _point_select(public_category_ids()).where(Report.id == report_id)
     ).first()
     return None if row is None else _point_features([row], ids)[0]

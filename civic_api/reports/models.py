@@ -107,6 +107,8 @@ class Report(Base):
         ),
         # The public points layer joins reports to their res-9 cells.
         Index("ix_report_h3_9", "h3_9"),
+        # Open311 lists the newest requests of a date window first.
+        Index("ix_report_submitted_at", "submitted_at"),
         Index(
             "ix_report_closed_exact",
             "updated_at",

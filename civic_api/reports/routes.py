@@ -13,7 +13,7 @@ from civic_api.extensions import Blueprint
 from civic_api.i18n import current_locale
 from civic_api.photos.service import discard
 from civic_api.photos.storage import store_for
-from civic_api.reports import idempotency, service, workflow
+from civic_api.reports import service, workflow
 from civic_api.reports.schemas import (
     CommentCreateSchema,
     FeedbackSchema,
@@ -24,6 +24,7 @@ from civic_api.reports.schemas import (
     ReportCreateSchema,
     ReportStatusSchema,
     TimelineEntrySchema,
+    created_body,
 )
 
 blp = Blueprint(
@@ -48,12 +49,13 @@ REPORT_EXAMPLE = {
 }
 
 
-CREATED = ReportCreatedSchema()
+# One budget per client for every way of submitting a report (here and Open311).
+SUBMISSION_BUDGET = "report-submission"
 
 
 @blp.route("")
 class ReportsView(MethodView):
-    @blp.limited("REPORT_RATE_LIMIT")
+    @blp.limited("REPORT_RATE_LIMIT", shared=SUBMISSION_BUDGET)
     @blp.app_checked
     # Schema instances: webargs would build one from a class on every request.
     @blp.arguments(IdempotencyHeadersSchema(), location="headers")
@@ -64,44 +66,24 @@ class ReportsView(MethodView):
     )
     def post(self, headers, data):
         """Submit an anonymous report"""
-        secret = current_app.config["SECRET_KEY"].encode()
-        key = headers.get("idempotency_key")
         if data.get("locale"):
             g.locale = data["locale"]  # answer in the reporter's chosen language
-        locale = data.pop("locale", None) or current_locale()
-        if not key:
-            report = self.new_report(locale, data)
-            service.insert_report(report)
-            session.commit()
-            return created(CREATED.dump(report))
-        ttl = timedelta(hours=current_app.config["IDEMPOTENCY_TTL_HOURS"])
-        fingerprint = idempotency.fingerprint(secret, request.get_json())
-        try:
-            report = self.new_report(locale, data)
-        except InvalidInput:
-            # A retry of a stored report gets its first answer even if it would fail now.
-            if (first := idempotency.replay(secret, key, fingerprint, ttl)) is None:
-                raise
-            return replayed(first)
-        body = CREATED.dump(report)
-        if not idempotency.insert_once(secret, key, fingerprint, ttl, report, body):
-            return replayed(idempotency.replay(secret, key, fingerprint, ttl))
-        session.commit()
-        return created(body)
-
-    @staticmethod
-    def new_report(locale: str, data: dict) -> service.NewReport:
-        return service.new_report(
+        body, replayed = service.submit_report(
+            current_app.config["SECRET_KEY"].encode(),
+            headers.get("idempotency_key"),
+            request.get_json(),
+            timedelta(hours=current_app.config["IDEMPOTENCY_TTL_HOURS"]),
+            created_body,
             categories=current_app.extensions["category_cache"],
-            locale=locale,
+            locale=data.pop("locale", None) or current_locale(),
             snap_metres=current_app.config["MUNICIPALITY_SNAP_METRES"],
             **data,
         )
-
-
-def replayed(body: dict):
-    session.rollback()
-    return created(body, {"Idempotent-Replayed": "true"})
+        if replayed:
+            session.rollback()
+            return created(body, {"Idempotent-Replayed": "true"})
+        session.commit()
+        return created(body)
 
 
 def created(body: dict, headers: dict | None = None):

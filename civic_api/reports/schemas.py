@@ -134,6 +134,11 @@ class ReportCreatedSchema(Schema):
     submitted_at = ma.fields.DateTime()
 
 
+def created_body(report) -> dict:
+    """The response to a new report, as JSON: kept (sealed) for idempotent replays."""
+    return ReportCreatedSchema().dump(report)
+
+
 class FollowUpHeadersSchema(HeadersSchema):
     follow_up_token = ma.fields.String(
         data_key="Follow-Up-Token",

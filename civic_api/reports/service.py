@@ -15,6 +15,7 @@ from civic_api.categories.service import CategoryCache, validate_answers
 from civic_api.database import session
 from civic_api.errors import Conflict, InvalidInput
 from civic_api.municipalities.service import municipality_at
+from civic_api.reports import idempotency
 from civic_api.reports.models import PUBLIC_EVENT_TYPES, Report, ReportEvent, ReportFeedback
 from civic_api.reports.workflow import FEEDBACK_STATUSES
 from geo.points import as_sql
@@ -108,6 +109,35 @@ def new_report(
 
 def insert_report(report: NewReport) -> None:
     session.execute(INSERT_REPORT, report.values)
+
+
+def submit_report(
+    secret: bytes,
+    idempotency_key: str | None,
+    request_body: object,
+    ttl: timedelta,
+    dump,
+    **fields,
+) -> tuple[dict, bool]:
+    """Create a report once per Idempotency-Key: (the created body as `dump(report)` first
+    made it, whether this is a replay). Every way of submitting a report (/v1, Open311) goes
+    here. `fields` are `new_report`'s."""
+    if not idempotency_key:
+        report = new_report(**fields)
+        insert_report(report)
+        return dump(report), False
+    fingerprint = idempotency.fingerprint(secret, request_body)
+    try:
+        report = new_report(**fields)
+    except InvalidInput:
+        # A retry of a stored report gets its first answer even if it would fail now.
+        if (first := idempotency.replay(secret, idempotency_key, fingerprint, ttl)) is None:
+            raise
+        return first, True
+    body = dump(report)
+    if not idempotency.insert_once(secret, idempotency_key, fingerprint, ttl, report, body):
+        return idempotency.replay(secret, idempotency_key, fingerprint, ttl), True
+    return body, False
 
 
 def report_for_token(report_id: uuid.UUID, token: str | None) -> Report | None:

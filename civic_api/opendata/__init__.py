@@ -1,0 +1,1 @@
+"""Open data: the DCAT-AP catalogue and its downloads (docs/opendata.md)."""
