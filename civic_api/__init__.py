@@ -55,8 +55,8 @@ def create_app(config: dict | None = None) -> Flask:
     from civic_api.municipalities.routes import admin_blp as municipalities_admin
     from civic_api.municipalities.routes import blp as municipalities
     from civic_api.ogc.routes import blp as ogc
-    from civic_api.photos.routes import blp as photos
     from civic_api.opendata.routes import blp as opendata
+    from civic_api.photos.routes import blp as photos
     from civic_api.push.admin_routes import blp as push_admin
     from civic_api.push.routes import blp as devices
     from civic_api.reports.routes import blp as reports

@@ -961,24 +961,25 @@ CATALOGUE: list[tuple[str, str, str]] = [
     ),
     # Open311 and open data
     (
-        'No dataset has the id {}.',
-        'Asnjë grup të dhënash nuk ka id-në {}.',
-        'Nijedan skup podataka nema id {}.',
+        "No dataset has the id {}.",
+        "Asnjë grup të dhënash nuk ka id-në {}.",
+        "Nijedan skup podataka nema id {}.",
     ),
     (
-        'Not a GeoReport v2 resource: see discovery.json (paths end in .xml or .json).',
-        'Nuk është burim GeoReport v2: shih discovery.json (shtigjet mbarojnë me .xml ose .json).',
-        'Nije GeoReport v2 resurs: pogledajte discovery.json (putanje se završavaju sa .xml ili .json).',
+        "Not a GeoReport v2 resource: see discovery.json (paths end in .xml or .json).",
+        "Nuk është burim GeoReport v2: shih discovery.json (shtigjet mbarojnë me .xml ose .json).",
+        "Nije GeoReport v2 resurs: pogledajte discovery.json (putanje se završavaju sa .xml ili "
+        ".json).",
     ),
     (
-        'This location is in {}, not in jurisdiction {}.',
-        'Ky vend është në {}, jo në juridiksionin {}.',
-        'Ova lokacija je u {}, a ne u jurisdikciji {}.',
+        "This location is in {}, not in jurisdiction {}.",
+        "Ky vend është në {}, jo në juridiksionin {}.",
+        "Ova lokacija je u {}, a ne u jurisdikciji {}.",
     ),
     (
-        'The request is invalid.',
-        'Kërkesa është e pavlefshme.',
-        'Zahtev nije ispravan.',
+        "The request is invalid.",
+        "Kërkesa është e pavlefshme.",
+        "Zahtev nije ispravan.",
     ),
 ]
 

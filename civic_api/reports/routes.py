@@ -8,7 +8,7 @@ from flask.views import MethodView
 
 from civic_api import retention
 from civic_api.database import session
-from civic_api.errors import InvalidInput, NotFound
+from civic_api.errors import NotFound
 from civic_api.extensions import Blueprint
 from civic_api.i18n import current_locale
 from civic_api.photos.service import discard
