@@ -4,7 +4,8 @@
 
 Creates and drops its own database (<db>_bench_load: municipalities, both profiles and
 20,000 demo reports so that heatmaps and tiles have data), then, against gunicorn started
-with gunicorn.conf.py (CIVIC_WORKERS, default 3) and one `flask notifications worker`:
+with gunicorn.conf.py and one `flask notifications worker` (rate limits off: all requests
+come from one loopback address, real phones from many):
 
 1. peer: a hello-world WSGI app under the same gunicorn configuration, closed loop (wrk);
 2. ingest, closed loop: wrk POSTs reports (each with its own Idempotency-Key) as fast as
@@ -290,6 +291,8 @@ def main() -> None:
         "FLASK_APP": "wsgi",
         "CIVIC_SECRET_KEY": "bench-load-secret",
         "PROMETHEUS_MULTIPROC_DIR": metrics_dir,
+        # Every request comes from 127.0.0.1 here; real traffic comes from many addresses.
+        "CIVIC_RATELIMIT_ENABLED": "false",
     }
     processes = []
     try:
