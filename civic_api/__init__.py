@@ -50,6 +50,7 @@ def create_app(config: dict | None = None) -> Flask:
     from civic_api.categories.routes import admin_blp as categories_admin
     from civic_api.categories.routes import blp as categories
     from civic_api.health.routes import blp as health
+    from civic_api.indicators.routes import blp as indicators
     from civic_api.municipalities.routes import admin_blp as municipalities_admin
     from civic_api.municipalities.routes import blp as municipalities
     from civic_api.ogc.routes import blp as ogc
@@ -72,6 +73,7 @@ def create_app(config: dict | None = None) -> Flask:
         categories_admin,
         municipalities_admin,
         analytics,
+        indicators,
         ogc,
         health,
     ):

@@ -800,6 +800,50 @@ CATALOGUE: list[tuple[str, str, str]] = [
         "Koleksioni {} nuk ka një objekt të tillë.",
         "Kolekcija {} nema takav objekat.",
     ),
+    # Indicators and reporter feedback
+    (
+        "The indicators are being computed; try again shortly.",
+        "Treguesit po llogariten; provoni përsëri pas pak.",
+        "Pokazatelji se izračunavaju; pokušajte ponovo uskoro.",
+    ),
+    (
+        "Feedback is for resolved or rejected reports; this one is {}.",
+        "Vlerësimi jepet për raporte të zgjidhura ose të refuzuara; ky është {}.",
+        "Ocena se daje za rešene ili odbijene prijave; ova je {}.",
+    ),
+    (
+        "This report already has your feedback.",
+        "Ky raport e ka tashmë vlerësimin tuaj.",
+        "Ova prijava već ima vašu ocenu.",
+    ),
+    (
+        "No municipality in your reach has the slug {}.",
+        "Asnjë komunë në qasjen tuaj nuk ka identifikuesin {}.",
+        "Nijedna opština u vašem delokrugu nema oznaku {}.",
+    ),
+    (
+        "Use a month (2026-07), a quarter (2026-Q3), a year (2026) or whole months "
+        "(2026-01..2026-05).",
+        "Përdorni një muaj (2026-07), një tremujor (2026-Q3), një vit (2026) ose muaj të "
+        "plotë (2026-01..2026-05).",
+        "Koristite mesec (2026-07), tromesečje (2026-Q3), godinu (2026) ili cele mesece "
+        "(2026-01..2026-05).",
+    ),
+    (
+        "A period ends after it starts.",
+        "Një periudhë mbaron pasi fillon.",
+        "Period se završava posle početka.",
+    ),
+    (
+        "A period spans at most {} months.",
+        "Një periudhë përfshin të shumtën {} muaj.",
+        "Period obuhvata najviše {} meseci.",
+    ),
+    (
+        "Periods start in {} or later.",
+        "Periudhat fillojnë në {} ose më vonë.",
+        "Periodi počinju {} ili kasnije.",
+    ),
     # Releases and researchers' differentially private answers
     (
         "No release has this id (see /v1/releases).",

@@ -74,6 +74,12 @@ DEFAULTS: dict = {
     "DP_GLOBAL_EPSILON_PER_QUARTER": 50.0,
     # How long after resolution the reporter may reopen a report.
     "REOPEN_WINDOW_DAYS": 30,
+    # Closing a report asks its reporter for feedback by push; unanswered, once more this later.
+    "FEEDBACK_REMINDER_HOURS": 72,
+    # Indicators (docs/indicators.md): rates, medians and league positions need this many reports.
+    "INDICATORS_MIN_N": 10,
+    # How stale the national pass (medians, league, public figures) may be, per process.
+    "INDICATORS_CACHE_SECONDS": 600,
     # Push notifications (docs/push.md). Without credentials the worker only logs messages.
     # A service-account key file; else GOOGLE_APPLICATION_CREDENTIALS; else the log transport.
     "PUSH_FCM_CREDENTIALS": None,

@@ -330,6 +330,7 @@ def demo_reports(app, database_url):
             connection.execute(
                 text("DELETE FROM report WHERE NOT (id::text = ANY(:before))"), {"before": before}
             )
+            connection.execute(text("DELETE FROM push_device WHERE fcm_token LIKE 'demo-%'"))
             # The rollup triggers have counted them back down to zero.
             for table in ("heat_cell_day", "heat_cell_total"):
                 connection.execute(text(f"DELETE FROM {table} WHERE count = 0"))

@@ -96,6 +96,8 @@ def app(database_url):
             # Cheap argon2 parameters: the suite creates many accounts.
             "PASSWORD_HASH_TIME_COST": 1,
             "PASSWORD_HASH_MEMORY_KIB": 64,
+            # Fixtures change reports between requests: no stale national indicators.
+            "INDICATORS_CACHE_SECONDS": 0,
             # Tests submit many reports from one address; test_robustness checks the defaults.
             "REPORT_RATE_LIMIT": "1000 per minute",
             "COMMENT_RATE_LIMIT": "1000 per minute",

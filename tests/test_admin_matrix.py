@@ -129,6 +129,8 @@ MATRIX = {
         None,
     ),
     ("GET", "/v1/admin/reports/<uuid:report_id>/deliveries"): ("reports:read", "municipal", None),
+    # Indicators: exact figures of the caller's municipalities only.
+    ("GET", "/v1/admin/indicators"): ("reports:read", "municipal", None),
     ("POST", "/v1/admin/reports/<uuid:report_id>/deliveries/requeue"): (
         "reports:write",
         "municipal",

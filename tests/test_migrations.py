@@ -122,7 +122,10 @@ def test_single_head_and_linear_history():
 
 
 def test_revision_files_match_their_ids():
-    versions = sorted(p.name for p in (ROOT / "migrations" / "versions").glob("*.py"))
+    scripts = ScriptDirectory.from_config(alembic_config("postgresql://unused/unused"))
+    for revision in scripts.walk_revisions():
+        assert os.path.basename(revision.path).startswith(revision.revision)
+    versions = [p.name for p in VERSIONS]
     assert versions[:4] == [
         "0001_postgis.py",
         "0002_municipalities_categories_and_reports.py",

@@ -87,6 +87,7 @@ def test_follow_up_reads_status_and_timeline(client, submit):
         "occurred_at": "2026-11-01T17:30:00+00:00",
         "submitted_at": created["submitted_at"],
         "timeline": [{"at": created["submitted_at"], "type": "submitted", "status": "submitted"}],
+        "feedback_open": False,
     }
     assert r.json["category"]["name"] != "Commenting"  # Albanian, not English
 

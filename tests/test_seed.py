@@ -155,10 +155,10 @@ def test_demo_reports_are_deterministic(db):
 
     insert_demo_reports(db.connection(), 500, seed=11, now=NOW)
     first = snapshot()
-    db.execute(text("DELETE FROM report"))
+    db.execute(text("DELETE FROM report; DELETE FROM push_device"))
     insert_demo_reports(db.connection(), 500, seed=11, now=NOW)
     assert snapshot() == first
-    db.execute(text("DELETE FROM report"))
+    db.execute(text("DELETE FROM report; DELETE FROM push_device"))
     insert_demo_reports(db.connection(), 500, seed=12, now=NOW)
     assert snapshot() != first
 
@@ -185,3 +185,92 @@ def test_demo_staff_accounts_sign_in_once_created(app, client, db):
     assert (me.json["role"], me.json["municipalities"]) == ("manager", ["prishtina"])
     again = runner.invoke(args=["seed", "demo-staff"])
     assert "no demo accounts added" in again.output
+
+
+def test_demo_reports_have_consistent_timelines(db):
+    insert_demo_reports(db.connection(), 4000, seed=21, now=NOW)
+    bad = db.execute(
+        text(
+            """
+            SELECT count(*) FILTER (WHERE status = 'resolved' AND (resolved_at IS NULL
+                       OR first_resolved_at > resolved_at)),
+                   count(*) FILTER (WHERE status = 'reopened' AND first_reopened_at IS NULL),
+                   count(*) FILTER (WHERE first_acknowledged_at < submitted_at
+                       OR first_resolved_at < first_acknowledged_at
+                       OR first_closed_at < first_acknowledged_at
+                       OR updated_at > :now OR first_closed_at > :now),
+                   count(*) FILTER (WHERE status <> 'submitted'
+                       AND first_acknowledged_at IS NULL),
+                   count(*) FILTER (WHERE status IN ('resolved', 'rejected', 'duplicate')
+                       AND first_closed_at IS NULL)
+            FROM report
+            """
+        ),
+        {"now": NOW},
+    ).one()
+    assert tuple(bad) == (0, 0, 0, 0, 0)
+    # The last status event says the report's status; events are in time order.
+    mismatched = db.execute(
+        text(
+            """
+            SELECT count(*) FROM report r CROSS JOIN LATERAL (
+                SELECT to_status FROM report_event e
+                WHERE e.report_id = r.id AND e.type = 'status_changed'
+                ORDER BY e.id DESC LIMIT 1) last
+            WHERE last.to_status <> r.status
+            """
+        )
+    ).scalar()
+    assert mismatched == 0
+    unordered = db.execute(
+        text(
+            "SELECT count(*) FROM (SELECT at < lag(at) OVER (PARTITION BY report_id ORDER BY id)"
+            " AS back FROM report_event) e WHERE back"
+        )
+    ).scalar()
+    assert unordered == 0
+    # Duplicates point to an original that is not one; feedback is on closed reports only.
+    assert (
+        db.execute(
+            text(
+                "SELECT count(*) FROM report d JOIN report o ON o.id = d.duplicate_of_id"
+                " WHERE o.status = 'duplicate' OR o.municipality_id <> d.municipality_id"
+            )
+        ).scalar()
+        == 0
+    )
+    assert (
+        db.execute(
+            text(
+                "SELECT count(*) FROM report_feedback f JOIN report r ON r.id = f.report_id"
+                " WHERE r.status NOT IN ('resolved', 'rejected') OR f.created_at > :now"
+            ),
+            {"now": NOW},
+        ).scalar()
+        == 0
+    )
+    counts = db.execute(
+        text(
+            "SELECT (SELECT count(*) FROM report WHERE status = 'duplicate'),"
+            " (SELECT count(*) FROM report WHERE status = 'reopened'),"
+            " (SELECT count(*) FROM report_feedback),"
+            " (SELECT count(*) FROM push_report_link),"
+            " (SELECT count(*) FROM report_event WHERE type = 'public_response')"
+        )
+    ).one()
+    assert all(c > 0 for c in counts), counts
+
+
+def test_demo_municipalities_differ_in_speed(db):
+    insert_demo_reports(db.connection(), 6000, seed=4, now=NOW)
+    medians = db.execute(
+        text(
+            "SELECT m.slug, percentile_cont(0.5) WITHIN GROUP (ORDER BY"
+            " extract(epoch FROM r.first_acknowledged_at - r.submitted_at) / 3600)"
+            " FROM report r JOIN municipality m ON m.id = r.municipality_id"
+            " WHERE r.first_acknowledged_at IS NOT NULL GROUP BY 1 HAVING count(*) >= 100"
+        )
+    ).all()
+    values = sorted(v for _, v in medians)
+    assert len(values) >= 5
+    assert values[-1] > 3 * values[0]  # the slowest at least three times the fastest

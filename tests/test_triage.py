@@ -96,7 +96,14 @@ def test_end_to_end_citizen_staff_reporter(client, staff_client, report):
         .where(OutboxEvent.report_id == report["id"])
         .order_by(OutboxEvent.id)
     ).all()
-    assert kinds == ["report.status_changed", "report.response", "report.status_changed"]
+    # Resolving asks the reporter for feedback now and once more later.
+    assert kinds == [
+        "report.status_changed",
+        "report.response",
+        "report.status_changed",
+        "report.feedback_requested",
+        "report.feedback_requested",
+    ]
     actions = session.scalars(
         select(AuditEntry.action)
         .where(AuditEntry.entity_id == report["id"])

@@ -9,7 +9,12 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from civic_api.database import Base
 
-EVENT_KINDS = ("report.status_changed", "report.response", "announcement.published")
+EVENT_KINDS = (
+    "report.status_changed",
+    "report.response",
+    "announcement.published",
+    "report.feedback_requested",
+)
 
 
 class OutboxEvent(Base):

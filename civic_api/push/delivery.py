@@ -32,12 +32,15 @@ from sqlalchemy import Connection, text
 from civic_api.i18n import translate
 from civic_api.push import texts
 from civic_api.push.models import STATES
+from civic_api.reports.workflow import FEEDBACK_STATUSES
 from notifications import PushMessage
 from notifications.payload import TOKEN_LIMIT, fit
 
 logger = logging.getLogger(__name__)
 
 ANNOUNCEMENT = "announcement.published"
+# Asks the reporter of a closed report for feedback (and reminds once); see _FEEDBACK_WANTED.
+FEEDBACK = "report.feedback_requested"
 
 
 @dataclass(frozen=True)
@@ -58,6 +61,7 @@ class ReportEvent:
 REPORT_EVENTS = {
     "report.status_changed": ReportEvent(texts.report_status, "report", supersedes=True),
     "report.response": ReportEvent(texts.report_response, "response"),
+    FEEDBACK: ReportEvent(texts.feedback_request, "feedback"),
 }
 
 _DUE_EVENTS = text("""
@@ -112,6 +116,13 @@ _SUPERSEDE = text("""
       AND (o.lease_id IS NULL OR o.next_attempt_at <= :now)
       AND EXISTS (SELECT 1 FROM push_message n
                   WHERE n.event_id = :event_id AND n.device_id = o.device_id)
+""")
+
+# A feedback request (or its reminder) goes out only while the report awaits feedback.
+_FEEDBACK_WANTED = text(f"""
+    SELECT r.status IN {FEEDBACK_STATUSES}
+           AND NOT EXISTS (SELECT 1 FROM report_feedback f WHERE f.report_id = r.id)
+    FROM report r WHERE r.id = :report_id
 """)
 
 _ANNOUNCEMENT_LIVE = text("""
@@ -198,8 +209,9 @@ _DEACTIVATE = text("""
 def fan_out(connection: Connection, now: datetime, limit: int = 20) -> tuple[int, int]:
     """Expand due outbox events into push_message rows; return (events, messages created).
 
-    Withdrawn and expired announcements are dispatched with no messages; a status change
-    supersedes the same report's older status not yet sent to each of its devices.
+    Withdrawn and expired announcements, and feedback requests for reports that have
+    feedback or were reopened, are dispatched with no messages; a status change supersedes
+    the same report's older status not yet sent to each of its devices.
     """
     events = connection.execute(_DUE_EVENTS, {"now": now, "limit": limit}).all()
     created = 0
@@ -213,6 +225,10 @@ def fan_out(connection: Connection, now: datetime, limit: int = 20) -> tuple[int
                 created += connection.execute(
                     _ANNOUNCEMENT_TARGETS, common | {"announcement_id": event.announcement_id}
                 ).rowcount
+        elif event.kind == FEEDBACK and not connection.scalar(
+            _FEEDBACK_WANTED, {"report_id": event.report_id}
+        ):
+            pass  # answered or reopened meanwhile: nothing to ask
         elif event.kind in REPORT_EVENTS:
             supersedes = REPORT_EVENTS[event.kind].supersedes
             created += connection.execute(

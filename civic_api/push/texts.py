@@ -22,6 +22,16 @@ RESPONSE_BODY = {
     "sr": "Opština je odgovorila na vašu prijavu. Otvorite aplikaciju da pročitate odgovor.",
     "en": "Your municipality has responded to your report. Open the app to read it.",
 }
+FEEDBACK_TITLE = {
+    "sq": "Si shkoi?",
+    "sr": "Kako je prošlo?",
+    "en": "How did it go?",
+}
+FEEDBACK_BODY = {
+    "sq": "Raporti juaj u mbyll. A u rregullua problemi? Na tregoni në aplikacion.",
+    "sr": "Vaša prijava je zatvorena. Da li je problem rešen? Recite nam u aplikaciji.",
+    "en": "Your report was closed. Was the problem fixed? Tell us in the app.",
+}
 STATUS_NAMES = {
     "submitted": {"sq": "Dërguar", "sr": "Poslata", "en": "Submitted"},
     "acknowledged": {"sq": "Pranuar", "sr": "Primljena", "en": "Acknowledged"},
@@ -43,3 +53,8 @@ def report_status(locale: str, payload: dict) -> tuple[str, str]:
 def report_response(locale: str, payload: dict) -> tuple[str, str]:
     """(title, body) telling the reporter the municipality responded publicly."""
     return translate(REPORT_TITLE, locale), translate(RESPONSE_BODY, locale)
+
+
+def feedback_request(locale: str, payload: dict) -> tuple[str, str]:
+    """(title, body) asking the reporter of a closed report for feedback."""
+    return translate(FEEDBACK_TITLE, locale), translate(FEEDBACK_BODY, locale)

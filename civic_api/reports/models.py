@@ -6,6 +6,7 @@ from datetime import datetime
 from geoalchemy2 import Geometry
 from sqlalchemy import (
     BigInteger,
+    Boolean,
     CheckConstraint,
     DateTime,
     Float,
@@ -13,8 +14,10 @@ from sqlalchemy import (
     Index,
     Integer,
     LargeBinary,
+    SmallInteger,
     Text,
     func,
+    text,
 )
 from sqlalchemy.dialects.postgresql import JSONB, UUID
 from sqlalchemy.orm import Mapped, mapped_column, relationship
@@ -34,6 +37,7 @@ STATUSES = (
     "reopened",
 )
 OPEN_STATUSES = ("submitted", "acknowledged", "in_progress", "reopened")
+CLOSED_STATUSES = ("resolved", "rejected", "duplicate")
 PRIORITIES = ("low", "normal", "high", "urgent")
 EVENT_TYPES = (
     "status_changed",
@@ -48,6 +52,8 @@ EVENT_TYPES = (
 # What the reporter sees of the history; the rest is for staff only.
 PUBLIC_EVENT_TYPES = ("status_changed", "public_response", "reporter_comment")
 DESCRIPTION_MAX = TEXT_MAX
+FIXED_ANSWERS = ("yes", "no", "dont_know")
+FEEDBACK_COMMENT_MAX = 2000
 
 
 class Report(Base):
@@ -67,7 +73,38 @@ class Report(Base):
             "(status = 'duplicate') = (duplicate_of_id IS NOT NULL)", name="duplicate_has_original"
         ),
         CheckConstraint("duplicate_of_id <> id", name="not_own_duplicate"),
-        Index("ix_report_municipality_id_submitted_at", "municipality_id", "submitted_at"),
+        # Covering: the indicators read one municipality's period without touching the table.
+        Index(
+            "ix_report_indicators",
+            "municipality_id",
+            "submitted_at",
+            postgresql_include=[
+                "category_id",
+                "status",
+                "occurred_at",
+                "first_acknowledged_at",
+                "first_responded_at",
+                "first_resolved_at",
+                "first_closed_at",
+                "first_reopened_at",
+                "response_due_at",
+                "duplicate_of_id",
+                "h3_8",
+                "id",
+            ],
+        ),
+        # Backlog at a period's end: the reports not closed by then.
+        Index(
+            "ix_report_open_until",
+            text("coalesce(first_closed_at, 'infinity'::timestamptz)"),
+            postgresql_include=[
+                "municipality_id",
+                "category_id",
+                "submitted_at",
+                "first_acknowledged_at",
+                "response_due_at",
+            ],
+        ),
         # The public points layer joins reports to their res-9 cells.
         Index("ix_report_h3_9", "h3_9"),
         Index(
@@ -106,6 +143,9 @@ class Report(Base):
     first_responded_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     first_resolved_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     resolved_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # The first time it was resolved, rejected or marked duplicate, and first reopened.
+    first_closed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    first_reopened_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     # H3 cells containing the location at the rollup resolutions (geo.cells), set at ingest.
     h3_6: Mapped[int | None] = mapped_column(BigInteger)
@@ -128,6 +168,12 @@ class ReportEvent(Base):
         CheckConstraint(f"type IN {EVENT_TYPES}", name="type_known"),
         CheckConstraint(f"char_length(message) <= {TEXT_MAX}", name="message_length"),
         Index("ix_report_event_report_id_id", "report_id", "id"),
+        # The indicators count reporter comments per report.
+        Index(
+            "ix_report_event_reporter_comment",
+            "report_id",
+            postgresql_where="type = 'reporter_comment'",
+        ),
     )
 
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
@@ -143,6 +189,27 @@ class ReportEvent(Base):
     message: Mapped[str | None] = mapped_column(Text)
     # Type-specific details: assignee, priority, duplicate_of, template.
     data: Mapped[dict] = mapped_column(JSONB, server_default="{}")
+
+
+class ReportFeedback(Base):
+    """The reporter's answer once the report is closed: fixed?, a 1–5 rating, a comment."""
+
+    __tablename__ = "report_feedback"
+    __table_args__ = (
+        CheckConstraint(f"fixed IN {FIXED_ANSWERS}", name="fixed_known"),
+        CheckConstraint("rating BETWEEN 1 AND 5", name="rating_range"),
+        CheckConstraint(f"char_length(comment) <= {FEEDBACK_COMMENT_MAX}", name="comment_length"),
+    )
+
+    report_id: Mapped[uuid.UUID] = mapped_column(
+        UUID(as_uuid=True), ForeignKey("report.id", ondelete="CASCADE"), primary_key=True
+    )
+    fixed: Mapped[str] = mapped_column(Text)
+    rating: Mapped[int] = mapped_column(SmallInteger)
+    comment: Mapped[str | None] = mapped_column(Text)
+    # The reporter's own answer to "is this your first report?"; NULL when not answered.
+    first_report: Mapped[bool | None] = mapped_column(Boolean)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
 
 
 class IdempotencyRecord(Base):

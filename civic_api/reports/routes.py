@@ -10,9 +10,10 @@ from civic_api.database import session
 from civic_api.errors import InvalidInput, NotFound
 from civic_api.extensions import Blueprint
 from civic_api.i18n import current_locale
-from civic_api.reports import idempotency, service
+from civic_api.reports import idempotency, service, workflow
 from civic_api.reports.schemas import (
     CommentCreateSchema,
+    FeedbackSchema,
     FollowUpHeadersSchema,
     IdempotencyHeadersSchema,
     ReopenSchema,
@@ -139,6 +140,7 @@ def status_view(report) -> dict:
         "occurred_at": report.occurred_at,
         "submitted_at": report.submitted_at,
         "timeline": service.timeline(report),
+        "feedback_open": service.feedback_open(report),
     }
 
 
@@ -174,6 +176,21 @@ class ReportReopenView(MethodView):
         """Reopen your resolved report if the problem is not solved"""
         report = reporters_report(report_id, headers)
         window = timedelta(days=current_app.config["REOPEN_WINDOW_DAYS"])
-        service.reopen(report, data.get("reason"), datetime.now(UTC), window)
+        workflow.reopen(report, data.get("reason"), datetime.now(UTC), window)
         session.commit()
         return status_view(report)
+
+
+@blp.route("/<uuid:report_id>/feedback")
+class ReportFeedbackView(MethodView):
+    @blp.arguments(FollowUpHeadersSchema, location="headers")
+    @blp.arguments(FeedbackSchema)
+    @blp.response(201, FeedbackSchema)
+    @blp.alt_response(404, description="Unknown report, or a missing or wrong token")
+    @blp.alt_response(409, description="Not resolved or rejected, or feedback already given")
+    def post(self, headers, data, report_id):
+        """Say whether your resolved or rejected report was fixed and how satisfied you are"""
+        report = reporters_report(report_id, headers)
+        feedback = service.give_feedback(report, data, datetime.now(UTC))
+        session.commit()
+        return feedback

@@ -9,7 +9,12 @@ from civic_api.categories.schemas import CategoryRefSchema
 from civic_api.extensions import HeadersSchema, Schema, StrictFloat, plain_text
 from civic_api.models import LOCALES
 from civic_api.municipalities.schemas import MunicipalityRefSchema
-from civic_api.reports.models import DESCRIPTION_MAX, STATUSES
+from civic_api.reports.models import (
+    DESCRIPTION_MAX,
+    FEEDBACK_COMMENT_MAX,
+    FIXED_ANSWERS,
+    STATUSES,
+)
 from geo.points import InvalidCoordinates, lonlat_point
 
 LOCATION_DOC = {
@@ -184,6 +189,9 @@ class ReportStatusSchema(Schema):
     occurred_at = ma.fields.DateTime()
     submitted_at = ma.fields.DateTime()
     timeline = ma.fields.List(ma.fields.Nested(TimelineEntrySchema))
+    feedback_open = ma.fields.Boolean(
+        metadata={"description": "The report is resolved or rejected and awaits your feedback"}
+    )
 
 
 class CommentCreateSchema(Schema):
@@ -197,3 +205,25 @@ class ReopenSchema(Schema):
         validate=[ma.validate.Length(min=1, max=DESCRIPTION_MAX), plain_text],
         metadata={"description": "Why it is not resolved"},
     )
+
+
+class FeedbackSchema(Schema):
+    fixed = ma.fields.String(
+        required=True,
+        validate=ma.validate.OneOf(FIXED_ANSWERS),
+        metadata={"description": "Was the problem fixed? yes, no or dont_know"},
+    )
+    rating = ma.fields.Integer(
+        required=True,
+        strict=True,
+        validate=ma.validate.Range(1, 5),
+        metadata={"description": "How satisfied you are with the handling, 1 (not) to 5 (very)"},
+    )
+    comment = ma.fields.String(
+        allow_none=True,
+        validate=[ma.validate.Length(min=1, max=FEEDBACK_COMMENT_MAX), plain_text],
+    )
+    first_report = ma.fields.Boolean(
+        allow_none=True, metadata={"description": "Is this the first report you have made?"}
+    )
+    created_at = ma.fields.DateTime(dump_only=True)

@@ -8,13 +8,15 @@ from datetime import UTC, datetime, timedelta
 
 from shapely.geometry import Point
 from sqlalchemy import Row, bindparam, func, insert, select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
 
 from civic_api.analytics.rollup import cells_of
 from civic_api.categories.service import CategoryCache, validate_answers
 from civic_api.database import session
 from civic_api.errors import Conflict, InvalidInput
 from civic_api.municipalities.service import municipality_at
-from civic_api.reports.models import PUBLIC_EVENT_TYPES, Report, ReportEvent
+from civic_api.reports.models import PUBLIC_EVENT_TYPES, Report, ReportEvent, ReportFeedback
+from civic_api.reports.workflow import FEEDBACK_STATUSES
 from geo.points import as_sql
 
 
@@ -158,28 +160,25 @@ def add_comment(report: Report, message: str, now: datetime, limit: int) -> Repo
     return event
 
 
-def reopen(report: Report, reason: str | None, now: datetime, window: timedelta) -> ReportEvent:
-    """The reporter says a resolved report is not resolved, within `window` of the resolution."""
-    if report.status != "resolved":
+def feedback_open(report: Report) -> bool:
+    """Closed as resolved or rejected, and not answered yet."""
+    return report.status in FEEDBACK_STATUSES and session.get(ReportFeedback, report.id) is None
+
+
+def give_feedback(report: Report, answers: dict, now: datetime) -> ReportFeedback:
+    """The reporter's one answer on a resolved or rejected report; a second one is a 409."""
+    if report.status not in FEEDBACK_STATUSES:
         raise Conflict(
-            f"Only a resolved report can be reopened; this one is {report.status}.",
-            details={"current_status": report.status, "allowed": []},
+            f"Feedback is for resolved or rejected reports; this one is {report.status}.",
+            details={"current_status": report.status},
         )
-    if report.resolved_at + window < now:
-        raise Conflict(
-            f"A report can be reopened within {window.days} days of its resolution.",
-            details={"current_status": report.status, "allowed": []},
-        )
-    event = ReportEvent(
-        report_id=report.id,
-        type="status_changed",
-        at=now,
-        from_status="resolved",
-        to_status="reopened",
-        message=reason,
+    # ON CONFLICT: two answers racing for the same report leave exactly one.
+    stored = session.scalar(
+        pg_insert(ReportFeedback)
+        .values(report_id=report.id, created_at=now, **answers)
+        .on_conflict_do_nothing()
+        .returning(ReportFeedback.report_id)
     )
-    report.status = "reopened"
-    report.updated_at = now
-    session.add(event)
-    session.flush()
-    return event
+    if stored is None:
+        raise Conflict("This report already has your feedback.")
+    return session.get(ReportFeedback, report.id)

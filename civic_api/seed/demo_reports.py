@@ -2,6 +2,7 @@
 
 import io
 import json
+import zlib
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -14,6 +15,7 @@ from numpy.typing import NDArray
 from sqlalchemy import Connection, text
 
 from civic_api.analytics.rollup import cells_of
+from civic_api.reports.models import STATUSES
 from civic_api.seed.gazetteer import MUNICIPALITIES
 from geo.synthetic import sample_hours, sample_points_near
 
@@ -25,7 +27,22 @@ DAY = 86_400
 COPY_SQL = (
     "COPY report (id, category_id, municipality_id, location, accuracy_m, occurred_at,"
     " submitted_at, description, attributes, status, locale, follow_up_token_hash,"
-    " h3_6, h3_7, h3_8, h3_9)"
+    " h3_6, h3_7, h3_8, h3_9, response_due_at, first_acknowledged_at, first_responded_at,"
+    " first_resolved_at, resolved_at, first_closed_at, first_reopened_at, duplicate_of_id,"
+    " updated_at)"
+    " FROM STDIN WITH (FORMAT text, ENCODING 'UTF8')"
+)
+# The rest of each report's life, in the tables the workflow, feedback and push flows write.
+TIMELINE_COPY_SQL = {
+    "events": "COPY report_event (report_id, at, type, from_status, to_status, message)"
+    " FROM STDIN WITH (FORMAT text, ENCODING 'UTF8')",
+    "feedback": "COPY report_feedback (report_id, fixed, rating, comment, first_report,"
+    " created_at) FROM STDIN WITH (FORMAT text, ENCODING 'UTF8')",
+    "links": "COPY push_report_link (report_id, device_id, created_at)"
+    " FROM STDIN WITH (FORMAT text, ENCODING 'UTF8')",
+}
+DEVICES_COPY_SQL = (
+    "COPY push_device (id, secret_hash, fcm_token, platform, locale, created_at, updated_at)"
     " FROM STDIN WITH (FORMAT text, ENCODING 'UTF8')"
 )
 
@@ -161,17 +178,48 @@ DESCRIPTIONS: dict[str, dict[str, tuple[str, ...]]] = {
     },
 }
 
-STATUSES = ("submitted", "acknowledged", "in_progress", "resolved", "rejected", "duplicate")
 # Final outcome of a report: resolved, rejected, duplicate, or stalled (never closed).
 OUTCOME_SHARES = (0.70, 0.10, 0.07, 0.13)
 # Where stalled reports stay once acknowledged: acknowledged, in_progress, submitted.
 STALLED_SHARES = (0.25, 0.60, 0.15)
-# Mean days from submission to acknowledgement, from then to work starting, and to resolution;
-# and from acknowledgement to a rejection or duplicate decision.
-MEAN_DAYS_TO_ACKNOWLEDGE = 1.5
-MEAN_DAYS_TO_START = 3.0
-MEAN_DAYS_TO_RESOLVE = 12.0
+# How each municipality handles reports: a speed factor on every delay, and the extra share
+# of reports it never closes. Each municipality draws its tier from its slug (and the seed).
+TIERS = {"fast": (0.45, 0.0), "steady": (1.0, 0.02), "slow": (2.2, 0.06), "overdue": (4.5, 0.15)}
+TIER_SHARES = (0.3, 0.4, 0.2, 0.1)
+# Mean hours to acknowledge, as a share of the category's response target (or, without one,
+# these hours); mean days from acknowledgement to work starting and to resolution.
+ACKNOWLEDGE_SHARE_OF_TARGET = 0.35
+ACKNOWLEDGE_HOURS_WITHOUT_TARGET = 30.0
+MEAN_DAYS_TO_START = 2.0
+MEAN_DAYS_TO_RESOLVE = {"roads": 14.0, "environment": 5.0, "utilities": 6.0, "governance": 20.0}
+DEFAULT_DAYS_TO_RESOLVE = 8.0
 MEAN_DAYS_TO_DECIDE = 1.0
+# Share of acknowledged reports with a public response, and of closures with a message.
+RESPONSE_RATE = 0.55
+CLOSING_MESSAGE_RATE = 0.7
+# Resolved reports the reporter reopens (within days), and reopened ones resolved again.
+REOPEN_RATE = 0.06
+MEAN_DAYS_TO_REOPEN = 4.0
+RESOLVED_AGAIN_RATE = 0.5
+# Feedback: share of closed reports answered, by tier speed; fixed? answers by outcome.
+FEEDBACK_RATE = 0.35
+FIXED_SHARES = {"resolved": (0.78, 0.12, 0.10), "rejected": (0.10, 0.60, 0.30)}
+FIRST_REPORT_SHARES = (0.3, 0.5, 0.2)  # yes, no, not answered
+# Share of reports a phone follows, and reports per following phone.
+FOLLOW_RATE = {"harassment": 0.35, "municipal": 0.5}
+REPORTS_PER_DEVICE = 1.6
+DEVICE_PLATFORMS = ("android", "android", "android", "ios")
+FEEDBACK_COMMENTS = {
+    "sq": ("Faleminderit!", "U rregullua shpejt.", "Ende nuk është rregulluar."),
+    "sr": ("Hvala!", "Brzo je rešeno.", "Još nije rešeno."),
+    "en": ("Thank you!", "Fixed quickly.", "Still not fixed."),
+}
+FEEDBACK_COMMENT_RATE = 0.15
+STAFF_MESSAGES = {
+    "sq": "Faleminderit për raportin. E kemi marrë në shqyrtim.",
+    "sr": "Hvala na prijavi. Razmatramo je.",
+    "en": "Thank you for your report. We are looking into it.",
+}
 
 # Share of reports without a GPS accuracy, and the accuracy's median (metres) and spread.
 ACCURACY_NULL_RATE = 0.04
@@ -196,6 +244,7 @@ class _Category:
     code: str
     group: str
     sensitive: bool
+    response_target_hours: int | None = None
     attributes: list[_Attribute] = field(default_factory=list)
 
 
@@ -223,7 +272,13 @@ def insert_demo_reports(
     chunks of CHUNK_ROWS rows with COPY through `connection`'s psycopg2 connection, in
     the connection's transaction (the caller commits). Locations cluster around each
     municipality's seat, with counts proportional to population; times, statuses,
-    locales and attribute answers follow plausible patterns. The output depends only on
+    locales and attribute answers follow plausible patterns. Each report also gets its
+    life, in the tables the real flows write: acknowledgement, public responses, work,
+    resolution, rejection or duplicate marking, reopening (report milestones and
+    report_event rows), the reporter's feedback (report_feedback), and the phones that
+    follow it (push_device, push_report_link). Delays are drawn per municipality (fast,
+    steady, slow or overdue, from its slug) and per category (its response target). The
+    output depends only on
     `seed`, `days`, `now` and the database's categories and municipalities. The reports'
     follow-up token hashes are random, so no token can follow them up. `progress`, if
     given, is called with the number of rows written after each chunk. A naive `now` is
@@ -252,6 +307,11 @@ def insert_demo_reports(
 
     chunks = [municipality_of_row[i : i + CHUNK_ROWS] for i in range(0, count, CHUNK_ROWS)]
     cursor = connection.connection.driver_connection.cursor()
+    cursor.copy_expert(
+        DEVICES_COPY_SQL,
+        io.BytesIO(plan.devices(np.bincount(municipality_of_row, minlength=len(municipalities)))),
+        size=1 << 20,
+    )
     # One worker generates the next chunk (in order, so the output stays deterministic)
     # while the server ingests the current one; psycopg2 releases the GIL during COPY.
     try:
@@ -261,7 +321,9 @@ def insert_demo_reports(
                 data = pending.result()
                 if index + 1 < len(chunks):
                     pending = worker.submit(plan.chunk, chunks[index + 1])
-                cursor.copy_expert(COPY_SQL, io.BytesIO(data), size=1 << 20)
+                cursor.copy_expert(COPY_SQL, io.BytesIO(data.pop("reports")), size=1 << 20)
+                for table, rows in data.items():
+                    cursor.copy_expert(TIMELINE_COPY_SQL[table], io.BytesIO(rows), size=1 << 20)
                 del data
                 if progress is not None:
                     progress(len(chunk))
@@ -273,13 +335,13 @@ def insert_demo_reports(
 def _load_categories(connection: Connection) -> list[_Category]:
     rows = connection.execute(
         text(
-            "SELECT c.id, c.code, g.code, c.sensitive FROM category c"
+            "SELECT c.id, c.code, g.code, c.sensitive, c.response_target_hours FROM category c"
             " JOIN category_group g ON g.id = c.group_id WHERE c.active ORDER BY c.id"
         )
     ).all()
     if not rows:
         raise ValueError("no active categories: seed the categories before the demo reports")
-    categories = {row[0]: _Category(row[0], row[1], row[2], bool(row[3])) for row in rows}
+    categories = {row[0]: _Category(row[0], row[1], row[2], bool(row[3]), row[4]) for row in rows}
     attributes = connection.execute(
         text(
             'SELECT category_id, code, datatype, required, "values" FROM category_attribute'
@@ -386,6 +448,33 @@ class _Plan:
         self.status_text = np.array(STATUSES, object)
         self.locale_text = np.array(LOCALES, object)
 
+        # Timelines: municipality tiers, category delays, following phones.
+        tiers = list(TIERS)
+        speed, stall = [], []
+        for m in municipalities:
+            pick = np.random.default_rng([zlib.crc32(m.slug.encode()), rng.integers(1 << 31)])
+            tier = TIERS[tiers[pick.choice(len(tiers), p=TIER_SHARES)]]
+            speed.append(tier[0])
+            stall.append(tier[1])
+        self.speed = np.array(speed)
+        self.stall_extra = np.array(stall)
+        self.target_hours = np.array(
+            [c.response_target_hours or 0 for c in categories], dtype=np.float64
+        )
+        self.ack_hours = np.where(
+            self.target_hours > 0,
+            self.target_hours * ACKNOWLEDGE_SHARE_OF_TARGET,
+            ACKNOWLEDGE_HOURS_WITHOUT_TARGET,
+        )
+        self.resolve_days = np.array(
+            [MEAN_DAYS_TO_RESOLVE.get(c.group, DEFAULT_DAYS_TO_RESOLVE) for c in categories]
+        )
+        self.follow_rate = np.where(
+            self.harassment, FOLLOW_RATE["harassment"], FOLLOW_RATE["municipal"]
+        )
+        self.device_start = np.zeros(len(municipalities) + 1, dtype=np.int64)
+        self.device_ids: NDArray[np.uint8] = np.zeros((0, 16), dtype=np.uint8)
+
         # Local calendar: day offset d (0 = today) -> local date, weekday, UTC offsets by hour.
         today = now.astimezone(LOCAL_TZ).date()
         self.today_ordinal = (today - date(1970, 1, 1)).days
@@ -415,8 +504,8 @@ class _Plan:
             (c.id, a.code): _key_weights(a.keys) for c in categories for a in c.attributes if a.keys
         }
 
-    def chunk(self, municipality_of_row: NDArray[np.int64]) -> bytes:
-        """Generate the COPY text of one chunk of reports."""
+    def chunk(self, municipality_of_row: NDArray[np.int64]) -> dict[str, bytes]:
+        """Generate the COPY texts of one chunk of reports and their timelines."""
         rng = self.rng
         n = len(municipality_of_row)
 
@@ -450,7 +539,6 @@ class _Plan:
         submitted -= shift_days * DAY
         day += shift_days
 
-        status = self._statuses((self.now_s - submitted) / DAY)
         u = rng.random(n)
         locale = (u[:, None] > self.locale_cumulative[municipality_of_row]).sum(axis=1)
 
@@ -470,13 +558,13 @@ class _Plan:
 
         attributes = self._attributes(category, day)
 
-        ids = np.frombuffer(rng.bytes(16 * n), dtype=np.uint8).reshape(n, 16).copy()
-        ids[:, 6] = (ids[:, 6] & 0x0F) | 0x40  # version 4
-        ids[:, 8] = (ids[:, 8] & 0x3F) | 0x80  # RFC 4122 variant
+        ids_hex = _hex_rows(_uuid4(rng, n).tobytes(), 16)
         token_hash = ["\\\\x" + h for h in _hex_rows(rng.bytes(32 * n), 32)]
+        life, tables = self._timeline(municipality_of_row, category, submitted, locale, ids_hex)
+        status = life.pop("status")
 
         columns = [
-            _hex_rows(ids.tobytes(), 16),
+            ids_hex,
             self.category_id_text[category].tolist(),
             self.municipality_id_text[municipality_of_row].tolist(),
             location,
@@ -489,31 +577,231 @@ class _Plan:
             self.locale_text[locale].tolist(),
             token_hash,
             *(ids.astype(str).tolist() for ids in cells_of(xy[:, 1], xy[:, 0]).values()),
+            *life.values(),
         ]
-        lines = "\n".join(map("\t".join, zip(*columns, strict=True)))
-        return (lines + "\n").encode("utf-8")
+        return {"reports": _copy_text(columns), **tables}
 
-    def _statuses(self, age_days: NDArray[np.float64]) -> NDArray[np.int64]:
-        """Status indexes (into STATUSES) for reports of the given ages."""
+    def devices(self, reports_per_municipality: NDArray[np.int64]) -> bytes:
+        """The COPY text of the phones that follow reports, a pool per municipality."""
         rng = self.rng
-        n = len(age_days)
+        expected = reports_per_municipality * float(self.follow_rate.mean())
+        per_municipality = np.ceil(expected / REPORTS_PER_DEVICE).astype(np.int64)
+        self.device_start = np.concatenate([[0], np.cumsum(per_municipality)])
+        n = int(self.device_start[-1])
+        ids = _uuid4(rng, n)
+        self.device_ids = ids
+        hex_ids = _hex_rows(ids.tobytes(), 16)
+        owner = np.repeat(np.arange(len(per_municipality)), per_municipality)
+        u = rng.random(n)
+        locale = (u[:, None] > self.locale_cumulative[owner]).sum(axis=1)
+        created = self.now_s - rng.integers(self.days * DAY // 2, self.days * DAY + DAY, n)
+        columns = [
+            hex_ids,
+            ["\\\\x" + h for h in _hex_rows(rng.bytes(32 * n), 32)],
+            ["demo-" + h for h in hex_ids],
+            np.array(DEVICE_PLATFORMS, object)[rng.integers(0, len(DEVICE_PLATFORMS), n)].tolist(),
+            self.locale_text[locale].tolist(),
+            _timestamps(created),
+            _timestamps(created),
+        ]
+        return _copy_text(columns)
+
+    def _timeline(
+        self,
+        municipality: NDArray[np.int64],
+        category: NDArray[np.int64],
+        submitted: NDArray[np.int64],
+        locale: NDArray[np.int64],
+        ids_hex: list[str],
+    ) -> tuple[dict, dict[str, bytes]]:
+        """Status, milestones (report columns) and the rows of the other tables."""
+        rng = self.rng
+        n = len(submitted)
+        now = float(self.now_s)
+        speed = self.speed[municipality]
+        hour, day = 3600.0, float(DAY)
+        t0 = submitted.astype(np.float64)
+
         outcome = rng.choice(4, size=n, p=OUTCOME_SHARES)
-        acknowledge = rng.exponential(MEAN_DAYS_TO_ACKNOWLEDGE, n)
-        start = acknowledge + rng.exponential(MEAN_DAYS_TO_START, n)
-        resolve = start + rng.exponential(MEAN_DAYS_TO_RESOLVE, n)
-        decide = acknowledge + rng.exponential(MEAN_DAYS_TO_DECIDE, n)
+        outcome[rng.random(n) < self.stall_extra[municipality]] = 3
         stalled_at = np.array([1, 2, 0])[rng.choice(3, size=n, p=STALLED_SHARES)]
-        resolved_path = np.select(
-            [age_days < acknowledge, age_days < start, age_days < resolve], [0, 1, 2], 3
+        ack = t0 + rng.exponential(self.ack_hours[category] * speed * hour) + 60
+        start = ack + rng.exponential(MEAN_DAYS_TO_START * speed * day)
+        resolve = start + rng.exponential(self.resolve_days[category] * speed * day)
+        decide = ack + rng.exponential(MEAN_DAYS_TO_DECIDE * speed * day)
+        never = (outcome == 3) & (stalled_at == 0)
+        ack[never] = np.inf
+        acked = ack <= now
+
+        # Duplicates point to a non-duplicate report of the same municipality in the chunk.
+        duplicate = (outcome == 2) & acked
+        duplicate_of = np.full(n, -1, dtype=np.int64)
+        candidates = np.flatnonzero(outcome != 2)
+        order = candidates[np.argsort(municipality[candidates], kind="stable")]
+        bounds = np.searchsorted(municipality[order], np.arange(len(self.municipalities) + 1))
+        rows = np.flatnonzero(duplicate)
+        low, high = bounds[municipality[rows]], bounds[municipality[rows] + 1]
+        has = high > low
+        pick = low + np.floor(rng.random(len(rows)) * (high - low)).astype(np.int64)
+        duplicate_of[rows[has]] = order[pick[has]]
+        duplicate[rows[~has]] = False
+        outcome[rows[~has]] = 1
+
+        status = np.zeros(n, dtype=np.int64)  # submitted
+        resolved_path = outcome == 0
+        status[resolved_path] = np.select(
+            [~acked[resolved_path], start[resolved_path] > now, resolve[resolved_path] > now],
+            [0, 1, 2],
+            3,
         )
-        decided_path = np.select(
-            # A duplicate needs an original report to point to: demo duplicates are rejected.
-            [age_days < acknowledge, age_days < decide],
-            [0, 1],
-            4,
+        rejected_path = outcome == 1
+        status[rejected_path] = np.select(
+            [~acked[rejected_path], decide[rejected_path] > now], [0, 1], 4
         )
-        stalled_path = np.where(age_days < acknowledge, 0, stalled_at)
-        return np.select([outcome == 0, outcome == 3], [resolved_path, stalled_path], decided_path)
+        status[duplicate] = 5
+        stalled = outcome == 3
+        # Stalled in progress once the work has started; acknowledged until then.
+        stalled_at = np.where((stalled_at == 2) & (start > now), 1, stalled_at)
+        status[stalled] = np.where(acked[stalled], stalled_at[stalled], 0)
+
+        first_resolved = np.where(status == 3, resolve, np.nan)
+        resolved_at = first_resolved.copy()
+        reopen = first_resolved + rng.exponential(MEAN_DAYS_TO_REOPEN * day, n)
+        reopened = (status == 3) & (rng.random(n) < REOPEN_RATE) & (reopen <= now)
+        again = reopen + rng.exponential(self.resolve_days[category] * speed * day / 2)
+        resolved_again = reopened & (rng.random(n) < RESOLVED_AGAIN_RATE) & (again <= now)
+        status[reopened] = 6
+        status[resolved_again] = 3
+        resolved_at[reopened] = np.nan
+        resolved_at[resolved_again] = again[resolved_again]
+        first_reopened = np.where(reopened, reopen, np.nan)
+        decided = np.where(status == 4, decide, np.where(duplicate, ack, np.nan))
+        first_closed = np.where(np.isnan(first_resolved), decided, first_resolved)
+        in_progress = np.where(
+            acked & (start <= now) & (resolved_path | (stalled & (stalled_at == 2))),
+            start,
+            np.nan,
+        )
+
+        response = ack + rng.exponential(self.ack_hours[category] * speed * hour * 0.8)
+        responded = acked & ~duplicate & (rng.random(n) < RESPONSE_RATE) & (response <= now)
+        closing = np.where(np.isnan(first_resolved), decided, first_resolved)
+        closing_message = ~np.isnan(closing) & ~duplicate & (rng.random(n) < CLOSING_MESSAGE_RATE)
+        first_responded = np.fmin(
+            np.where(responded, response, np.nan), np.where(closing_message, closing, np.nan)
+        )
+        first_ack = np.where(acked, ack, np.nan)
+        target = self.target_hours[category]
+        due = np.where(target > 0, t0 + target * hour, np.nan)
+        milestones = np.stack(
+            [
+                first_ack,
+                first_responded,
+                first_resolved,
+                resolved_at,
+                first_closed,
+                first_reopened,
+                in_progress,
+            ]
+        )
+        updated = np.fmax(np.nanmax(np.vstack([milestones, t0[None, :]]), axis=0), t0)
+
+        columns = {
+            "status": status,
+            "response_due_at": _nullable_timestamps(due),
+            "first_acknowledged_at": _nullable_timestamps(first_ack),
+            "first_responded_at": _nullable_timestamps(first_responded),
+            "first_resolved_at": _nullable_timestamps(first_resolved),
+            "resolved_at": _nullable_timestamps(resolved_at),
+            "first_closed_at": _nullable_timestamps(first_closed),
+            "first_reopened_at": _nullable_timestamps(first_reopened),
+            "duplicate_of_id": [ids_hex[i] if i >= 0 else _NULL for i in duplicate_of.tolist()],
+            "updated_at": _timestamps(updated.astype(np.int64)),
+        }
+
+        # report_event rows, each report's in time order.
+        message = np.array([_copy_escape(STAFF_MESSAGES[loc]) for loc in LOCALES], object)
+        ack_to = np.where(duplicate, 5, 1)
+        steps = [
+            # (at, from status, to status, has a message, rows)
+            (ack, 0, ack_to, np.zeros(n, bool), acked & (status != 0)),
+            (in_progress, 1, 2, np.zeros(n, bool), ~np.isnan(in_progress)),
+            (first_resolved, 2, 3, closing_message, ~np.isnan(first_resolved)),
+            (decided, 1, 4, closing_message, status == 4),
+            (response, -1, -1, np.ones(n, bool), responded),
+            (reopen, 3, 6, np.zeros(n, bool), reopened),
+            (again, 6, 3, np.zeros(n, bool), resolved_again),
+        ]
+        event_rows, event_at, event_columns = [], [], []
+        for at, from_, to, with_message, where in steps:
+            rows = np.flatnonzero(where)
+            event_rows.append(rows)
+            event_at.append(at[rows])
+            to_status = np.broadcast_to(np.asarray(to), (n,))[rows]
+            event_columns.append(
+                (
+                    np.full(
+                        len(rows), "public_response" if from_ < 0 else "status_changed", object
+                    ),
+                    np.full(len(rows), _NULL if from_ < 0 else STATUSES[from_], object),
+                    np.where(from_ < 0, _NULL, self.status_text[np.maximum(to_status, 0)]),
+                    np.where(with_message[rows], message[locale[rows]], _NULL),
+                )
+            )
+        rows = np.concatenate(event_rows)
+        at = np.concatenate(event_at)
+        order = np.lexsort((at, rows))
+        ids_array = np.array(ids_hex, object)
+        events = [
+            ids_array[rows[order]].tolist(),
+            _timestamps(at[order].astype(np.int64)),
+            *(np.concatenate([c[i] for c in event_columns])[order].tolist() for i in range(4)),
+        ]
+
+        # Feedback on closed reports.
+        closed = (status == 3) | (status == 4)
+        answer_at = closing + rng.exponential(day, n)
+        answered = closed & (rng.random(n) < FEEDBACK_RATE / np.sqrt(speed)) & (answer_at <= now)
+        rows = np.flatnonzero(answered)
+        fixed_p = np.array([FIXED_SHARES["resolved"], FIXED_SHARES["rejected"]])
+        kind = (status[rows] == 4).astype(np.int64)
+        cumulative = np.cumsum(fixed_p[kind], axis=1)
+        fixed = (rng.random(len(rows))[:, None] > cumulative).sum(axis=1).clip(0, 2)
+        mean_rating = np.array([4.4, 1.8, 3.0])[fixed] - 0.45 * np.log2(speed[rows])
+        rating = np.clip(np.rint(rng.normal(mean_rating, 0.8)), 1, 5).astype(np.int64)
+        comment_pick = rng.integers(0, 3, len(rows))
+        comments = np.array(
+            [_copy_escape(t) for loc in LOCALES for t in FEEDBACK_COMMENTS[loc]], object
+        )[locale[rows] * 3 + comment_pick]
+        comments[rng.random(len(rows)) >= FEEDBACK_COMMENT_RATE] = _NULL
+        first = rng.choice(3, size=len(rows), p=FIRST_REPORT_SHARES)
+        feedback = [
+            ids_array[rows].tolist(),
+            np.array(["yes", "no", "dont_know"], object)[fixed].tolist(),
+            rating.astype(str).tolist(),
+            comments.tolist(),
+            np.array(["t", "f", _NULL], object)[first].tolist(),
+            _timestamps(answer_at[rows].astype(np.int64)),
+        ]
+
+        # Phones following reports, from the municipality's pool.
+        rows = np.flatnonzero(rng.random(n) < self.follow_rate[category])
+        owner = municipality[rows]
+        pool_start, pool_end = self.device_start[owner], self.device_start[owner + 1]
+        rows, pool_start, pool_end = (
+            x[pool_end > pool_start] for x in (rows, pool_start, pool_end)
+        )
+        device = pool_start + np.floor(rng.random(len(rows)) * (pool_end - pool_start))
+        links = [
+            ids_array[rows].tolist(),
+            _hex_rows(self.device_ids[device.astype(np.int64)].tobytes(), 16),
+            _timestamps(submitted[rows] + 60),
+        ]
+        return columns, {
+            "events": _copy_text(events),
+            "feedback": _copy_text(feedback),
+            "links": _copy_text(links),
+        }
 
     def _attributes(self, category: NDArray[np.int64], day: NDArray[np.int64]) -> list[str]:
         """The attributes JSON object of each row, escaped for COPY."""
@@ -592,3 +880,26 @@ class _Plan:
 def _timestamps(epoch_s: NDArray[np.int64]) -> list[str]:
     """ISO 8601 UTC timestamps for epoch seconds."""
     return np.datetime_as_string(epoch_s.astype("datetime64[s]"), timezone="UTC").tolist()
+
+
+def _nullable_timestamps(epoch_s: NDArray[np.float64]) -> list[str]:
+    """ISO 8601 UTC timestamps, NULL for NaN."""
+    missing = np.isnan(epoch_s)
+    text_ = np.array(_timestamps(np.where(missing, 0, epoch_s).astype(np.int64)), dtype=object)
+    text_[missing] = _NULL
+    return text_.tolist()
+
+
+def _uuid4(rng: np.random.Generator, n: int) -> NDArray[np.uint8]:
+    """n random version-4 UUIDs as rows of 16 bytes."""
+    ids = np.frombuffer(rng.bytes(16 * n), dtype=np.uint8).reshape(n, 16).copy()
+    ids[:, 6] = (ids[:, 6] & 0x0F) | 0x40  # version 4
+    ids[:, 8] = (ids[:, 8] & 0x3F) | 0x80  # RFC 4122 variant
+    return ids
+
+
+def _copy_text(columns: list[list[str]]) -> bytes:
+    """Rows of COPY text from equally long columns of already escaped values."""
+    if not columns or not len(columns[0]):
+        return b""
+    return ("\n".join(map("\t".join, zip(*columns, strict=True))) + "\n").encode("utf-8")

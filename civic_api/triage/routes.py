@@ -3,15 +3,17 @@
 import csv
 import io
 import uuid
+from datetime import timedelta
 
-from flask import Response, request, stream_with_context
+from flask import Response, current_app, request, stream_with_context
 from flask.views import MethodView
 from geoalchemy2.shape import to_shape
 
 from civic_api.database import session, use_role
 from civic_api.errors import NotFound, PreconditionFailed
 from civic_api.extensions import Blueprint, With, page_of, safe_stream
-from civic_api.reports.models import OPEN_STATUSES, PUBLIC_EVENT_TYPES, Report
+from civic_api.reports import workflow
+from civic_api.reports.models import OPEN_STATUSES, PUBLIC_EVENT_TYPES, Report, ReportFeedback
 from civic_api.staff.auth import current_principal
 from civic_api.staff.models import StaffAccount
 from civic_api.staff.service import Principal, utcnow
@@ -58,7 +60,7 @@ def present(report: Report, principal: Principal, **extra) -> With:
         and report.status in OPEN_STATUSES
         and report.response_due_at is not None
         and report.response_due_at < now,
-        allowed_transitions=list(service.TRANSITIONS[report.status]),
+        allowed_transitions=list(workflow.TRANSITIONS[report.status]),
         **extra,
     )
 
@@ -70,7 +72,12 @@ def present_event(event) -> With:
 
 def detail(report: Report, principal: Principal):
     timeline = [present_event(e) for e in service.timeline(report, public_only=False)]
-    return present(report, principal, timeline=timeline), 200, {"ETag": service.etag(report)}
+    feedback = session.get(ReportFeedback, report.id)
+    return (
+        present(report, principal, timeline=timeline, feedback=feedback),
+        200,
+        {"ETag": service.etag(report)},
+    )
 
 
 def check_if_match(report: Report, headers: dict) -> None:
@@ -202,7 +209,8 @@ class AdminReportByIdView(MethodView):
         """Change status (with an optional public message), assignee or priority"""
         report = report_for(report_id)
         check_if_match(report, headers)
-        service.update_report(current_principal(), report, data, utcnow())
+        reminder = timedelta(hours=current_app.config["FEEDBACK_REMINDER_HOURS"])
+        service.update_report(current_principal(), report, data, utcnow(), reminder)
         session.commit()
         return detail(report, current_principal())
 

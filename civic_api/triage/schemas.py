@@ -8,6 +8,7 @@ from civic_api.extensions import HeadersSchema, QueryArgsSchema, Schema, plain_t
 from civic_api.models import LOCALES, TEXT_MAX
 from civic_api.municipalities.schemas import MunicipalityRefSchema
 from civic_api.reports.models import EVENT_TYPES, PRIORITIES, STATUSES
+from civic_api.reports.schemas import FeedbackSchema
 from civic_api.triage.service import SORTS
 
 MESSAGE = ma.fields.String(validate=[ma.validate.Length(min=1, max=TEXT_MAX), plain_text])
@@ -119,6 +120,11 @@ class EventSchema(Schema):
 
 class AdminReportDetailSchema(AdminReportSchema):
     timeline = ma.fields.List(ma.fields.Nested(EventSchema))
+    feedback = ma.fields.Nested(
+        FeedbackSchema,
+        allow_none=True,
+        metadata={"description": "The reporter's answer once it was resolved or rejected"},
+    )
 
 
 class ReportUpdateSchema(Schema):

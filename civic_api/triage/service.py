@@ -10,31 +10,17 @@ from sqlalchemy import Select, case, func, select
 from civic_api.audit import service as audit
 from civic_api.categories.models import Category, CategoryGroup
 from civic_api.database import session
-from civic_api.errors import Conflict, InvalidInput, NotFound
+from civic_api.errors import InvalidInput, NotFound
 from civic_api.municipalities.models import Municipality
 from civic_api.outbox import service as outbox
-from civic_api.reports.models import (
-    OPEN_STATUSES,
-    PRIORITIES,
-    PUBLIC_EVENT_TYPES,
-    Report,
-    ReportEvent,
-)
+from civic_api.reports import workflow
+from civic_api.reports.models import PRIORITIES, PUBLIC_EVENT_TYPES, Report, ReportEvent
+from civic_api.reports.workflow import overdue
 from civic_api.staff.models import StaffAccount
 from civic_api.staff.service import Principal
 from civic_api.triage.models import ResponseTemplate
 from geo.points import as_sql, distance_metres, within_metres
 
-# Which status may follow which. The reporter's own "reopen" (resolved → reopened) is separate.
-TRANSITIONS: dict[str, tuple[str, ...]] = {
-    "submitted": ("acknowledged", "rejected", "duplicate"),
-    "acknowledged": ("in_progress", "resolved", "rejected", "duplicate"),
-    "in_progress": ("resolved", "rejected", "duplicate"),
-    "reopened": ("in_progress", "resolved", "rejected", "duplicate"),
-    "resolved": ("in_progress",),
-    "rejected": ("acknowledged",),
-    "duplicate": ("acknowledged",),
-}
 SORTS = {
     "submitted_at": Report.submitted_at,
     "updated_at": Report.updated_at,
@@ -46,16 +32,6 @@ SORTS = {
 
 def etag(report: Report) -> str:
     return f'"{report.id}.{report.version}"'
-
-
-def overdue(now: datetime):
-    """Still waiting for a first acknowledgement after the category's response target."""
-    return func.coalesce(
-        Report.first_acknowledged_at.is_(None)
-        & Report.status.in_(OPEN_STATUSES)
-        & (Report.response_due_at < now),
-        False,
-    )
 
 
 def scoped(principal: Principal) -> Select:
@@ -144,14 +120,6 @@ def snapshot(report: Report) -> dict:
     }
 
 
-def _event(report: Report, type_: str, now: datetime, actor_id: int | None, **fields):
-    event = ReportEvent(report_id=report.id, type=type_, at=now, actor_id=actor_id, **fields)
-    session.add(event)
-    report.updated_at = now  # bumps the version, hence the ETag
-    session.flush()
-    return event
-
-
 def _audit(principal: Principal, action: str, report: Report, before: dict) -> None:
     audit.record(
         principal.staff_id,
@@ -164,17 +132,26 @@ def _audit(principal: Principal, action: str, report: Report, before: dict) -> N
     )
 
 
-def update_report(principal: Principal, report: Report, changes: dict, now: datetime) -> Report:
-    """Apply a status transition, assignment and/or priority, recording who and when."""
+def update_report(
+    principal: Principal,
+    report: Report,
+    changes: dict,
+    now: datetime,
+    feedback_reminder_after: timedelta | None = None,
+) -> Report:
+    """Apply a status transition, assignment and/or priority, recording who and when.
+
+    Closing a report asks its reporter for feedback, and again `feedback_reminder_after` later.
+    """
     before = snapshot(report)
     if "assignee_id" in changes and changes["assignee_id"] != report.assignee_id:
         _assign(principal, report, changes["assignee_id"], now)
     if "priority" in changes and changes["priority"] != report.priority:
         old = report.priority
         report.priority = changes["priority"]
-        _event(report, "priority_changed", now, principal.staff_id, data={"from": old})
+        workflow.add_event(report, "priority_changed", now, principal.staff_id, data={"from": old})
     if "status" in changes:
-        _transition(principal, report, changes["status"], now, changes.get("message"), changes)
+        _transition(principal, report, changes["status"], now, changes, feedback_reminder_after)
     elif changes.get("message") or changes.get("duplicate_of"):
         field = "message" if changes.get("message") else "duplicate_of"
         raise InvalidInput.field(field, "Only allowed together with a status change.")
@@ -202,7 +179,9 @@ def _assign(principal: Principal, report: Report, assignee_id: int | None, now: 
                 "assignee_id", "Must be an active staff member of the report's municipality."
             )
     report.assignee_id = assignee_id
-    _event(report, "assigned", now, principal.staff_id, data={"assignee_id": assignee_id})
+    workflow.add_event(
+        report, "assigned", now, principal.staff_id, data={"assignee_id": assignee_id}
+    )
 
 
 def _transition(
@@ -210,44 +189,23 @@ def _transition(
     report: Report,
     status: str,
     now: datetime,
-    message: str | None,
     changes: dict,
+    feedback_reminder_after: timedelta | None,
 ) -> None:
-    allowed = TRANSITIONS[report.status]
-    if status not in allowed:
-        raise Conflict(
-            f"A {report.status} report cannot become {status}.",
-            {"json": {"status": [f"Allowed from {report.status}: {', '.join(allowed)}."]}},
-            details={"current_status": report.status, "allowed": list(allowed)},
-        )
+    workflow.check_transition(report, status)
+    original = None
     if status == "duplicate":
-        report.duplicate_of_id = _original(principal, report, changes.get("duplicate_of")).id
+        original = _original(principal, report, changes.get("duplicate_of"))
     elif changes.get("duplicate_of"):
         raise InvalidInput.field("duplicate_of", "Only allowed with the status duplicate.")
-    else:
-        report.duplicate_of_id = None
-    previous, report.status = report.status, status
-    if status != "submitted" and report.first_acknowledged_at is None:
-        report.first_acknowledged_at = now
-    if status == "resolved":
-        report.resolved_at = now
-        report.first_resolved_at = report.first_resolved_at or now
-    if message:
-        report.first_responded_at = report.first_responded_at or now
-    event = _event(
+    workflow.transition(
         report,
-        "status_changed",
+        status,
         now,
-        principal.staff_id,
-        from_status=previous,
-        to_status=status,
-        message=message,
-        data={"duplicate_of": str(report.duplicate_of_id)} if report.duplicate_of_id else {},
-    )
-    outbox.enqueue(
-        "report.status_changed",
-        report_id=report.id,
-        payload={"event_id": event.id, "status": status},
+        actor_id=principal.staff_id,
+        message=changes.get("message"),
+        duplicate_of=original,
+        feedback_reminder_after=feedback_reminder_after,
     )
 
 
@@ -288,8 +246,8 @@ def add_response(
             raise InvalidInput.field("template_id", "No active template for this category.")
         message = template.body[report.locale]
     before = snapshot(report)
-    report.first_responded_at = report.first_responded_at or now
-    event = _event(
+    workflow.record_response(report, now)
+    event = workflow.add_event(
         report,
         "public_response",
         now,
@@ -305,7 +263,7 @@ def add_response(
 def add_note(principal: Principal, report: Report, message: str, now: datetime) -> ReportEvent:
     """An internal note, never shown to the reporter."""
     before = snapshot(report)
-    event = _event(report, "internal_note", now, principal.staff_id, message=message)
+    event = workflow.add_event(report, "internal_note", now, principal.staff_id, message=message)
     _audit(principal, "report.note", report, before)
     return event
 
@@ -320,7 +278,7 @@ def set_description_hidden(
         return report
     before = snapshot(report)
     report.description_hidden_reason = reason if hidden else None
-    _event(
+    workflow.add_event(
         report,
         "description_hidden" if hidden else "description_restored",
         now,

@@ -1,0 +1,1 @@
+"""Impact indicators per municipality and period, and the quarterly M&E report."""
