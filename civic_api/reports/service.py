@@ -15,7 +15,6 @@ from civic_api.categories.service import CategoryCache, validate_answers
 from civic_api.database import session
 from civic_api.errors import Conflict, InvalidInput
 from civic_api.municipalities.service import municipality_at
-from civic_api.reports import idempotency
 from civic_api.reports.models import PUBLIC_EVENT_TYPES, Report, ReportEvent, ReportFeedback
 from civic_api.reports.workflow import FEEDBACK_STATUSES
 from geo.points import as_sql
@@ -126,6 +125,8 @@ def submit_report(
         report = new_report(**fields)
         insert_report(report)
         return dump(report), False
+    from civic_api.reports import idempotency  # it builds on this module's INSERT_REPORT
+
     fingerprint = idempotency.fingerprint(secret, request_body)
     try:
         report = new_report(**fields)
