@@ -50,10 +50,8 @@ class Api(flask_smorest.Api):
 
     def handle_http_exception(self, error: HTTPException):
         payload, code, headers = super().handle_http_exception(error)
-        # flask-limiter's description is the limit itself ("10 per 1 minute"); other 429s
-        # (a privacy budget) keep their message and Retry-After.
         limited = isinstance(error, RateLimitExceeded)
-        if limited:
+        if limited:  # flask-limiter's description is the limit itself ("10 per 1 minute")
             payload["message"] = DEFAULT_MESSAGES[429]
         elif "message" not in payload:
             default = DEFAULT_MESSAGES.get(code) if "errors" in payload else None
@@ -63,7 +61,7 @@ class Api(flask_smorest.Api):
             payload["errors"] = localise(payload["errors"])
         # Keep what werkzeug says in headers (Allow on a 405, Retry-After on a 503 or 429).
         extra = {k: v for k, v in error.get_headers() if k.lower() != "content-type"}
-        if limited:
+        if limited:  # other 429s (a privacy budget) say when themselves
             extra["Retry-After"] = retry_after()
         return payload, code, extra | dict(headers or {})
 
@@ -305,10 +303,16 @@ class Translated(ma.fields.Field):
         return None if value is None else translate(value)
 
 
+def _serialization_style(converter, field, **kwargs) -> dict:
+    """A parameter's `style` and `explode`, from its field's metadata (e.g. OGC's limit)."""
+    return {key: field.metadata[key] for key in ("style", "explode") if key in field.metadata}
+
+
 def init_api(app) -> Api:
     api = Api(app, spec_kwargs={"info": {"description": app.config.get("API_DESCRIPTION", "")}})
     api.register_field(Translated, "string", None)
     api.register_field(StrictFloat, "number", None)
+    api.ma_plugin.converter.add_parameter_attribute_function(_serialization_style)
     api.spec.components.security_scheme(
         "bearerAuth",
         {
