@@ -106,8 +106,8 @@ def check_request() -> None:
     for name, value in request.args.items(multi=True):
         if CONTROL.search(name) or CONTROL.search(value):
             _reject("query", (name,), "Must be plain text without control characters.")
-    if request.blueprint in FORM_BODIES:
-        return
+    if request.blueprint in FORM_BODIES or request.routing_exception is not None:
+        return  # form bodies are checked by their views; a 404/405 is answered as such
     if request.method in {"POST", "PUT", "PATCH"} and (
         request.content_length or request.headers.get("Transfer-Encoding")
     ):
