@@ -79,12 +79,6 @@ class BudgetExhausted(DomainError):
     status = 429
 
 
-class Busy(DomainError):
-    """503: the server is busy with the same kind of work; Retry-After says when to retry."""
-
-    status = 503
-
-
 class Unavailable(DomainError):
     """503: the database is away, overloaded or too slow; the client should retry later."""
 
