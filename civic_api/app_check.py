@@ -2,16 +2,13 @@
 
 The apps send their App Check token in `X-Firebase-AppCheck`; firebase-admin verifies it
 against Firebase's public keys (fetched at most every six hours, with a timeout). This is,
-besides notifications/fcm.py, the only module that imports firebase_admin.
+besides notifications/fcm.py, the only module that imports firebase_admin (on first use:
+it and its JWT stack weigh ~30 MB, which a service without App Check does not carry).
 """
 
 import logging
 
-import firebase_admin
-from firebase_admin import app_check, credentials
 from flask import current_app, request
-from google.auth.credentials import AnonymousCredentials
-from jwt import PyJWKClient, PyJWKClientConnectionError, PyJWKClientError
 
 from civic_api.errors import Unauthorized, Unavailable
 
@@ -20,15 +17,19 @@ HEADER = "X-Firebase-AppCheck"
 JWKS_TIMEOUT_SECONDS = 5
 
 
-class _NoCredential(credentials.Base):
-    """Verifying App Check tokens needs only Firebase's public keys, no service account."""
-
-    def get_credential(self):
-        return AnonymousCredentials()
-
-
 def _firebase_app():
     """A firebase-admin app for this project (one per process), with the key URL set."""
+    import firebase_admin
+    from firebase_admin import app_check, credentials
+    from google.auth.credentials import AnonymousCredentials
+    from jwt import PyJWKClient
+
+    class _NoCredential(credentials.Base):
+        """Verifying App Check tokens needs only Firebase's public keys, no service account."""
+
+        def get_credential(self):
+            return AnonymousCredentials()
+
     config = current_app.config
     name = f"civic-app-check:{config['APP_CHECK_PROJECT']}"
     try:
@@ -54,6 +55,9 @@ def require_app_check() -> None:
     token = request.headers.get(HEADER, "")
     if not token:
         raise Unauthorized("App Check failed: send a valid X-Firebase-AppCheck token.")
+    from firebase_admin import app_check
+    from jwt import PyJWKClientConnectionError, PyJWKClientError
+
     try:
         app_check.verify_token(token, app=_firebase_app())
     except PyJWKClientConnectionError:

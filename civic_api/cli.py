@@ -3,8 +3,6 @@
 from pathlib import Path
 
 import click
-from alembic import command
-from alembic.config import Config
 from flask import current_app
 from flask.cli import AppGroup
 from sqlalchemy import func, select, text
@@ -24,8 +22,10 @@ retention_cli = AppGroup("retention", help="Forget what is no longer needed (doc
 reports_cli = AppGroup("reports", help="Report submission housekeeping.")
 
 
-def alembic_config(url: str | None = None) -> Config:
+def alembic_config(url: str | None = None):
     """Alembic's configuration for `url` (default: the current app's database)."""
+    from alembic.config import Config  # on use: serving processes do not carry Alembic
+
     config = Config(str(ROOT / "alembic.ini"))
     config.attributes["url"] = url or current_app.config["DATABASE_URL"]
     return config
@@ -35,6 +35,8 @@ def alembic_config(url: str | None = None) -> Config:
 @click.argument("revision", default="head")
 def db_upgrade(revision):
     """Apply migrations up to REVISION (default: head)."""
+    from alembic import command
+
     command.upgrade(alembic_config(), revision)
 
 
@@ -42,12 +44,16 @@ def db_upgrade(revision):
 @click.argument("revision")
 def db_downgrade(revision):
     """Revert migrations down to REVISION."""
+    from alembic import command
+
     command.downgrade(alembic_config(), revision)
 
 
 @db_cli.command("current")
 def db_current():
     """Show the applied revision."""
+    from alembic import command
+
     command.current(alembic_config())
 
 

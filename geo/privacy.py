@@ -20,7 +20,6 @@ from dataclasses import dataclass
 from typing import Any, Generic, NamedTuple, Protocol, TypeVar
 
 import numpy as np
-import opendp.prelude as dp
 from numpy.typing import ArrayLike, NDArray
 
 K = TypeVar("K", bound=Hashable)
@@ -83,6 +82,8 @@ class Release(Generic[K]):
 
 
 def _laplace_measurement(scale: float) -> Any:
+    import opendp.prelude as dp  # on first use: ~35 MB that a serving process rarely needs
+
     dp.enable_features("contrib")
     space = dp.vector_domain(dp.atom_domain(T=dp.i64)), dp.l1_distance(T=dp.i64)
     return dp.m.make_laplace(*space, scale=scale)

@@ -13,12 +13,12 @@ import urllib.request
 from pathlib import Path
 
 import pytest
-from conftest import PRISHTINA
+from conftest import PRISHTINA, create_database, drop_database
 from live import free_port, gunicorn
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
-from civic_api import settings
+from civic_api import create_app, settings
 from civic_api.database import make_engine
 from civic_api.i18n import localise
 from civic_api.messages import CATALOGUE, translate_message
@@ -530,6 +530,19 @@ def test_readyz_checks_the_migration(client):
     assert r.json["status"] == "ok"
     assert r.json["migration"]
     assert client.get("/healthz").json == {"status": "ok"}
+
+
+def test_readyz_is_503_on_a_database_never_migrated():
+    url = create_database("civic_test_unmigrated")
+    try:
+        empty = create_app({"DATABASE_URL": url, "TESTING": True, "SECRET_KEY": "x" * 32})
+        r = empty.test_client().get("/readyz")
+        assert r.status_code == 503
+        assert r.headers["Retry-After"] == "5"
+        assert r.json["message"] == "The database schema is not at the expected migration."
+        empty.extensions["engine"].dispose()
+    finally:
+        drop_database(url)
 
 
 @pytest.fixture

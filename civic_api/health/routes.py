@@ -3,7 +3,7 @@
 import marshmallow as ma
 from flask import current_app
 from flask.views import MethodView
-from sqlalchemy import text
+from sqlalchemy import exc, text
 
 from civic_api.database import session
 from civic_api.errors import Unavailable
@@ -51,7 +51,11 @@ class ReadinessView(MethodView):
     @blp.alt_response(503, description="The database is away or not migrated; see Retry-After")
     def get(self):
         """Ready for traffic: the database answers and its schema is at the code's head"""
-        revisions = set(session.scalars(text("SELECT version_num FROM alembic_version")))
+        try:
+            revisions = set(session.scalars(text("SELECT version_num FROM alembic_version")))
+        except exc.ProgrammingError:  # never migrated: no alembic_version table
+            session.rollback()
+            revisions = set()
         if revisions != migration_heads():
             raise Unavailable("The database schema is not at the expected migration.")
         return {"status": "ok", "migration": ",".join(sorted(revisions))}

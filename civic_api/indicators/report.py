@@ -6,7 +6,6 @@ import io
 from datetime import datetime
 
 from flask import render_template
-from matplotlib.figure import Figure
 from sqlalchemy import text
 
 from civic_api.database import session
@@ -84,7 +83,14 @@ def fmt(value, unit: str, locale: str, withheld: str | None = None) -> str:
     return text_
 
 
-def _png(figure: Figure) -> str:
+def _figure(**options):
+    """A matplotlib figure; matplotlib (~50 MB) is loaded by the first report, not at import."""
+    from matplotlib.figure import Figure
+
+    return Figure(layout="constrained", **options)
+
+
+def _png(figure) -> str:
     buffer = io.BytesIO()
     figure.savefig(buffer, format="png", dpi=96)
     return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode()
@@ -96,7 +102,7 @@ def months_chart(place, period: Period, locale: str) -> str:
     params = {"m": place.id, "start": previous.start, "end": period.end}
     counts = dict(session.execute(text(MONTHS_SQL), params).all())
     labels = previous.month_labels() + period.month_labels()
-    figure = Figure(figsize=(6.4, 2.4), layout="constrained")
+    figure = _figure(figsize=(6.4, 2.4))
     axes = figure.subplots()
     colours = ["#b0bec5"] * previous.months + ["#1565c0"] * period.months
     axes.bar(labels, [counts.get(m, 0) for m in labels], color=colours)
@@ -109,7 +115,7 @@ def months_chart(place, period: Period, locale: str) -> str:
 def hours_chart(place, period: Period, locale: str) -> str:
     """A weekday × hour heat grid of when non-sensitive problems occurred."""
     grid = service.by_hour_and_weekday(place.id, period, "all", "non_sensitive")
-    figure = Figure(figsize=(6.4, 2.2), layout="constrained")
+    figure = _figure(figsize=(6.4, 2.2))
     axes = figure.subplots()
     axes.imshow(grid, aspect="auto", cmap="Blues")
     axes.set_yticks(range(7), translate(TEXT["weekdays"], locale).split(","), fontsize=7)
@@ -122,7 +128,7 @@ def hours_chart(place, period: Period, locale: str) -> str:
 def league_chart(league: list[dict], slug: str, locale: str) -> str:
     """Median hours to acknowledgement of every ranked municipality, this one highlighted."""
     ranked = [r for r in league if r["rank"] is not None]
-    figure = Figure(figsize=(6.4, max(2.0, 0.16 * len(ranked) + 0.8)), layout="constrained")
+    figure = _figure(figsize=(6.4, max(2.0, 0.16 * len(ranked) + 0.8)))
     axes = figure.subplots()
     names = [r["name"] for r in ranked][::-1]
     values = [r["league_value"] for r in ranked][::-1]

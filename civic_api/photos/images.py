@@ -5,18 +5,24 @@ profiles and the JPEG comment are dropped by building a new image from the decod
 pixels, after `exif_transpose` has applied the orientation the EXIF asked for.
 """
 
+import functools
 import io
 import warnings
 from dataclasses import dataclass
 
-import pillow_heif
 from PIL import Image, ImageOps, UnidentifiedImageError
-
-pillow_heif.register_heif_opener()
 
 # What the upload may be, whatever its name or declared type says.
 FORMATS = ("JPEG", "PNG", "WEBP", "HEIF")
 OUTPUT_TYPE = "image/jpeg"
+
+
+@functools.cache
+def _register_heif() -> None:
+    """Teach Pillow HEIC/HEIF on the first upload, not at import (~10 MB per process)."""
+    import pillow_heif
+
+    pillow_heif.register_heif_opener()
 
 
 class ImageRejected(Exception):
@@ -44,6 +50,7 @@ def clean(data: bytes, *, max_pixels: int, max_dimension: int, quality: int = 85
     413 for images that would decode to more than `max_pixels` pixels (decompression bombs
     included; JPEGs count at the reduced scale they are decoded at).
     """
+    _register_heif()
     try:
         with warnings.catch_warnings():
             # Pillow warns, then raises, past Image.MAX_IMAGE_PIXELS; we check our own cap first.
