@@ -108,6 +108,7 @@ def insert_overhead(app, per_block: int = 50, blocks: int = 6) -> tuple[float, f
                 start = time.perf_counter()
                 report = reports.new_report(
                     categories=app.extensions["category_cache"],
+                    municipalities=app.extensions["municipality_index"],
                     category="public_lighting",
                     location=Point(21.1655 + i * 1e-4, 42.6629),
                     locale="en",

@@ -10,6 +10,7 @@ from civic_api import access_log, cli, database, edge, errors, headers, i18n, me
 from civic_api.categories.service import CategoryCache
 from civic_api.extensions import init_api
 from civic_api.limits import limiter
+from civic_api.municipalities.service import MunicipalityIndex
 
 API_DESCRIPTION = """\
 Anonymous, geotagged reports from citizens' phones (Walk Freely: sexual harassment;
@@ -36,9 +37,12 @@ def create_app(config: dict | None = None) -> Flask:
     if app.config["TRUSTED_PROXIES"]:
         hops = app.config["TRUSTED_PROXIES"]
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops)
-    database.init_app(app)
     metrics.init_app(app)  # first: its timer starts before the other request hooks
+    database.init_app(app)
     app.extensions["category_cache"] = CategoryCache(app.config["CATEGORY_CACHE_SECONDS"])
+    app.extensions["municipality_index"] = MunicipalityIndex(
+        app.config["MUNICIPALITY_CACHE_SECONDS"]
+    )
     edge.init_app(app)
     i18n.init_app(app)
     headers.init_app(app)

@@ -7,8 +7,8 @@ for a lock, a statement (per role of query: `use_role`), and an idle open transa
 import re
 import select
 
-from sqlalchemy import MetaData, create_engine, event, exc
-from sqlalchemy.orm import DeclarativeBase, Session, scoped_session, sessionmaker
+from sqlalchemy import Connection, MetaData, create_engine, event, exc
+from sqlalchemy.orm import DeclarativeBase, scoped_session, sessionmaker
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -55,24 +55,32 @@ def _check_alive(dbapi_connection, connection_record, connection_proxy) -> None:
         raise exc.DisconnectionError("the server closed the connection")
 
 
-def timeout_options(config) -> dict:
-    """Engine options that bound connecting and waiting for a pooled connection."""
+def timeout_options(config, role: str | None = None) -> dict:
+    """Engine options that bound connecting and waiting for a pooled connection and, for a
+    request `role` (ROLES), statements, lock waits and idle transactions, as startup options
+    of each connection: no statement is spent on them per request."""
+    connect_args = {
+        "connect_timeout": config["DB_CONNECT_TIMEOUT_SECONDS"],
+        # A server that vanished without closing the connection is noticed in ~15 s.
+        "keepalives": 1,
+        "keepalives_idle": 5,
+        "keepalives_interval": 5,
+        "keepalives_count": 2,
+    }
+    if role is not None:
+        connect_args["options"] = " ".join(
+            f"-c {name}={int(value)}" for name, value in session_timeouts(config, role).items()
+        )
     return {
         "pool_timeout": config["DB_POOL_TIMEOUT_SECONDS"],
         "pool_size": config["DB_POOL_SIZE"],
-        "connect_args": {
-            "connect_timeout": config["DB_CONNECT_TIMEOUT_SECONDS"],
-            # A server that vanished without closing the connection is noticed in ~15 s.
-            "keepalives": 1,
-            "keepalives_idle": 5,
-            "keepalives_interval": 5,
-            "keepalives_count": 2,
-        },
+        "connect_args": connect_args,
     }
 
 
 # Statement timeouts per role of query (settings). Requests get DB_STATEMENT_TIMEOUT_MS
-# unless their blueprint names a role; command-line jobs (seeding, rebuilds) are unbounded.
+# unless their blueprint names a role; command-line jobs (seeding, rebuilds) and the
+# notification worker use the unbounded `engine`.
 ROLES = {
     "default": "DB_STATEMENT_TIMEOUT_MS",
     "ingest": "DB_INGEST_STATEMENT_TIMEOUT_MS",
@@ -80,32 +88,47 @@ ROLES = {
 }
 
 
-def _request_timeouts(sql_session, transaction, connection) -> None:
-    """Bound every transaction a request opens: statements, lock waits, idling."""
-    from flask import current_app, g, has_request_context
-
-    # (A session joined into an outer transaction, as the tests do, is left alone: SET LOCAL
-    # would outlive the request there. Live-server tests check these timeouts.)
-    if not has_request_context() or transaction.nested or connection.in_nested_transaction():
-        return
-    config = current_app.config
-    statement = int(config[ROLES[g.get("query_role", "default")]])
-    lock = int(config["DB_LOCK_TIMEOUT_MS"])
-    idle = int(config["DB_IDLE_IN_TRANSACTION_TIMEOUT_MS"])
-    connection.exec_driver_sql(
-        f"SET LOCAL statement_timeout = {statement}; SET LOCAL lock_timeout = {lock}; "
-        f"SET LOCAL idle_in_transaction_session_timeout = {idle}"
-    )
+def session_timeouts(config, role: str) -> dict[str, int]:
+    return {
+        "statement_timeout": config[ROLES[role]],
+        "lock_timeout": config["DB_LOCK_TIMEOUT_MS"],
+        "idle_in_transaction_session_timeout": config["DB_IDLE_IN_TRANSACTION_TIMEOUT_MS"],
+    }
 
 
 def use_role(role: str) -> None:
-    """Give this request's transactions the statement timeout of `role` (see ROLES)."""
-    from flask import g
+    """Give this request's statements the timeouts of `role` (ROLES).
 
-    g.query_role = role
+    Before the request's first statement the session is bound to that role's engine, whose
+    connections carry the timeouts from their start; once a transaction is open (an export
+    that turns out to be long) they are set for the rest of it with SET LOCAL. A session
+    bound to a connection (the tests' outer transaction) is left alone."""
+    from flask import current_app
+
     current = session()
-    if current.in_transaction():  # already begun: set it now, as _request_timeouts would
-        _request_timeouts(current, current.get_transaction(), current.connection())
+    if isinstance(current.bind, Connection):
+        return
+    if not current.in_transaction():
+        current.bind = current_app.extensions["request_engines"][role]
+        return
+    timeouts = session_timeouts(current_app.config, role)
+    current.connection().exec_driver_sql(
+        "; ".join(f"SET LOCAL {name} = {int(value)}" for name, value in timeouts.items())
+    )
+
+
+def autocommit() -> None:
+    """Run this request's statements each in its own implicit transaction: no BEGIN or
+    COMMIT round trip. Only for a request whose writes are one statement (report
+    submission); called before its first statement, it binds the session to the ingest
+    role's autocommit engine (its own pool: a connection never switches modes, which would
+    cost a statement). A session bound to a connection (the tests' outer transaction) is
+    left alone."""
+    from flask import current_app
+
+    current = session()
+    if not isinstance(current.bind, Connection) and not current.in_transaction():
+        current.bind = current_app.extensions["request_engines"]["autocommit"]
 
 
 def init_app(app) -> None:
@@ -114,8 +137,14 @@ def init_app(app) -> None:
         raise RuntimeError(
             "DATABASE_URL is not set; scripts/devdb url prints the local development database's URL"
         )
+    # Unbounded: command-line jobs and the notification worker (which bounds its own waits).
     app.extensions["engine"] = engine = make_engine(url, **timeout_options(app.config))
+    # Requests: one engine per role (an engine connects only when first used).
+    engines = {role: make_engine(url, **timeout_options(app.config, role)) for role in ROLES}
+    engines["autocommit"] = make_engine(
+        url, isolation_level="AUTOCOMMIT", **timeout_options(app.config, "ingest")
+    )
+    app.extensions["request_engines"] = engines
     session.configure(bind=engine)
-    if not event.contains(Session, "after_begin", _request_timeouts):
-        event.listen(Session, "after_begin", _request_timeouts)
+    app.before_request(lambda: use_role("default"))
     app.teardown_appcontext(lambda exc: session.remove())

@@ -94,6 +94,7 @@ def app(database_url):
             "SECRET_KEY": TEST_SECRET,
             # Tests change categories and submit at once; the cache's own test sets an age.
             "CATEGORY_CACHE_SECONDS": 0,
+            "MUNICIPALITY_CACHE_SECONDS": 0,
             # Cheap argon2 parameters: the suite creates many accounts.
             "PASSWORD_HASH_TIME_COST": 1,
             "PASSWORD_HASH_MEMORY_KIB": 64,

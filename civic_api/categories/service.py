@@ -2,7 +2,6 @@
 
 import math
 import re
-import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -12,6 +11,7 @@ from typing import Any, NamedTuple
 from sqlalchemy import select
 
 from civic_api.audit import service as audit
+from civic_api.cache import VersionedCache
 from civic_api.categories.models import (
     CODE_FORMAT,
     Category,
@@ -89,24 +89,14 @@ class ActiveCategory:
     attributes: tuple[AttributeDefinition, ...]
 
 
-_VERSION = select(CategoryVersion.version)
+class CategoryCache(VersionedCache):
+    """Categories held in the process (civic_api.cache): the active ones for report
+    submission, the whole catalogue for the aggregates."""
 
-
-class CategoryCache:
-    """Categories held in the process: the active ones for report submission, the whole
-    catalogue for the aggregates.
-
-    At most every `max_age` seconds the first caller compares the `category_version` row
-    with the version it loaded, and reloads when they differ: a committed change is seen
-    within `max_age` seconds by every process, and between checks no statement is sent.
-    """
+    version_query = select(CategoryVersion.version)
 
     def __init__(self, max_age: float, clock: Callable[[], float] = time.monotonic):
-        self.max_age = max_age
-        self._clock = clock
-        self._lock = threading.Lock()
-        self._version: int | None = None
-        self._checked_at = -math.inf
+        super().__init__(max_age, clock)
         self._by_code: dict[str, ActiveCategory] = {}
         self._catalogue: tuple[CatalogueEntry, ...] = ()
 
@@ -122,22 +112,9 @@ class CategoryCache:
         self._fresh()
         return self._catalogue
 
-    def _fresh(self) -> None:
-        if self._clock() - self._checked_at >= self.max_age:
-            self._refresh()
-
-    def _refresh(self) -> None:
-        with self._lock:
-            started = self._clock()
-            if started - self._checked_at < self.max_age:
-                return  # another thread has just checked
-            # The version first: data read after it is at least as new, never older.
-            version = session.scalar(_VERSION)
-            if version != self._version:
-                self._by_code = {c.code: _detached(c) for c in list_categories()}
-                self._catalogue = load_catalogue()
-                self._version = version
-            self._checked_at = started
+    def _load(self) -> None:
+        self._by_code = {c.code: _detached(c) for c in list_categories()}
+        self._catalogue = load_catalogue()
 
 
 def _detached(category: Category) -> ActiveCategory:

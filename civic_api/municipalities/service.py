@@ -2,18 +2,25 @@
 
 import logging
 import re
+import time
 import unicodedata
+from collections.abc import Callable
+from typing import NamedTuple
 
+import numpy as np
+import shapely
 from geoalchemy2.shape import from_shape
+from shapely import STRtree
 from shapely.geometry import Point
-from sqlalchemy import Row, func, select
+from sqlalchemy import func, select
 from sqlalchemy.dialects.postgresql import insert
 
 from civic_api.audit import service as audit
+from civic_api.cache import VersionedCache
 from civic_api.categories.service import FORBIDDEN_CHARACTERS
 from civic_api.database import session
 from civic_api.errors import NotFound
-from civic_api.municipalities.models import Municipality
+from civic_api.municipalities.models import Municipality, MunicipalityVersion
 from civic_api.seed import gazetteer
 from geo import boundaries, points
 
@@ -62,34 +69,64 @@ def _as_dict(row) -> dict:
     return out
 
 
+class MunicipalityRef(NamedTuple):
+    id: int
+    slug: str
+    name: dict
+
+
 _REFERENCE = (Municipality.id, Municipality.slug, Municipality.name)
-# Built once: it runs for every report.
-_INSIDE = (
-    select(*_REFERENCE)
-    .where(points.covers(Municipality.boundary, points.point_parameter("point")))
-    .order_by(Municipality.slug)
-    .limit(1)
-)
 
 
-def municipality_at(point: Point, snap_metres: float = 0) -> Row | None:
-    """The municipality responsible for a point: its (id, slug, name), found through the
-    boundary's spatial index (the boundary itself is not fetched).
+class MunicipalityIndex(VersionedCache):
+    """The municipalities' boundaries held in the process (civic_api.cache), to route every
+    report without a statement.
 
     A point inside or on the boundary of a municipality belongs to it. A point on a border
     shared by several belongs to the one whose slug sorts first, so the choice never depends
     on insertion order. A point outside all of them but within `snap_metres` of one (GPS
-    drift, simplified boundaries) belongs to the nearest.
+    drift, simplified boundaries) belongs to the nearest: that rare case asks the database
+    (geodesic distance, `nearest_municipality`).
     """
-    inside = session.execute(_INSIDE, {"point": points.as_sql(point)}).first()
-    if inside is not None or snap_metres <= 0:
-        return inside
-    return session.execute(
+
+    version_query = select(MunicipalityVersion.version)
+
+    def __init__(self, max_age: float, clock: Callable[[], float] = time.monotonic):
+        super().__init__(max_age, clock)
+        # (references by slug, their boundaries, an R-tree over them): replaced whole.
+        self._snapshot: tuple[tuple[MunicipalityRef, ...], np.ndarray, STRtree] = (
+            (),
+            np.empty(0, dtype=object),
+            STRtree([]),
+        )
+
+    def _load(self) -> None:
+        rows = session.execute(
+            select(*_REFERENCE, func.ST_AsBinary(Municipality.boundary)).order_by(Municipality.slug)
+        ).all()
+        shapes = shapely.from_wkb([bytes(row[3]) for row in rows])
+        shapely.prepare(shapes)  # repeated point-in-polygon tests on the same shapes
+        self._snapshot = (tuple(MunicipalityRef(*row[:3]) for row in rows), shapes, STRtree(shapes))
+
+    def at(self, point: Point, snap_metres: float = 0) -> MunicipalityRef | None:
+        """The municipality responsible for `point`, or None."""
+        self._fresh()
+        refs, shapes, tree = self._snapshot
+        for index in np.sort(tree.query(point)):  # by slug: the first that covers the point
+            if shapes[index].covers(point):
+                return refs[index]
+        return nearest_municipality(point, snap_metres) if snap_metres > 0 else None
+
+
+def nearest_municipality(point: Point, snap_metres: float) -> MunicipalityRef | None:
+    """The municipality nearest to `point` within `snap_metres` (geodesic), ties by slug."""
+    row = session.execute(
         select(*_REFERENCE)
         .where(points.within_metres(Municipality.boundary, point, snap_metres))
         .order_by(points.distance_metres(Municipality.boundary, point), Municipality.slug)
         .limit(1)
     ).first()
+    return MunicipalityRef(*row) if row is not None else None
 
 
 def slugify(text: str) -> str:

@@ -306,6 +306,7 @@ def create_request(fmt):
         timedelta(hours=current_app.config["IDEMPOTENCY_TTL_HOURS"]),
         created_body,
         categories=current_app.extensions["category_cache"],
+        municipalities=current_app.extensions["municipality_index"],
         locale=current_locale(),
         snap_metres=current_app.config["MUNICIPALITY_SNAP_METRES"],
         **fields,

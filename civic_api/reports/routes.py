@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 from flask import current_app, g, jsonify, request, url_for
 from flask.views import MethodView
 
-from civic_api import retention
+from civic_api import database, retention
 from civic_api.database import session
 from civic_api.errors import NotFound
 from civic_api.extensions import Blueprint
@@ -68,6 +68,9 @@ class ReportsView(MethodView):
         """Submit an anonymous report"""
         if data.get("locale"):
             g.locale = data["locale"]  # answer in the reporter's chosen language
+        # The report, its idempotency record and its rollups are written by one statement,
+        # which needs no transaction around it: no BEGIN and COMMIT round trips.
+        database.autocommit()
         body, replayed = service.submit_report(
             current_app.config["SECRET_KEY"].encode(),
             headers.get("idempotency_key"),
@@ -75,6 +78,7 @@ class ReportsView(MethodView):
             timedelta(hours=current_app.config["IDEMPOTENCY_TTL_HOURS"]),
             created_body,
             categories=current_app.extensions["category_cache"],
+            municipalities=current_app.extensions["municipality_index"],
             locale=data.pop("locale", None) or current_locale(),
             snap_metres=current_app.config["MUNICIPALITY_SNAP_METRES"],
             **data,

@@ -7,14 +7,14 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from shapely.geometry import Point
-from sqlalchemy import Row, bindparam, func, insert, select
+from sqlalchemy import bindparam, func, insert, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
 from civic_api.analytics.rollup import cells_of
 from civic_api.categories.service import CategoryCache, validate_answers
 from civic_api.database import session
 from civic_api.errors import Conflict, InvalidInput
-from civic_api.municipalities.service import municipality_at
+from civic_api.municipalities.service import MunicipalityIndex, MunicipalityRef
 from civic_api.reports.models import PUBLIC_EVENT_TYPES, Report, ReportEvent, ReportFeedback
 from civic_api.reports.workflow import FEEDBACK_STATUSES
 from geo.points import as_sql
@@ -47,7 +47,7 @@ class NewReport:
     id: uuid.UUID
     follow_up_token: str
     status: str
-    municipality: Row  # (id, slug, name)
+    municipality: MunicipalityRef
     submitted_at: datetime
     values: dict
 
@@ -55,6 +55,7 @@ class NewReport:
 def new_report(
     *,
     categories: CategoryCache,
+    municipalities: MunicipalityIndex,
     category: str,
     location: Point,
     locale: str,
@@ -66,8 +67,9 @@ def new_report(
 ) -> NewReport:
     """Validate an anonymous report and route it; store it with `insert_report`.
 
-    One statement (the municipality lookup) when the category cache is fresh; its one-time
-    follow-up token is returned with it and only the token's hash is stored.
+    No statement while the process's categories and boundaries are fresh (one for a point
+    outside every municipality but within `snap_metres` of one); its one-time follow-up
+    token is returned with it and only the token's hash is stored.
     """
     found = categories.get(category)
     if found is None:
@@ -75,7 +77,7 @@ def new_report(
     answers, errors = validate_answers(found.attributes, attributes)
     if errors:
         raise InvalidInput("Some attribute answers are invalid.", {"json": {"attributes": errors}})
-    municipality = municipality_at(location, snap_metres)
+    municipality = municipalities.at(location, snap_metres)
     if municipality is None:
         raise InvalidInput.field(
             "location", "This location is outside every municipality served by this service."
