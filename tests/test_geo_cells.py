@@ -333,3 +333,14 @@ def test_cells_overlapping_covers_every_point_inside_the_area():
         for c in ids.tolist()
     )
     assert cells.cells_overlapping(box(0, 0, 0, 0).buffer(0), 8).size == 0
+
+
+def test_the_one_point_path_gives_the_array_paths_cells():
+    import random
+
+    from civic_api.analytics.rollup import cells_of, cells_of_point
+
+    rng = random.Random(3)
+    for _ in range(500):
+        lat, lon = rng.uniform(41.8, 43.3), rng.uniform(19.9, 21.9)
+        assert cells_of_point(lat, lon) == {k: int(v[0]) for k, v in cells_of([lat], [lon]).items()}

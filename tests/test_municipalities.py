@@ -9,7 +9,7 @@ from geoalchemy2.shape import from_shape, to_shape
 from shapely import affinity
 from shapely.geometry import MultiPolygon, Point, box, shape
 from shapely.ops import nearest_points, unary_union
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 
 from civic_api.cli import BUNDLED_BOUNDARIES
 from civic_api.database import session
@@ -657,3 +657,37 @@ def test_junk_slugs_are_404(client, path):
     r = client.get(path)
     assert r.status_code == 404
     assert r.json["code"] == 404
+
+
+def test_the_process_index_routes_every_point_as_postgis_does(app, db):
+    """The boundaries held in memory give the municipality PostGIS's ST_Covers gives, on
+    points near and across the real borders (slug order for ties, None outside)."""
+    import random
+
+    from civic_api.municipalities.service import MunicipalityIndex
+
+    index = MunicipalityIndex(max_age=60)
+    rng = random.Random(5)
+    # Points scattered over Kosovo's bounding box and slightly beyond it.
+    points = [(rng.uniform(19.9, 21.9), rng.uniform(41.8, 43.3)) for _ in range(1500)]
+    expected = db.execute(
+        text(
+            "SELECT p.i, (SELECT m.slug FROM municipality m WHERE ST_Covers(m.boundary,"
+            " ST_SetSRID(ST_MakePoint(p.lon, p.lat), 4326)) ORDER BY m.slug LIMIT 1)"
+            " FROM unnest(:lons, :lats) WITH ORDINALITY AS p(lon, lat, i) ORDER BY p.i"
+        ),
+        {"lons": [p[0] for p in points], "lats": [p[1] for p in points]},
+    ).all()
+    got = [getattr(index.at(Point(lon, lat)), "slug", None) for lon, lat in points]
+    assert got == [slug for _, slug in expected]
+    assert sum(slug is None for slug in got) > 100  # some fell outside, and were refused
+    assert len(set(got) - {None}) >= 30
+
+
+def test_a_boundary_change_reaches_the_process_index(app, db):
+    from civic_api.municipalities.service import MunicipalityIndex
+
+    index = MunicipalityIndex(max_age=0)
+    assert index.at(Point(0.5, 0.5)) is None
+    add_municipality("zz-west", WEST)
+    assert index.at(Point(0.5, 0.5)).slug == "zz-west"

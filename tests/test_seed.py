@@ -274,6 +274,8 @@ def test_demo_municipalities_differ_in_speed(db):
     values = sorted(v for _, v in medians)
     assert len(values) >= 5
     assert values[-1] > 3 * values[0]  # the slowest at least three times the fastest
+
+
 def test_demo_password_reset_prints_a_new_one_and_signs_everyone_out(app, client, db):
     runner = app.test_cli_runner()
     missing = runner.invoke(args=["seed", "demo-staff", "--reset-password"])

@@ -56,6 +56,13 @@ def cells_of(lats, lons) -> dict[str, np.ndarray]:
     return {f"h3_{r}": cells_for(lats, lons, r) for r in ROLLUP_RESOLUTIONS}
 
 
+def cells_of_point(lat: float, lon: float) -> dict[str, int]:
+    """`cells_of` for one (finite, in range) point, without the array path's overhead
+    (report submission). Each resolution is looked up: a point's cell at a coarse resolution
+    is not always the parent of its finer cell (H3's children do not tile their parent)."""
+    return {f"h3_{r}": h3i.latlng_to_cell(lat, lon, r) for r in ROLLUP_RESOLUTIONS}
+
+
 def ensure_cells(connection: Connection) -> int:
     """Store every rollup cell overlapping Kosovo's municipalities (plus a margin) and the
     H3 parents of the finer ones, and (re)compute which municipality owns each cell.

@@ -134,9 +134,12 @@ class ReportCreatedSchema(Schema):
     submitted_at = ma.fields.DateTime()
 
 
+_CREATED = ReportCreatedSchema()  # built once: dumping does not change it
+
+
 def created_body(report) -> dict:
     """The response to a new report, as JSON: kept (sealed) for idempotent replays."""
-    return ReportCreatedSchema().dump(report)
+    return _CREATED.dump(report)
 
 
 class FollowUpHeadersSchema(HeadersSchema):

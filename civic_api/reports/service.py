@@ -10,7 +10,7 @@ from shapely.geometry import Point
 from sqlalchemy import bindparam, func, insert, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
-from civic_api.analytics.rollup import cells_of
+from civic_api.analytics.rollup import cells_of_point
 from civic_api.categories.service import CategoryCache, validate_answers
 from civic_api.database import session
 from civic_api.errors import Conflict, InvalidInput
@@ -85,7 +85,6 @@ def new_report(
     now = datetime.now(UTC)
     token = secrets.token_urlsafe(32)
     report_id = uuid.uuid4()
-    cells = cells_of([location.y], [location.x])
     values = {
         "id": report_id,
         "category_id": found.id,
@@ -100,7 +99,7 @@ def new_report(
         "status": "submitted",
         "locale": locale,
         "follow_up_token_hash": token_hash(token),
-        **{column: int(ids[0]) for column, ids in cells.items()},
+        **cells_of_point(location.y, location.x),
         "response_due_at": now + timedelta(hours=found.response_target_hours)
         if found.response_target_hours
         else None,
