@@ -18,7 +18,7 @@ from sqlalchemy.dialects.postgresql import insert
 from civic_api.database import session
 from civic_api.errors import InvalidInput
 from civic_api.reports.models import IdempotencyRecord
-from civic_api.reports.service import INSERT_REPORT, INSERTED_COLUMNS, NewReport
+from civic_api.reports.service import INSERT_REPORT, INSERTED_COLUMNS, NewReport, driver_sql
 
 
 def _derive(secret: bytes, purpose: bytes, key: str) -> bytes:
@@ -70,6 +70,7 @@ INSERT_ONCE = (
     .returning(_report.c.id)
     .add_cte(_CLAIM)
 )
+INSERT_ONCE_SQL = driver_sql(INSERT_ONCE)
 LIVE = select(_record.c.request_hash, _record.c.sealed_response).where(
     _record.c.key_hash == bindparam("lookup_hash"), _record.c.created_at >= func.now() - _ttl
 )
@@ -108,10 +109,10 @@ def insert_once(
         "lookup_hash": key_hash,
         "request_hash": request_hash,
         "sealed": sealed,
-        "report_id": report.id,
+        "report_id": report.values["id"],
         "ttl": ttl,
     }
-    return session.execute(INSERT_ONCE, params).first() is not None
+    return session.connection().exec_driver_sql(INSERT_ONCE_SQL, params).first() is not None
 
 
 def purge_expired(ttl: timedelta) -> int:

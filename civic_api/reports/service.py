@@ -1,6 +1,7 @@
 """Report submission and the reporter's follow-up view."""
 
 import hashlib
+import json
 import secrets
 import uuid
 from dataclasses import dataclass
@@ -9,6 +10,7 @@ from datetime import UTC, datetime, timedelta
 from shapely.geometry import Point
 from sqlalchemy import bindparam, func, insert, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.postgresql import psycopg2
 
 from civic_api.analytics.rollup import cells_of_point
 from civic_api.categories.service import CategoryCache, validate_answers
@@ -17,7 +19,7 @@ from civic_api.errors import Conflict, InvalidInput
 from civic_api.municipalities.service import MunicipalityIndex, MunicipalityRef
 from civic_api.reports.models import PUBLIC_EVENT_TYPES, Report, ReportEvent, ReportFeedback
 from civic_api.reports.workflow import FEEDBACK_STATUSES
-from geo.points import as_sql
+from geo.points import WGS84
 
 
 def token_hash(token: str) -> bytes:
@@ -40,9 +42,20 @@ INSERT_REPORT = (
 )
 
 
+def driver_sql(statement) -> str:
+    """`statement` compiled once for psycopg2, to run with `exec_driver_sql` on the ingest
+    path: no compile-cache look-up and no per-value type processing on each call (a fifth of
+    a report's Python). Its values are given as psycopg2 adapts them: UUIDs and JSON as
+    text, points as EWKT (NewReport.values)."""
+    return str(statement.compile(dialect=psycopg2.dialect()))
+
+
+INSERT_REPORT_SQL = driver_sql(INSERT_REPORT)
+
+
 @dataclass(frozen=True)
 class NewReport:
-    """A validated report, routed to its municipality, with its INSERT_REPORT values."""
+    """A validated report, routed to its municipality, with its INSERT_REPORT_SQL values."""
 
     id: uuid.UUID
     follow_up_token: str
@@ -86,16 +99,16 @@ def new_report(
     token = secrets.token_urlsafe(32)
     report_id = uuid.uuid4()
     values = {
-        "id": report_id,
+        "id": str(report_id),
         "category_id": found.id,
         "municipality_id": municipality.id,
-        "location": as_sql(location),
+        "location": f"SRID={WGS84};POINT({location.x!r} {location.y!r})",
         "accuracy_m": accuracy_m,
         "occurred_at": occurred_at or now,
         "submitted_at": now,
         "updated_at": now,
         "description": description,
-        "attributes": answers,
+        "attributes": json.dumps(answers),
         "status": "submitted",
         "locale": locale,
         "follow_up_token_hash": token_hash(token),
@@ -108,7 +121,7 @@ def new_report(
 
 
 def insert_report(report: NewReport) -> None:
-    session.execute(INSERT_REPORT, report.values)
+    session.connection().exec_driver_sql(INSERT_REPORT_SQL, report.values)
 
 
 def submit_report(
