@@ -7,6 +7,7 @@ from flask import Flask, send_from_directory
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from civic_api import access_log, cli, database, edge, errors, headers, i18n, metrics, settings
+from civic_api.analytics.releases import LatestRelease
 from civic_api.categories.service import CategoryCache
 from civic_api.extensions import init_api
 from civic_api.limits import limiter
@@ -39,10 +40,11 @@ def create_app(config: dict | None = None) -> Flask:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops)
     metrics.init_app(app)  # first: its timer starts before the other request hooks
     database.init_app(app)
-    app.extensions["category_cache"] = CategoryCache(app.config["CATEGORY_CACHE_SECONDS"])
-    app.extensions["municipality_index"] = MunicipalityIndex(
-        app.config["MUNICIPALITY_CACHE_SECONDS"]
-    )
+    # Reference data every report or tile reads, held in the process (civic_api.cache).
+    max_age = app.config["REFERENCE_CACHE_SECONDS"]
+    app.extensions["category_cache"] = CategoryCache(max_age)
+    app.extensions["municipality_index"] = MunicipalityIndex(max_age)
+    app.extensions["latest_release"] = LatestRelease(max_age)
     edge.init_app(app)
     i18n.init_app(app)
     headers.init_app(app)

@@ -1,11 +1,14 @@
-"""Reference data held in each process and reloaded when its version row changes.
+"""Reference data held in each process and reloaded when its version changes.
 
 Categories and municipality boundaries are read on every report and change a few times a
-year. Each has a one-row version table whose value triggers set to the changing
+year; the latest release is read by every map and changes once a month. Categories and
+boundaries each have a one-row version table whose value triggers set to the changing
 transaction's id (never reused, so a change that was rolled back cannot be confused with a
-later one). At most every `max_age` seconds the first caller compares that row with the
-version it loaded and reloads when they differ: a committed change is seen within
-`max_age` seconds by every process, and between checks no statement is sent.
+later one); releases are only ever added, so their count and latest month version them.
+
+At most every `max_age` seconds the first caller compares the version with the one it
+loaded and reloads when they differ: a committed change is seen within `max_age` seconds
+by every process, and between checks no statement is sent.
 """
 
 import math
@@ -19,7 +22,7 @@ from civic_api.database import session
 
 
 class VersionedCache:
-    """Subclasses set `version_query` (a select of the version) and `_load()`."""
+    """Subclasses set `version_query` (a select of one row: the version) and `_load()`."""
 
     version_query: Select
 
@@ -27,7 +30,7 @@ class VersionedCache:
         self.max_age = max_age
         self._clock = clock
         self._lock = threading.Lock()
-        self._version: int | None = None
+        self._version: tuple | None = None
         self._checked_at = -math.inf
 
     def _load(self) -> None:
@@ -43,7 +46,7 @@ class VersionedCache:
             if started - self._checked_at < self.max_age:
                 return  # another thread has just checked
             # The version first: data read after it is at least as new, never older.
-            version = session.scalar(self.version_query)
+            version = tuple(session.execute(self.version_query).one())
             if version != self._version:
                 self._load()
                 self._version = version

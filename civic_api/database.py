@@ -103,8 +103,9 @@ def use_role(role: str) -> None:
     connections carry the timeouts from their start; once a transaction is open (an export
     that turns out to be long) they are set for the rest of it with SET LOCAL. A session
     bound to a connection (the tests' outer transaction) is left alone."""
-    from flask import current_app
+    from flask import current_app, g
 
+    g.query_role = role
     current = session()
     if isinstance(current.bind, Connection):
         return
@@ -118,17 +119,18 @@ def use_role(role: str) -> None:
 
 
 def autocommit() -> None:
-    """Run this request's statements each in its own implicit transaction: no BEGIN or
-    COMMIT round trip. Only for a request whose writes are one statement (report
-    submission); called before its first statement, it binds the session to the ingest
-    role's autocommit engine (its own pool: a connection never switches modes, which would
-    cost a statement). A session bound to a connection (the tests' outer transaction) is
-    left alone."""
-    from flask import current_app
+    """Run this request's statements each in its own implicit transaction: no BEGIN and
+    COMMIT (or ROLLBACK) round trips. For a request that only reads, or writes in one
+    statement (report submission, tiles); called before its first statement, it binds the
+    session to its role's autocommit engine (own pool: a connection never switches modes,
+    which costs a statement). A session bound to a connection (the tests' outer
+    transaction) is left alone."""
+    from flask import current_app, g
 
     current = session()
     if not isinstance(current.bind, Connection) and not current.in_transaction():
-        current.bind = current_app.extensions["request_engines"]["autocommit"]
+        engines = current_app.extensions["request_engines"]
+        current.bind = engines[g.get("query_role", "default"), "autocommit"]
 
 
 def init_app(app) -> None:
@@ -139,11 +141,13 @@ def init_app(app) -> None:
         )
     # Unbounded: command-line jobs and the notification worker (which bounds its own waits).
     app.extensions["engine"] = engine = make_engine(url, **timeout_options(app.config))
-    # Requests: one engine per role (an engine connects only when first used).
-    engines = {role: make_engine(url, **timeout_options(app.config, role)) for role in ROLES}
-    engines["autocommit"] = make_engine(
-        url, isolation_level="AUTOCOMMIT", **timeout_options(app.config, "ingest")
-    )
+    # Requests: per role, one engine and one in autocommit mode (each connects when first
+    # used).
+    engines = {}
+    for role in ROLES:
+        options = timeout_options(app.config, role)
+        engines[role] = make_engine(url, **options)
+        engines[role, "autocommit"] = make_engine(url, isolation_level="AUTOCOMMIT", **options)
     app.extensions["request_engines"] = engines
     session.configure(bind=engine)
     app.before_request(lambda: use_role("default"))

@@ -13,11 +13,10 @@ DEFAULTS: dict = {
     # A point this close to a municipality (simplified boundaries, GPS drift) is assigned to it.
     "MUNICIPALITY_SNAP_METRES": 250,
     "IDEMPOTENCY_TTL_HOURS": 24,
-    # Report submission reads categories and municipality boundaries from per-process caches;
-    # a committed change is seen by every process within this many seconds (0: checked on
-    # every submission).
-    "CATEGORY_CACHE_SECONDS": 1.0,
-    "MUNICIPALITY_CACHE_SECONDS": 1.0,
+    # Reports and tiles read categories, municipality boundaries and the latest release from
+    # per-process caches; a committed change is seen by every process within this many
+    # seconds (0: checked on every use).
+    "REFERENCE_CACHE_SECONDS": 1.0,
     # Rate limits per client (flask-limiter syntax, ";" separates several), keyed by a salted
     # hash of the address that rotates daily (civic_api/limits.py). Generous, because phones
     # on mobile networks share addresses; App Check is the stronger defence.

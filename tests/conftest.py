@@ -93,8 +93,7 @@ def app(database_url):
             "TESTING": True,
             "SECRET_KEY": TEST_SECRET,
             # Tests change categories and submit at once; the cache's own test sets an age.
-            "CATEGORY_CACHE_SECONDS": 0,
-            "MUNICIPALITY_CACHE_SECONDS": 0,
+            "REFERENCE_CACHE_SECONDS": 0,
             # Cheap argon2 parameters: the suite creates many accounts.
             "PASSWORD_HASH_TIME_COST": 1,
             "PASSWORD_HASH_MEMORY_KIB": 64,
@@ -134,6 +133,48 @@ def db(app):
     transaction.rollback()
     connection.close()
     session.configure(bind=engine)
+
+
+@pytest.fixture
+def unjoined(app, db):
+    """The session on the app's own engines, outside the test's transaction: real BEGIN,
+    COMMIT and autocommit, to count round trips (round_trips). Whatever it commits stays:
+    the test removes it."""
+    session.remove()
+    session.configure(bind=app.extensions["engine"])
+    yield
+    session.remove()
+
+
+def round_trips(engine, action) -> list[str]:
+    """The first word of every statement sent while `action` runs, and BEGIN, COMMIT and
+    ROLLBACK when the driver sends them (not on a connection in autocommit mode)."""
+    from sqlalchemy import event
+
+    sent: list[str] = []
+
+    def statement(conn, cursor, sql, *args):
+        sent.append(sql.split(None, 1)[0].upper())
+
+    def transaction(word):
+        def listener(conn):
+            if not conn.connection.dbapi_connection.autocommit:
+                sent.append(word)
+
+        return listener
+
+    listeners = [
+        ("before_cursor_execute", statement),
+        *((word.lower(), transaction(word)) for word in ("BEGIN", "COMMIT", "ROLLBACK")),
+    ]
+    for name, listener in listeners:
+        event.listen(engine, name, listener)
+    try:
+        action()
+    finally:
+        for name, listener in listeners:
+            event.remove(engine, name, listener)
+    return sent
 
 
 @pytest.fixture

@@ -6,7 +6,7 @@ import uuid
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from conftest import PRISHTINA
+from conftest import PRISHTINA, round_trips
 from sqlalchemy import func, select, text
 
 from civic_api.reports.models import IdempotencyRecord, Report
@@ -443,50 +443,12 @@ def test_geojson_point_with_elevation(submit, coordinates, expected):
 
 
 @pytest.fixture
-def committing(app, db):
-    """The app's own engines with real commits (BEGIN/COMMIT are round trips to count); the
-    reports they store are deleted afterwards. Yields the report routes' engine."""
-    from civic_api.database import session
-
-    engine = app.extensions["engine"]
-    session.remove()
-    session.configure(bind=engine)
-    yield app.extensions["request_engines"]["autocommit"]
-    session.remove()
-    with engine.begin() as connection:
+def committing(app, unjoined):
+    """The report routes' engine with real commits; the reports stored are deleted after."""
+    yield app.extensions["request_engines"]["ingest", "autocommit"]
+    with app.extensions["engine"].begin() as connection:
         connection.execute(text("DELETE FROM report WHERE description = 'round trips'"))
         connection.execute(text("DELETE FROM idempotency_record"))
-
-
-def round_trips(engine, action) -> list[str]:
-    """The first word of every statement sent while `action` runs, and BEGIN, COMMIT and
-    ROLLBACK when the driver sends them (not on a connection in autocommit mode)."""
-    from sqlalchemy import event
-
-    sent: list[str] = []
-
-    def statement(conn, cursor, sql, *args):
-        sent.append(sql.split(None, 1)[0].upper())
-
-    def transaction(word):
-        def listener(conn):
-            if not conn.connection.dbapi_connection.autocommit:
-                sent.append(word)
-
-        return listener
-
-    listeners = [
-        ("before_cursor_execute", statement),
-        *((word.lower(), transaction(word)) for word in ("BEGIN", "COMMIT", "ROLLBACK")),
-    ]
-    for name, listener in listeners:
-        event.listen(engine, name, listener)
-    try:
-        action()
-    finally:
-        for name, listener in listeners:
-            event.remove(engine, name, listener)
-    return sent
 
 
 def test_a_report_is_one_statement(app, client, committing, monkeypatch):

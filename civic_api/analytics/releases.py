@@ -21,7 +21,8 @@ from typing import NamedTuple
 from zoneinfo import ZoneInfo
 
 import numpy as np
-from sqlalchemy import select, text
+from flask import current_app
+from sqlalchemy import func, select, text
 from sqlalchemy.dialects.postgresql import insert
 
 from civic_api.analytics.models import (
@@ -34,6 +35,7 @@ from civic_api.analytics.models import (
     Release,
     ReleaseCount,
 )
+from civic_api.cache import VersionedCache
 from civic_api.categories.models import Category, CategoryGroup
 from civic_api.database import session
 from civic_api.municipalities.models import Municipality
@@ -370,15 +372,37 @@ def releases_covering(
     if release_id is not None:
         row = session.get(Release, release_id)
         return [] if row is None else [row]
-    query = select(Release).order_by(Release.period_start)
     if date_from is None and date_to is None:
-        latest = session.scalars(query.order_by(None).order_by(Release.period_start.desc())).first()
+        latest = current_app.extensions["latest_release"].get()
         return [] if latest is None else [latest]
+    query = select(Release).order_by(Release.period_start)
     if date_from is not None:
         query = query.where(Release.period_end >= date_from)
     if date_to is not None:
         query = query.where(Release.period_start <= date_to)
     return list(session.scalars(query).all())
+
+
+class LatestRelease(VersionedCache):
+    """The latest release, held in the process (civic_api.cache): every map and tile without
+    dates reads it. Releases are only ever added (never changed), so their count and latest
+    month version it."""
+
+    version_query = select(func.count(Release.id), func.max(Release.period_start))
+
+    def __init__(self, max_age: float):
+        super().__init__(max_age)
+        self._latest: Release | None = None
+
+    def get(self) -> Release | None:
+        self._fresh()
+        return self._latest
+
+    def _load(self) -> None:
+        latest = session.scalars(select(Release).order_by(Release.period_start.desc())).first()
+        if latest is not None:
+            session.expunge(latest)  # read-only, shared by every request of the process
+        self._latest = latest
 
 
 class Released(NamedTuple):

@@ -8,6 +8,7 @@ import json
 from flask import Response, current_app, request
 from flask.views import MethodView
 
+from civic_api import database
 from civic_api.analytics import releases, research, service
 from civic_api.analytics.models import Release
 from civic_api.analytics.schemas import (
@@ -213,6 +214,7 @@ class HeatmapTileView(MethodView):
     )
     def get(self, args, z, x, y):
         """A vector tile of the heatmap; the zoom picks the resolution"""
+        database.autocommit()  # it only reads: no BEGIN and ROLLBACK around its statement
         try:
             validate_tile(z, x, y)
         except InvalidTile as exc:
