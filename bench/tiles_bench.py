@@ -8,7 +8,8 @@ h3_cell x heat_cell_total rollup with the same publication rule as the public al
 tile (live non-sensitive counts, status open+resolved, cells under k withheld; no release is
 published, so the sensitive layer is empty on both). The decoded features of every tile
 must be identical. Then, in alternating rounds, REQUESTS keep-alive requests per tile and
-server, p50 per round. Not part of the test suite.
+server, p50 per round. Not part of the test suite. BENCH_REUSE=1 keeps (and reuses) the
+loaded database.
 
     DATABASE_URL=$(scripts/devdb url) .venv/bin/python bench/tiles_bench.py [REPORTS] [ROUNDS]
 """
@@ -22,7 +23,9 @@ import time
 from pathlib import Path
 
 import mapbox_vector_tile
-from sqlalchemy import text
+from alembic import command
+from sqlalchemy import exc, text
+from sqlalchemy.engine import make_url
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))
@@ -31,6 +34,9 @@ from conftest import drop_database  # noqa: E402
 from heatmap_bench import load  # noqa: E402
 from serving import Gunicorn, free_port, seeded_app  # noqa: E402
 
+from civic_api import create_app  # noqa: E402
+from civic_api.cli import alembic_config  # noqa: E402
+from civic_api.database import make_engine  # noqa: E402
 from geo.tiles import lonlat_to_tile  # noqa: E402
 
 VENV = ROOT / "bench" / ".venv-tipg"
@@ -147,13 +153,22 @@ def spread(values: list[float], fmt: str = "{:.2f}") -> str:
 
 
 def main(count: int, rounds: int) -> None:
-    url, app = seeded_app("bench_tiles")
-    tipg = None
-    try:
+    # BENCH_REUSE=1 keeps the loaded database for the next run (drop it by hand afterwards),
+    # and uses it when it is there (migrated to head first).
+    reuse = os.environ.get("BENCH_REUSE") == "1"
+    url = make_url(os.environ["DATABASE_URL"])
+    url = url.set(database=f"{url.database}_bench_tiles").render_as_string(hide_password=False)
+    if reuse and _loaded(url):
+        command.upgrade(alembic_config(url), "head")
+        app = create_app({"DATABASE_URL": url, "SECRET_KEY": "bench"})
+    else:
+        url, app = seeded_app("bench_tiles")
         load(app, count)
         with app.extensions["engine"].begin() as connection:
             connection.execute(text(FUNCTION))
-        app.extensions["engine"].dispose()
+    app.extensions["engine"].dispose()
+    tipg = None
+    try:
         tipg = Tipg(url)
         # One client address sends everything: the per-client rate limits would answer 429.
         env = {"DATABASE_URL": url, "CIVIC_SECRET_KEY": "bench", "CIVIC_RATELIMIT_ENABLED": "false"}
@@ -201,7 +216,19 @@ def main(count: int, rounds: int) -> None:
     finally:
         if tipg is not None:
             tipg.stop()
-        drop_database(url)
+        if not reuse:
+            drop_database(url)
+
+
+def _loaded(url: str) -> bool:
+    engine = make_engine(url)
+    try:
+        with engine.connect() as connection:
+            return bool(connection.scalar(text("SELECT EXISTS (SELECT FROM report)")))
+    except exc.OperationalError:  # no such database
+        return False
+    finally:
+        engine.dispose()
 
 
 if __name__ == "__main__":

@@ -117,11 +117,13 @@ def mvt_geom(
     y: TileIndex,
     extent: int = MVT_EXTENT,
     buffer: int = MVT_BUFFER,
+    srid: int = 4326,
 ) -> ColumnElement[Any]:
-    """ST_AsMVTGeom of a WGS84 geometry for tile z/x/y: transformed to 3857, clipped to the
-    tile plus `buffer` tile units (so hexagons crossing tile edges join up), in integer
-    tile coordinates with y pointing down."""
+    """ST_AsMVTGeom of a geometry (WGS84 unless `srid` says otherwise) for tile z/x/y:
+    transformed to 3857 unless it is in 3857 already, clipped to the tile plus `buffer`
+    tile units (so hexagons crossing tile edges join up), in integer tile coordinates with
+    y pointing down."""
     _validate(z, x, y)
-    return func.ST_AsMVTGeom(
-        func.ST_Transform(geom, WEB_MERCATOR), func.ST_TileEnvelope(z, x, y), extent, buffer, True
-    )
+    if srid != WEB_MERCATOR:
+        geom = func.ST_Transform(geom, WEB_MERCATOR)
+    return func.ST_AsMVTGeom(geom, func.ST_TileEnvelope(z, x, y), extent, buffer, True)

@@ -6,6 +6,7 @@ from geoalchemy2 import Geometry
 from sqlalchemy import (
     BigInteger,
     CheckConstraint,
+    Computed,
     Date,
     DateTime,
     Float,
@@ -16,11 +17,13 @@ from sqlalchemy import (
     SmallInteger,
     Text,
     func,
+    text,
 )
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
 from civic_api.database import Base
+from geo.cells import ROLLUP_RESOLUTIONS
 
 # Report statuses grouped for analytics (the rollup's status_class column).
 STATUS_CLASSES = {"open": 0, "resolved": 1, "rejected": 2, "duplicate": 3}
@@ -42,6 +45,15 @@ class H3Cell(Base):
     __table_args__ = (
         Index("ix_h3_cell_resolution_centre", "resolution", "centre_lat", "centre_lon"),
         Index("ix_h3_cell_resolution_municipality_id", "resolution", "municipality_id"),
+        *(
+            Index(
+                f"ix_h3_cell_geom_3857_res{r}",
+                "geom_3857",
+                postgresql_using="gist",
+                postgresql_where=text(f"resolution = {r}"),
+            )
+            for r in ROLLUP_RESOLUTIONS
+        ),
     )
 
     cell: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
@@ -50,6 +62,12 @@ class H3Cell(Base):
     centre_lat: Mapped[float] = mapped_column(Float)
     municipality_id: Mapped[int | None] = mapped_column(ForeignKey("municipality.id"))
     geom = mapped_column(Geometry("POLYGON", srid=4326, spatial_index=True), nullable=False)
+    # The hexagon in web mercator, computed once: tiles select and clip it with no transform
+    # (one GiST index per resolution, migration 0014).
+    geom_3857 = mapped_column(
+        Geometry("POLYGON", srid=3857, spatial_index=False),
+        Computed("ST_Transform(geom, 3857)", persisted=True),
+    )
     # The hexagon as GeoJSON text, written once: heatmaps splice it into their answers.
     geojson: Mapped[str] = mapped_column(Text)
 

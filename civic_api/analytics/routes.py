@@ -96,7 +96,7 @@ def geojson_doc(description: str, csv: bool = False) -> dict:
 @blp.route("/heatmaps")
 class HeatmapsView(MethodView):
     @blp.limited("AGGREGATE_RATE_LIMIT", shared="aggregates")
-    @blp.arguments(HeatmapArgsSchema, location="query")
+    @blp.arguments(HeatmapArgsSchema(), location="query")
     @blp.doc(
         **geojson_doc(
             "GeoJSON FeatureCollection of H3 cells with `cell` and `count` (and"
@@ -147,7 +147,7 @@ def dp_heatmap(args: dict, who: service.Audience) -> Response:
 @blp.route("/heatmaps/series")
 class SeriesView(MethodView):
     @blp.limited("AGGREGATE_RATE_LIMIT", shared="aggregates")
-    @blp.arguments(SeriesArgsSchema, location="query")
+    @blp.arguments(SeriesArgsSchema(), location="query")
     @blp.doc(
         responses={
             "200": {
@@ -179,7 +179,7 @@ class SeriesView(MethodView):
 @blp.route("/hotspots")
 class HotspotsView(MethodView):
     @blp.limited("AGGREGATE_RATE_LIMIT", shared="aggregates")
-    @blp.arguments(HotspotArgsSchema, location="query")
+    @blp.arguments(HotspotArgsSchema(), location="query")
     @blp.doc(
         **geojson_doc(
             "Cells that are significant hot or cold spots (Gi*, FDR-controlled) on the"
@@ -200,7 +200,7 @@ class HotspotsView(MethodView):
 @blp.route("/tiles/heatmap/<int:z>/<int:x>/<int:y>.mvt")
 class HeatmapTileView(MethodView):
     @blp.limited("AGGREGATE_RATE_LIMIT", shared="aggregates")
-    @blp.arguments(AggregateArgsSchema, location="query")
+    @blp.arguments(AggregateArgsSchema(), location="query")
     @blp.doc(
         responses={
             "200": {
