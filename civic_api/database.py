@@ -8,6 +8,7 @@ import re
 import select
 
 from sqlalchemy import Connection, MetaData, create_engine, event, exc
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.orm import DeclarativeBase, scoped_session, sessionmaker
 
 NAMING_CONVENTION = {
@@ -131,6 +132,45 @@ def autocommit() -> None:
     if not isinstance(current.bind, Connection) and not current.in_transaction():
         engines = current_app.extensions["request_engines"]
         current.bind = engines[g.get("query_role", "default"), "autocommit"]
+
+
+# Statements prepared on each pooled connection (they live as long as it does).
+PREPARED_MAX = 64
+
+
+def prepared(connection: Connection, sql: str) -> str:
+    """The name of `sql` (with $1, $2 … parameters) prepared on this connection, preparing
+    it on first use: the hot paths (tiles, report submission) are not parsed or planned on
+    every request."""
+    names = connection.connection.info.setdefault("prepared", {})
+    name = names.get(sql)
+    if name is None:
+        if len(names) >= PREPARED_MAX:
+            connection.exec_driver_sql("DEALLOCATE ALL")
+            names.clear()
+        name = f"civic_{len(names)}"
+        connection.exec_driver_sql(f"PREPARE {name} AS {sql}")
+        names[sql] = name
+    return name
+
+
+class PreparedStatement:
+    """A SQLAlchemy statement compiled once with $n parameters and run by name on the
+    session's connection (`prepared`). Its values are given as psycopg2 adapts them
+    (UUIDs and JSON as text, for instance): no type processing per call either."""
+
+    def __init__(self, statement):
+        compiled = statement.compile(dialect=postgresql.dialect(paramstyle="numeric_dollar"))
+        self.sql = str(compiled)
+        self.names = compiled.positiontup
+        self._arguments = ", ".join(["%s"] * len(self.names))
+
+    def execute(self, values: dict):
+        connection = session.connection()
+        name = prepared(connection, self.sql)
+        return connection.exec_driver_sql(
+            f"EXECUTE {name}({self._arguments})", tuple(values[n] for n in self.names)
+        )
 
 
 def init_app(app) -> None:

@@ -49,7 +49,7 @@ from civic_api.analytics.models import (
     ReleaseCount,
 )
 from civic_api.categories.service import CatalogueEntry, CategoryCache, load_catalogue
-from civic_api.database import session
+from civic_api.database import prepared, session
 from civic_api.errors import InvalidInput
 from civic_api.municipalities.models import Municipality
 from civic_api.reports.models import Report
@@ -528,8 +528,9 @@ def tile(query: AggregateQuery, z: int, x: int, y: int) -> bytes:
     connection, with z, x and y as its parameters (validated by the route)."""
     read = read_for(query)
     released = _Released(tuple(read.ids), read.threshold) if read is not None else None
-    name = _prepared(_tile_sql(query, released))
-    data = session.connection().exec_driver_sql(f"EXECUTE {name}(%s, %s, %s)", (z, x, y))
+    connection = session.connection()
+    name = prepared(connection, _tile_sql(query, released))
+    data = connection.exec_driver_sql(f"EXECUTE {name}(%s, %s, %s)", (z, x, y))
     return bytes(data.scalar() or b"")
 
 
@@ -570,25 +571,6 @@ def _tile_sql(query: AggregateQuery, released: _Released | None) -> str:
     return str(
         statement.compile(dialect=postgresql.dialect(), compile_kwargs={"literal_binds": True})
     )
-
-
-# Statements prepared on each pooled connection (they live as long as it does).
-PREPARED_MAX = 64
-
-
-def _prepared(sql: str) -> str:
-    """The name of `sql` prepared on the session's connection, preparing it if needed."""
-    connection = session.connection()
-    prepared = connection.connection.info.setdefault("prepared", {})
-    name = prepared.get(sql)
-    if name is None:
-        if len(prepared) >= PREPARED_MAX:
-            connection.exec_driver_sql("DEALLOCATE ALL")
-            prepared.clear()
-        name = f"civic_{len(prepared)}"
-        connection.exec_driver_sql(f"PREPARE {name} AS {sql}")
-        prepared[sql] = name
-    return name
 
 
 # Series

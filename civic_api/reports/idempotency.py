@@ -15,10 +15,10 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from sqlalchemy import Interval, bindparam, cast, delete, func, select
 from sqlalchemy.dialects.postgresql import insert
 
-from civic_api.database import session
+from civic_api.database import PreparedStatement, session
 from civic_api.errors import InvalidInput
 from civic_api.reports.models import IdempotencyRecord
-from civic_api.reports.service import INSERT_REPORT, INSERTED_COLUMNS, NewReport, driver_sql
+from civic_api.reports.service import INSERT_REPORT, INSERTED_COLUMNS, NewReport
 
 
 def _derive(secret: bytes, purpose: bytes, key: str) -> bytes:
@@ -32,7 +32,7 @@ def fingerprint(secret: bytes, body: object) -> bytes:
 
 _record = IdempotencyRecord.__table__
 _report = INSERT_REPORT.table
-_ttl = bindparam("ttl", type_=Interval)
+_ttl = cast(bindparam("ttl", type_=Interval), Interval)  # typed: the statement is prepared
 _new = insert(_record).values(
     key_hash=bindparam("lookup_hash"),
     request_hash=bindparam("request_hash"),
@@ -70,7 +70,7 @@ INSERT_ONCE = (
     .returning(_report.c.id)
     .add_cte(_CLAIM)
 )
-INSERT_ONCE_SQL = driver_sql(INSERT_ONCE)
+INSERT_ONCE_PREPARED = PreparedStatement(INSERT_ONCE)
 LIVE = select(_record.c.request_hash, _record.c.sealed_response).where(
     _record.c.key_hash == bindparam("lookup_hash"), _record.c.created_at >= func.now() - _ttl
 )
@@ -112,7 +112,7 @@ def insert_once(
         "report_id": report.values["id"],
         "ttl": ttl,
     }
-    return session.connection().exec_driver_sql(INSERT_ONCE_SQL, params).first() is not None
+    return INSERT_ONCE_PREPARED.execute(params).first() is not None
 
 
 def purge_expired(ttl: timedelta) -> int:
