@@ -104,8 +104,9 @@ class MunicipalityIndex(VersionedCache):
         rows = session.execute(
             select(*_REFERENCE, func.ST_AsBinary(Municipality.boundary)).order_by(Municipality.slug)
         ).all()
+        # Not prepared: GEOS builds a prepared geometry's index lazily, which threads of a
+        # worker would race; a point-in-polygon test on one of these boundaries takes µs.
         shapes = shapely.from_wkb([bytes(row[3]) for row in rows])
-        shapely.prepare(shapes)  # repeated point-in-polygon tests on the same shapes
         self._snapshot = (tuple(MunicipalityRef(*row[:3]) for row in rows), shapes, STRtree(shapes))
 
     def at(self, point: Point, snap_metres: float = 0) -> MunicipalityRef | None:
