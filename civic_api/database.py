@@ -70,7 +70,7 @@ def timeout_options(config, role: str | None = None) -> dict:
     }
     if role is not None:
         connect_args["options"] = " ".join(
-            f"-c {name}={int(value)}" for name, value in session_timeouts(config, role).items()
+            f"-c {name}={int(value)}" for name, value in session_settings(config, role).items()
         )
     return {
         "pool_timeout": config["DB_POOL_TIMEOUT_SECONDS"],
@@ -81,20 +81,28 @@ def timeout_options(config, role: str | None = None) -> dict:
 
 # Statement timeouts per role of query (settings). Requests get DB_STATEMENT_TIMEOUT_MS
 # unless their blueprint names a role; command-line jobs (seeding, rebuilds) and the
-# notification worker use the unbounded `engine`.
+# notification worker use the unbounded `engine`. "maps" (heatmaps, tiles, series, the OGC
+# collections) read a few thousand index rows per answer: starting parallel workers would
+# cost more than it saves (tens of ms on a small machine), so its connections start
+# without them.
 ROLES = {
     "default": "DB_STATEMENT_TIMEOUT_MS",
     "ingest": "DB_INGEST_STATEMENT_TIMEOUT_MS",
     "analytics": "DB_ANALYTICS_STATEMENT_TIMEOUT_MS",
+    "maps": "DB_ANALYTICS_STATEMENT_TIMEOUT_MS",
 }
 
 
-def session_timeouts(config, role: str) -> dict[str, int]:
-    return {
+def session_settings(config, role: str) -> dict[str, int]:
+    """The server settings a role's connections start with."""
+    settings = {
         "statement_timeout": config[ROLES[role]],
         "lock_timeout": config["DB_LOCK_TIMEOUT_MS"],
         "idle_in_transaction_session_timeout": config["DB_IDLE_IN_TRANSACTION_TIMEOUT_MS"],
     }
+    if role == "maps":
+        settings["max_parallel_workers_per_gather"] = 0
+    return settings
 
 
 def use_role(role: str) -> None:
@@ -113,9 +121,9 @@ def use_role(role: str) -> None:
     if not current.in_transaction():
         current.bind = current_app.extensions["request_engines"][role]
         return
-    timeouts = session_timeouts(current_app.config, role)
+    settings = session_settings(current_app.config, role)
     current.connection().exec_driver_sql(
-        "; ".join(f"SET LOCAL {name} = {int(value)}" for name, value in timeouts.items())
+        "; ".join(f"SET LOCAL {name} = {int(value)}" for name, value in settings.items())
     )
 
 

@@ -92,7 +92,8 @@ PAGINATION_HEADER = {
 
 class Blueprint(flask_smorest.Blueprint):
     def __init__(self, *args, query_role: str | None = None, **kwargs):
-        """`query_role` ("ingest", "analytics") sets its views' statement timeout."""
+        """`query_role` ("ingest", "analytics", "maps") sets its views' connection settings
+        (statement timeout; see database.ROLES)."""
         super().__init__(*args, **kwargs)
         if query_role:
             from civic_api.database import use_role
