@@ -6,6 +6,7 @@ from functools import wraps
 
 import flask_smorest
 import marshmallow as ma
+import webargs.fields
 from flask import request
 from flask_limiter.errors import RateLimitExceeded
 from flask_smorest import pagination
@@ -88,6 +89,16 @@ PAGINATION_HEADER = {
     "example": '{"total": 42, "total_pages": 5, "first_page": 1, "last_page": 5, "page": 1, '
     '"next_page": 2}',
 }
+
+
+class DelimitedList(webargs.fields.DelimitedList):
+    """Comma-separated query values, at least one: `?status=` is an error, not "no filter"
+    (the client meant something, and the schema says minItems 1)."""
+
+    def __init__(self, cls_or_instance, **kwargs):
+        given = kwargs.pop("validate", None)
+        given = [] if given is None else [given] if callable(given) else list(given)
+        super().__init__(cls_or_instance, validate=[ma.validate.Length(min=1), *given], **kwargs)
 
 
 class Blueprint(flask_smorest.Blueprint):

@@ -305,7 +305,7 @@ def test_a_tile_or_heatmap_is_one_statement_on_the_wire(app, client, unjoined, m
         monkeypatch.setattr(app.extensions[cache], "max_age", 60.0)
     path = "/v1/tiles/heatmap/10/571/375.mvt"
     assert client.get(path).status_code == 200  # caches loaded, statement prepared
-    engine = app.extensions["request_engines"]["maps", "autocommit"]
+    engine = app.extensions["request_engine"]
     sent = round_trips(engine, lambda: client.get(path))
     assert sent == ["EXECUTE"]
     heatmap = "/v1/heatmaps?municipality=prishtina&resolution=8"
