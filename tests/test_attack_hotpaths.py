@@ -3,13 +3,20 @@ holds of the database and of memory under a mixed load."""
 
 import os
 import re
+import shutil
+import socket
+import subprocess
+import tempfile
+import threading
+import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
 from conftest import PRISHTINA, create_database, drop_database, server_url
-from live import gunicorn
+from live import free_port, gunicorn
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
 from test_robustness import call
@@ -186,3 +193,89 @@ def test_an_empty_list_parameter_is_rejected_as_the_schema_says(
     assert r.status_code == 422, (r.status_code, r.get_data(as_text=True)[:200])
     assert parameter in r.json["errors"]["query"]
     assert declared["schema"].get("minItems", 0) >= 1
+
+
+@contextmanager
+def pgbouncer(database_url: str, extra: str = ""):
+    """Debian's PgBouncer in session mode (what docs/deploy.md recommends) in front of the
+    test database; yields the URL to connect through it."""
+    binary = os.environ.get("PGBOUNCER") or shutil.which("pgbouncer")
+    assert binary, "pgbouncer is missing: scripts/test installs it (scripts/need)"
+    real = make_url(database_url)
+    port = free_port()
+    directory = Path(tempfile.mkdtemp(prefix="civic-pgbouncer-"))
+    directory.chmod(0o755)  # PgBouncer refuses to run as root: it runs as nobody
+    (directory / "users.txt").write_text(f'"{real.username}" "unused"\n')
+    (directory / "pgbouncer.ini").write_text(
+        "[databases]\n"
+        f"* = host={real.host} port={real.port} user={real.username} password={real.password}\n"
+        "[pgbouncer]\n"
+        f"listen_addr = 127.0.0.1\nlisten_port = {port}\nunix_socket_dir =\n"
+        f"auth_type = trust\nauth_file = {directory / 'users.txt'}\npool_mode = session\n"
+        f"{extra}\n"
+    )
+    for name in ("users.txt", "pgbouncer.ini"):
+        (directory / name).chmod(0o644)
+    command = [binary, str(directory / "pgbouncer.ini")]
+    if os.geteuid() == 0:
+        command[1:1] = ["-u", "nobody"]
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                break
+            except OSError:
+                assert time.monotonic() < deadline and process.poll() is None
+                time.sleep(0.05)
+        yield real.set(host="127.0.0.1", port=port).render_as_string(hide_password=False)
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+        shutil.rmtree(directory, ignore_errors=True)
+
+
+def test_reports_are_accepted_through_pgbouncer_in_session_mode(database_url, tmp_path):
+    """docs/deploy.md: "Put PgBouncer between them and the database in session mode". The
+    request pools now send their timeouts as the `options` startup parameter, which
+    PgBouncer refuses ("FATAL: unsupported startup parameter: options"): every request that
+    touches the database is a 503."""
+    engine = make_engine(database_url)
+    body = {"category": "roads_potholes", "location": PRISHTINA, "description": "attack-pgb"}
+    try:
+        with pgbouncer(database_url) as url, gunicorn(url, tmp_path / "gunicorn.log") as server:
+            statuses = [call(server.url + "/v1/reports", "POST", body)[0] for _ in range(3)]
+            categories = call(server.url + "/v1/categories")[0]
+    finally:
+        with engine.begin() as connection:
+            connection.execute(text("DELETE FROM report WHERE description = 'attack-pgb'"))
+        engine.dispose()
+    assert (statuses, categories) == ([201, 201, 201], 200)
+
+
+def test_through_pgbouncer_a_locked_table_still_times_out_as_503(database_url, tmp_path):
+    """The only PgBouncer setting that lets those connections in, ignore_startup_parameters
+    = options, drops the options: no statement or lock timeout is left, and a report
+    submission waits as long as a lock is held (here 12 s) instead of a 503 after
+    DB_LOCK_TIMEOUT_MS (2 s)."""
+    engine = make_engine(database_url)
+    body = {"category": "roads_potholes", "location": PRISHTINA, "description": "attack-pgb"}
+    extra = "ignore_startup_parameters = options"
+    try:
+        with pgbouncer(database_url, extra) as url, gunicorn(url, tmp_path / "g.log") as server:
+            assert call(server.url + "/v1/reports", "POST", body)[0] == 201
+            with engine.connect() as locker:
+                locker.execute(text("LOCK TABLE heat_cell_total IN EXCLUSIVE MODE"))
+                release = threading.Timer(12, locker.rollback)
+                release.start()
+                started = time.monotonic()
+                status, headers, _ = call(server.url + "/v1/reports", "POST", body, timeout=30)
+                waited = time.monotonic() - started
+                release.join()
+    finally:
+        with engine.begin() as connection:
+            connection.execute(text("DELETE FROM report WHERE description = 'attack-pgb'"))
+        engine.dispose()
+    assert status == 503 and headers["Retry-After"], (status, round(waited, 1))
+    assert waited < 5
