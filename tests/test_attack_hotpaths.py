@@ -279,3 +279,57 @@ def test_through_pgbouncer_a_locked_table_still_times_out_as_503(database_url, t
         engine.dispose()
     assert status == 503 and headers["Retry-After"], (status, round(waited, 1))
     assert waited < 5
+
+
+def admin_token(url: str) -> str:
+    from civic_api import create_app
+    from civic_api.database import session
+    from civic_api.staff import service
+    from civic_api.staff.auth import policy
+
+    app = create_app({"DATABASE_URL": url, "SECRET_KEY": "attack"})
+    with app.app_context():
+        admin = service.create_staff(
+            policy(),
+            None,
+            email=f"attack-{uuid.uuid4().hex[:8]}@example.org",
+            name="Attack admin",
+            role="admin",
+            password="a long attacking password",
+            municipalities=[],
+        )
+        session.commit()
+        tokens = service.issue_session(policy(), admin, service.utcnow())
+        session.commit()
+    app.extensions["engine"].dispose()
+    return tokens.access_token
+
+
+def test_the_streamed_export_query_is_bounded_by_the_request_timeouts(populated_url, tmp_path):
+    """ "Every wait has a timeout". The CSV export's query runs while the response streams,
+    after the view's session is closed: on a fresh session bound to the unbounded
+    command-line engine (statement_timeout and lock_timeout 0), not the analytics role the
+    view asked for. Behind a lock on `report` it waits as long as the lock is held (here
+    10 s), where DB_LOCK_TIMEOUT_MS is 2 s. (So it did before issue 15, too.)"""
+    token = admin_token(populated_url)
+    engine = make_engine(populated_url)
+    try:
+        with gunicorn(populated_url, tmp_path / "gunicorn.log") as server:
+            with engine.connect() as locker:
+                locker.execute(text("LOCK TABLE report IN ACCESS EXCLUSIVE MODE"))
+                release = threading.Timer(10, locker.rollback)
+                release.start()
+                started = time.monotonic()
+                try:
+                    outcome = call(
+                        server.url + "/v1/admin/reports/export",
+                        headers={"Authorization": f"Bearer {token}"},
+                        timeout=30,
+                    )[0]
+                except OSError as exc:  # a transfer cut mid-way: what a failed stream does
+                    outcome = type(exc).__name__
+                waited = time.monotonic() - started
+                release.join()
+    finally:
+        engine.dispose()
+    assert waited < 6, f"the export waited {waited:.1f} s for the lock ({outcome})"
