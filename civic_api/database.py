@@ -205,11 +205,13 @@ def init_app(app) -> None:
     app.extensions["request_engine"] = engine = make_engine(url, **timeout_options(app.config))
     event.listen(engine, "checkout", functools.partial(_request_checkout, app.config))
     session.configure(bind=app.extensions["engine"])
-    app.before_request(_bind_request)
+    app.before_request(bind_request)
     app.teardown_appcontext(lambda exc: session.remove())
 
 
-def _bind_request() -> None:
+def bind_request() -> None:
+    """Bind the session to the requests' engine: before each request, and again in a
+    streamed response (which runs after the request's session was removed)."""
     from flask import current_app
 
     current = session()

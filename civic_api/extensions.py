@@ -225,7 +225,8 @@ def safe_stream(chunks):
     """Stream `chunks`. A failure mid-way is logged by type only (database messages can echo
     row values) and closes the connection, so the client sees a truncated transfer and the
     worker lives on. (The streamed query runs after the view's session is closed: validate
-    before streaming, so that bad input is still a JSON error.)
+    before streaming, so that bad input is still a JSON error, and call
+    database.bind_request() in the generator, so that it runs with the request's timeouts.)
     """
     try:
         yield from chunks
