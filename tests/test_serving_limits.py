@@ -1,5 +1,6 @@
-"""Attacks on the issue-15 hot paths from outside, against a live gunicorn: what a worker
-holds of the database and of memory under a mixed load."""
+"""What a live gunicorn worker holds of the database and of memory under a mixed load, and
+that its timeouts hold through PgBouncer and in streamed answers (issue 15's hot paths,
+tried from outside)."""
 
 import os
 import re
@@ -23,10 +24,9 @@ from test_robustness import call
 
 from civic_api.database import make_engine
 
-# A load that touches every pool a request can take a connection from: report submission
-# (ingest, autocommit), tiles (analytics, autocommit), heatmaps (analytics), categories and
-# municipalities (default), a reporter's follow-up (ingest), with and without an
-# Idempotency-Key.
+# A load that touches every role and mode a request can have: report submission (ingest,
+# autocommit), tiles and heatmaps (maps, autocommit), categories and municipalities
+# (default), a reporter's follow-up (ingest), with and without an Idempotency-Key.
 MIXED = (
     ("POST", "/v1/reports"),
     ("POST", "/v1/reports?keyed"),
@@ -55,12 +55,9 @@ def mixed_load(url: str, marker: str, rounds: int) -> list[int]:
 
 
 def test_a_worker_holds_no_more_database_connections_than_it_has_threads(database_url, tmp_path):
-    """docs/deploy.md: each of a worker's threads "holds at most one pooled connection", so
-    PgBouncer (session mode: every client connection pins a server connection) is sized as
-    workers x threads. The per-role engines (three roles, each also in autocommit, plus the
-    command-line engine) each keep their own idle connections, so one worker with 4 threads
-    holds several times 4 server connections after a mixed load; the documented PgBouncer
-    pool then queues the requests of a second worker behind idle sessions."""
+    """One request pool per worker, whatever the roles and modes of its requests: after a
+    load that touches every role, in autocommit and not, a worker of 4 threads holds at
+    most 4 server connections (in PgBouncer's session mode each pins one)."""
     application = f"civic-attack-{uuid.uuid4().hex[:8]}"
     env = {
         "CIVIC_WORKERS": "1",
@@ -142,10 +139,9 @@ def worker_rss_mib(master: int) -> float:
 
 
 def test_a_workers_memory_stays_within_135_mb_after_a_mixed_public_load(populated_url, tmp_path):
-    """Issue 15: "Memory stays as today (≤ 135 MB per API worker)"; docs/deploy.md says a
-    process uses about 110 MiB. After every public read path and report submission, four
-    at a time (the worker's threads), a worker holds ~143 MiB (on 20,000 reports: the
-    national /v1/indicators answer alone adds ~25 MiB)."""
+    """Issue 15: "≤ 135 MB per API worker", after every public read path and report
+    submission, four at a time (the worker's threads), on 20,000 reports (the national
+    /v1/indicators pass is the largest: its values are slotted and shared)."""
     env = {
         "CIVIC_WORKERS": "1",
         "CIVIC_THREADS": str(THREADS),
@@ -237,10 +233,9 @@ def pgbouncer(database_url: str, extra: str = ""):
 
 
 def test_reports_are_accepted_through_pgbouncer_in_session_mode(database_url, tmp_path):
-    """docs/deploy.md: "Put PgBouncer between them and the database in session mode". The
-    request pools now send their timeouts as the `options` startup parameter, which
-    PgBouncer refuses ("FATAL: unsupported startup parameter: options"): every request that
-    touches the database is a 503."""
+    """docs/deploy.md: "Put PgBouncer between them and the database in session mode". No
+    startup parameter PgBouncer refuses ("unsupported startup parameter: options"): the
+    role settings are SET on the connection."""
     engine = make_engine(database_url)
     body = {"category": "roads_potholes", "location": PRISHTINA, "description": "attack-pgb"}
     try:
@@ -255,10 +250,8 @@ def test_reports_are_accepted_through_pgbouncer_in_session_mode(database_url, tm
 
 
 def test_through_pgbouncer_a_locked_table_still_times_out_as_503(database_url, tmp_path):
-    """The only PgBouncer setting that lets those connections in, ignore_startup_parameters
-    = options, drops the options: no statement or lock timeout is left, and a report
-    submission waits as long as a lock is held (here 12 s) instead of a 503 after
-    DB_LOCK_TIMEOUT_MS (2 s)."""
+    """Through PgBouncer (even one that drops startup options) the request timeouts hold: a
+    report submission behind a 12 s lock is a 503 after DB_LOCK_TIMEOUT_MS (2 s)."""
     engine = make_engine(database_url)
     body = {"category": "roads_potholes", "location": PRISHTINA, "description": "attack-pgb"}
     extra = "ignore_startup_parameters = options"
@@ -307,10 +300,8 @@ def admin_token(url: str) -> str:
 
 def test_the_streamed_export_query_is_bounded_by_the_request_timeouts(populated_url, tmp_path):
     """ "Every wait has a timeout". The CSV export's query runs while the response streams,
-    after the view's session is closed: on a fresh session bound to the unbounded
-    command-line engine (statement_timeout and lock_timeout 0), not the analytics role the
-    view asked for. Behind a lock on `report` it waits as long as the lock is held (here
-    10 s), where DB_LOCK_TIMEOUT_MS is 2 s. (So it did before issue 15, too.)"""
+    after the view's session is closed; it runs with the request's settings all the same:
+    behind a 10 s lock on `report` it gives up after DB_LOCK_TIMEOUT_MS (2 s)."""
     token = admin_token(populated_url)
     engine = make_engine(populated_url)
     try:
