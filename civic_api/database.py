@@ -4,9 +4,11 @@ Every wait on the database is bounded: connecting, waiting for a pooled connecti
 for a lock, a statement (per role of query: `use_role`), and an idle open transaction.
 """
 
+import functools
 import re
 import select
 
+import psycopg2
 from sqlalchemy import Connection, MetaData, create_engine, event, exc
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.orm import DeclarativeBase, scoped_session, sessionmaker
@@ -56,82 +58,100 @@ def _check_alive(dbapi_connection, connection_record, connection_proxy) -> None:
         raise exc.DisconnectionError("the server closed the connection")
 
 
-def timeout_options(config, role: str | None = None) -> dict:
-    """Engine options that bound connecting and waiting for a pooled connection and, for a
-    request `role` (ROLES), statements, lock waits and idle transactions, as startup options
-    of each connection: no statement is spent on them per request."""
-    connect_args = {
-        "connect_timeout": config["DB_CONNECT_TIMEOUT_SECONDS"],
-        # A server that vanished without closing the connection is noticed in ~15 s.
-        "keepalives": 1,
-        "keepalives_idle": 5,
-        "keepalives_interval": 5,
-        "keepalives_count": 2,
-    }
-    if role is not None:
-        connect_args["options"] = " ".join(
-            f"-c {name}={int(value)}" for name, value in session_timeouts(config, role).items()
-        )
+def timeout_options(config) -> dict:
+    """Engine options that bound connecting and waiting for a pooled connection."""
     return {
         "pool_timeout": config["DB_POOL_TIMEOUT_SECONDS"],
         "pool_size": config["DB_POOL_SIZE"],
-        "connect_args": connect_args,
+        "connect_args": {
+            "connect_timeout": config["DB_CONNECT_TIMEOUT_SECONDS"],
+            # A server that vanished without closing the connection is noticed in ~15 s.
+            "keepalives": 1,
+            "keepalives_idle": 5,
+            "keepalives_interval": 5,
+            "keepalives_count": 2,
+        },
     }
 
 
 # Statement timeouts per role of query (settings). Requests get DB_STATEMENT_TIMEOUT_MS
 # unless their blueprint names a role; command-line jobs (seeding, rebuilds) and the
-# notification worker use the unbounded `engine`.
+# notification worker use the unbounded `engine`. "maps" (heatmaps, tiles, series, the OGC
+# collections) read a few thousand index rows per answer: starting parallel workers would
+# cost more than it saves (tens of ms on a small machine).
 ROLES = {
     "default": "DB_STATEMENT_TIMEOUT_MS",
     "ingest": "DB_INGEST_STATEMENT_TIMEOUT_MS",
     "analytics": "DB_ANALYTICS_STATEMENT_TIMEOUT_MS",
+    "maps": "DB_ANALYTICS_STATEMENT_TIMEOUT_MS",
 }
 
 
-def session_timeouts(config, role: str) -> dict[str, int]:
+def session_settings(config, role: str) -> dict[str, str]:
+    """The server settings of a role's statements."""
     return {
-        "statement_timeout": config[ROLES[role]],
-        "lock_timeout": config["DB_LOCK_TIMEOUT_MS"],
-        "idle_in_transaction_session_timeout": config["DB_IDLE_IN_TRANSACTION_TIMEOUT_MS"],
+        "statement_timeout": str(int(config[ROLES[role]])),
+        "lock_timeout": str(int(config["DB_LOCK_TIMEOUT_MS"])),
+        "idle_in_transaction_session_timeout": str(
+            int(config["DB_IDLE_IN_TRANSACTION_TIMEOUT_MS"])
+        ),
+        "max_parallel_workers_per_gather": "0" if role == "maps" else "DEFAULT",
     }
 
 
-def use_role(role: str) -> None:
-    """Give this request's statements the timeouts of `role` (ROLES).
+def _assignments(settings: dict[str, str], local: bool = False) -> str:
+    scope = "SET LOCAL" if local else "SET"
+    return "; ".join(f"{scope} {name} TO {value}" for name, value in settings.items())
 
-    Before the request's first statement the session is bound to that role's engine, whose
-    connections carry the timeouts from their start; once a transaction is open (an export
-    that turns out to be long) they are set for the rest of it with SET LOCAL. A session
-    bound to a connection (the tests' outer transaction) is left alone."""
+
+def _request_checkout(config, dbapi_connection, connection_record, connection_proxy) -> None:
+    """Give a connection checked out for a request its role's settings and mode.
+
+    The settings are set for the connection's session, outside any transaction (so no
+    rollback undoes them), and only when they differ from what it last had: a connection
+    serving one role keeps its settings and costs no statement per request. Autocommit
+    (`autocommit`) is the driver's flag, set on every checkout, which sends nothing."""
+    from flask import g, has_request_context
+
+    role = g.get("query_role", "default") if has_request_context() else "default"
+    wanted = session_settings(config, role)
+    if connection_record.info.get("settings") != wanted:
+        try:
+            dbapi_connection.autocommit = True
+            with dbapi_connection.cursor() as cursor:
+                cursor.execute(_assignments(wanted))
+        except psycopg2.Error as error:  # the pool replaces it (or fails to connect: 503)
+            raise exc.DisconnectionError(f"could not set up the connection: {error}") from None
+        connection_record.info["settings"] = wanted
+    dbapi_connection.autocommit = has_request_context() and g.get("autocommit", False)
+
+
+def use_role(role: str) -> None:
+    """Give this request's statements the settings of `role` (ROLES): its connection gets
+    them when checked out; once a transaction is open (an export that turns out to be
+    long) they are set for the rest of it with SET LOCAL. A session bound to a connection
+    (the tests' outer transaction) is left alone."""
     from flask import current_app, g
 
     g.query_role = role
     current = session()
-    if isinstance(current.bind, Connection):
+    if isinstance(current.bind, Connection) or not current.in_transaction():
         return
-    if not current.in_transaction():
-        current.bind = current_app.extensions["request_engines"][role]
-        return
-    timeouts = session_timeouts(current_app.config, role)
-    current.connection().exec_driver_sql(
-        "; ".join(f"SET LOCAL {name} = {int(value)}" for name, value in timeouts.items())
-    )
+    settings = session_settings(current_app.config, role)
+    current.connection().exec_driver_sql(_assignments(settings, local=True))
 
 
 def autocommit() -> None:
     """Run this request's statements each in its own implicit transaction: no BEGIN and
     COMMIT (or ROLLBACK) round trips. For a request that only reads, or writes in one
-    statement (report submission, tiles); called before its first statement, it binds the
-    session to its role's autocommit engine (own pool: a connection never switches modes,
-    which costs a statement). A session bound to a connection (the tests' outer
-    transaction) is left alone."""
-    from flask import current_app, g
+    statement (report submission, tiles, public maps); called before its first statement
+    (after it, the request keeps its transaction). A session bound to a connection (the
+    tests' outer transaction) is left alone."""
+    from flask import g
 
     current = session()
     if not isinstance(current.bind, Connection) and not current.in_transaction():
-        engines = current_app.extensions["request_engines"]
-        current.bind = engines[g.get("query_role", "default"), "autocommit"]
+        g.autocommit = True
 
 
 # Statements prepared on each pooled connection (they live as long as it does).
@@ -180,15 +200,20 @@ def init_app(app) -> None:
             "DATABASE_URL is not set; scripts/devdb url prints the local development database's URL"
         )
     # Unbounded: command-line jobs and the notification worker (which bounds its own waits).
-    app.extensions["engine"] = engine = make_engine(url, **timeout_options(app.config))
-    # Requests: per role, one engine and one in autocommit mode (each connects when first
-    # used).
-    engines = {}
-    for role in ROLES:
-        options = timeout_options(app.config, role)
-        engines[role] = make_engine(url, **options)
-        engines[role, "autocommit"] = make_engine(url, isolation_level="AUTOCOMMIT", **options)
-    app.extensions["request_engines"] = engines
-    session.configure(bind=engine)
-    app.before_request(lambda: use_role("default"))
+    app.extensions["engine"] = make_engine(url, **timeout_options(app.config))
+    # Requests: one pool, each connection given its request's role settings and mode.
+    app.extensions["request_engine"] = engine = make_engine(url, **timeout_options(app.config))
+    event.listen(engine, "checkout", functools.partial(_request_checkout, app.config))
+    session.configure(bind=app.extensions["engine"])
+    app.before_request(bind_request)
     app.teardown_appcontext(lambda exc: session.remove())
+
+
+def bind_request() -> None:
+    """Bind the session to the requests' engine: before each request, and again in a
+    streamed response (which runs after the request's session was removed)."""
+    from flask import current_app
+
+    current = session()
+    if not isinstance(current.bind, Connection):  # (the tests' outer transaction stays)
+        current.bind = current_app.extensions["request_engine"]

@@ -6,6 +6,7 @@ from functools import wraps
 
 import flask_smorest
 import marshmallow as ma
+import webargs.fields
 from flask import request
 from flask_limiter.errors import RateLimitExceeded
 from flask_smorest import pagination
@@ -90,9 +91,20 @@ PAGINATION_HEADER = {
 }
 
 
+class DelimitedList(webargs.fields.DelimitedList):
+    """Comma-separated query values, at least one: `?status=` is an error, not "no filter"
+    (the client meant something, and the schema says minItems 1)."""
+
+    def __init__(self, cls_or_instance, **kwargs):
+        given = kwargs.pop("validate", None)
+        given = [] if given is None else [given] if callable(given) else list(given)
+        super().__init__(cls_or_instance, validate=[ma.validate.Length(min=1), *given], **kwargs)
+
+
 class Blueprint(flask_smorest.Blueprint):
     def __init__(self, *args, query_role: str | None = None, **kwargs):
-        """`query_role` ("ingest", "analytics") sets its views' statement timeout."""
+        """`query_role` ("ingest", "analytics", "maps") sets its views' connection settings
+        (statement timeout; see database.ROLES)."""
         super().__init__(*args, **kwargs)
         if query_role:
             from civic_api.database import use_role
@@ -213,7 +225,8 @@ def safe_stream(chunks):
     """Stream `chunks`. A failure mid-way is logged by type only (database messages can echo
     row values) and closes the connection, so the client sees a truncated transfer and the
     worker lives on. (The streamed query runs after the view's session is closed: validate
-    before streaming, so that bad input is still a JSON error.)
+    before streaming, so that bad input is still a JSON error, and call
+    database.bind_request() in the generator, so that it runs with the request's timeouts.)
     """
     try:
         yield from chunks

@@ -300,14 +300,18 @@ def test_a_tile_is_one_prepared_statement(app, client, db, monkeypatch):
     assert len(sent) == 2
 
 
-def test_a_tile_sends_no_begin_or_rollback(app, client, unjoined, monkeypatch):
-    for cache in ("category_cache", "latest_release"):
+def test_a_tile_or_heatmap_is_one_statement_on_the_wire(app, client, unjoined, monkeypatch):
+    for cache in ("category_cache", "latest_release", "municipality_index"):
         monkeypatch.setattr(app.extensions[cache], "max_age", 60.0)
     path = "/v1/tiles/heatmap/10/571/375.mvt"
     assert client.get(path).status_code == 200  # caches loaded, statement prepared
-    engine = app.extensions["request_engines"]["analytics", "autocommit"]
+    engine = app.extensions["request_engine"]
     sent = round_trips(engine, lambda: client.get(path))
     assert sent == ["EXECUTE"]
+    heatmap = "/v1/heatmaps?municipality=prishtina&resolution=8"
+    assert client.get(heatmap).status_code == 200  # the municipality from the process's index
+    sent = round_trips(engine, lambda: client.get(heatmap))
+    assert sent == ["SELECT"]  # no BEGIN, no SET (the connection has the maps settings)
 
 
 def test_invalid_tiles_are_404(client):

@@ -223,6 +223,14 @@ def test_gist_indexes_exist(at_head):
             "idx_report_location",
             "CREATE INDEX idx_report_location ON public.report USING gist (location)",
         ),
+        *(
+            (
+                f"ix_h3_cell_geom_3857_res{r}",
+                f"CREATE INDEX ix_h3_cell_geom_3857_res{r} ON public.h3_cell USING gist"
+                f" (geom_3857) WHERE (resolution = {r})",
+            )
+            for r in (6, 7, 8, 9)
+        ),
     ]
 
 
@@ -231,12 +239,14 @@ def test_geometry_columns_are_registered(at_head):
         rows = connection.execute(
             text(
                 "SELECT f_table_name, f_geometry_column, coord_dimension, srid, type "
-                "FROM geometry_columns WHERE f_table_schema = 'public' ORDER BY f_table_name"
+                "FROM geometry_columns WHERE f_table_schema = 'public'"
+                " ORDER BY f_table_name, f_geometry_column"
             )
         ).all()
     assert [tuple(r) for r in rows] == [
         ("announcement", "area", 2, 4326, "MULTIPOLYGON"),
         ("h3_cell", "geom", 2, 4326, "POLYGON"),
+        ("h3_cell", "geom_3857", 2, 3857, "POLYGON"),
         ("municipality", "boundary", 2, 4326, "MULTIPOLYGON"),
         ("report", "location", 2, 4326, "POINT"),
     ]

@@ -444,8 +444,8 @@ def test_geojson_point_with_elevation(submit, coordinates, expected):
 
 @pytest.fixture
 def committing(app, unjoined):
-    """The report routes' engine with real commits; the reports stored are deleted after."""
-    yield app.extensions["request_engines"]["ingest", "autocommit"]
+    """The requests' engine with real commits; the reports stored are deleted after."""
+    yield app.extensions["request_engine"]
     with app.extensions["engine"].begin() as connection:
         connection.execute(text("DELETE FROM report WHERE description = 'round trips'"))
         connection.execute(text("DELETE FROM idempotency_record"))
@@ -477,9 +477,42 @@ def test_a_report_is_one_statement(app, client, committing, monkeypatch):
         stored = connection.scalar(
             text("SELECT count(*) FROM report WHERE description = 'round trips'")
         )
-        timeout = connection.scalar(text("SHOW statement_timeout"))
     assert stored == 4
-    assert timeout == "3s"  # DB_INGEST_STATEMENT_TIMEOUT_MS, from the connection's start
+
+
+def test_each_role_runs_with_its_settings(app, client, committing):
+    """What the server had set while the request's statement ran: the role's timeouts
+    (set on the connection when it changes role, not per request)."""
+    from sqlalchemy import event
+
+    seen = []
+
+    def record(conn, cursor, sql, *args):
+        if sql.startswith(("EXECUTE", "SELECT category")):
+            with conn.connection.dbapi_connection.cursor() as probe:
+                probe.execute(
+                    "SELECT current_setting('statement_timeout'),"
+                    " current_setting('max_parallel_workers_per_gather')"
+                )
+                seen.append(probe.fetchone())
+
+    body = {"category": "commenting", "location": PRISHTINA, "description": "round trips"}
+    event.listen(committing, "after_cursor_execute", record)
+    try:
+        for _ in range(2):  # the second time on a connection that already had the role
+            for request, expected in (
+                # DB_INGEST_STATEMENT_TIMEOUT_MS, parallel workers as the server has them
+                (lambda: client.post("/v1/reports", json=body), ("3s", "2")),
+                # DB_ANALYTICS_STATEMENT_TIMEOUT_MS, no parallel workers (maps)
+                (lambda: client.get("/v1/tiles/heatmap/10/571/375.mvt"), ("15s", "0")),
+                # DB_STATEMENT_TIMEOUT_MS
+                (lambda: client.get("/v1/categories"), ("5s", "2")),
+            ):
+                seen.clear()
+                assert request().status_code in (200, 201)
+                assert seen and set(seen) == {expected}
+    finally:
+        event.remove(committing, "after_cursor_execute", record)
 
 
 def test_requests_do_not_purge_expired_keys_the_command_does(app, submit, db):

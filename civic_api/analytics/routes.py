@@ -28,7 +28,7 @@ blp = Blueprint(
     "analytics",
     __name__,
     url_prefix="/v1",
-    query_role="analytics",
+    query_role="maps",
     description="Privacy-safe aggregates over H3 cells. Non-sensitive categories are live:"
     " cells with fewer than k reports are withheld, areas are whole cells, public date ranges"
     " are whole months. Sensitive categories come only from the monthly releases (noisy,"
@@ -120,6 +120,7 @@ class HeatmapsView(MethodView):
         who = audience()
         if args["noise"] == "dp":
             return dp_heatmap(args, who)
+        database.autocommit()  # it only reads: no BEGIN and ROLLBACK around its statements
         query = service.build_query(args, who, categories())
         wants_csv = args.get("format") == "csv" or (
             "format" not in args
@@ -160,6 +161,7 @@ class SeriesView(MethodView):
     )
     def get(self, args):
         """Counts per month (researchers: also day or ISO week) over a municipality or bbox"""
+        database.autocommit()  # it only reads
         who = audience()
         query = service.build_query(args, who, categories())
         if args["interval"] != "month" and not (
@@ -189,6 +191,7 @@ class HotspotsView(MethodView):
     )
     def get(self, args):
         """Statistically significant clusters, and emerging ones"""
+        database.autocommit()  # it only reads
         who = audience()
         query = service.build_query(args, who, categories())
         if (query.date_from is None) != (query.date_to is None):

@@ -1,10 +1,9 @@
 """Query schemas of the aggregate endpoints."""
 
 import marshmallow as ma
-from webargs.fields import DelimitedList
 
 from civic_api.analytics.models import STATUS_CLASSES
-from civic_api.extensions import QueryArgsSchema
+from civic_api.extensions import DelimitedList, QueryArgsSchema
 from civic_api.triage.schemas import BBox
 from geo.cells import MAX_ZOOM, ROLLUP_RESOLUTIONS
 

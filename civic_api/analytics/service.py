@@ -23,6 +23,7 @@ from functools import lru_cache
 from typing import NamedTuple
 
 import numpy as np
+from flask import current_app
 from sqlalchemy import (
     ColumnElement,
     Select,
@@ -51,7 +52,6 @@ from civic_api.analytics.models import (
 from civic_api.categories.service import CatalogueEntry, CategoryCache, load_catalogue
 from civic_api.database import prepared, session
 from civic_api.errors import InvalidInput
-from civic_api.municipalities.models import Municipality
 from civic_api.reports.models import Report
 from geo import hotspots
 from geo.cells import (
@@ -194,11 +194,10 @@ def build_query(
         requested = 7  # all of Kosovo at ~1.4 km cells
     municipality_id = None
     if args.get("municipality"):
-        municipality_id = session.scalar(
-            select(Municipality.id).where(Municipality.slug == args["municipality"])
-        )
-        if municipality_id is None:
+        found = current_app.extensions["municipality_index"].by_slug(args["municipality"])
+        if found is None:
             raise InvalidInput.field("municipality", "No municipality has this slug.", "query")
+        municipality_id = found.id
     release_id = args.get("release")
     if release_id is not None and session.get(Release, release_id) is None:
         raise InvalidInput.field("release", "No release has this id (see /v1/releases).", "query")
@@ -424,12 +423,6 @@ def _rows(statement) -> list:
     return session.connection().execute(statement).fetchall()
 
 
-def _no_parallel() -> None:
-    """These queries read a few thousand index rows: starting parallel workers costs more
-    than it saves (tens of ms on a small machine)."""
-    session.connection().exec_driver_sql("SET LOCAL max_parallel_workers_per_gather = 0")
-
-
 class PublishedCell(NamedTuple):
     cell: str  # H3 hex id: JavaScript numbers cannot hold the int64
     count: int | None
@@ -444,7 +437,6 @@ def cell_rows(
 ) -> tuple[list[PublishedCell], "Withheld | None"]:
     """Published cells in the area with their counts, by cell id, and what the live part
     withheld (one pass over the area)."""
-    _no_parallel()
     live = bool(query.live_ids) and not query.exact
     statement = published_cells(
         query,
@@ -587,7 +579,6 @@ def _months(first: date, last: date) -> list[date]:
 def series(query: AggregateQuery, interval: str) -> dict:
     """Counts per day, ISO week or month over the query area (its res-8 cells): the live
     part from the rollup, the released part per released month."""
-    _no_parallel()
     area = select(H3Cell.cell).where(
         *_area_conditions(replace(query, resolution=FINEST_SENSITIVE_RESOLUTION))
     )

@@ -24,7 +24,7 @@ REASONS = {
 }
 
 
-@dataclass
+@dataclass(slots=True)  # thousands per national pass: no __dict__ each
 class Raw:
     """Counts and duration quantiles for one municipality × breakdown × period."""
 
@@ -67,7 +67,7 @@ class Raw:
     released: bool = False
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Value:
     value: float | int | None
     n: int | None = None

@@ -1,9 +1,8 @@
 """Query schemas of the indicator endpoints."""
 
 import marshmallow as ma
-from webargs.fields import DelimitedList
 
-from civic_api.extensions import QueryArgsSchema
+from civic_api.extensions import DelimitedList, QueryArgsSchema
 from civic_api.indicators.periods import InvalidPeriod, Period
 from civic_api.models import LOCALES
 

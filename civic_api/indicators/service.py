@@ -308,6 +308,12 @@ CACHE_ENTRIES = 32
 COMPUTE_WAIT_SECONDS = 30
 
 
+# Values are immutable, and most repeat (withheld for the same reason, zeros): equal ones
+# are one object, shared between municipalities, breakdowns and cached passes.
+_SHARED: dict[Value, Value] = {}
+SHARED_MAX = 100_000
+
+
 def _values(raw, released_volumes, place, breakdown, exact_ok, is_sensitive, min_n):
     public_sensitive = is_sensitive and not exact_ok
     if public_sensitive:
@@ -319,7 +325,13 @@ def _values(raw, released_volumes, place, breakdown, exact_ok, is_sensitive, min
         raw.population = place.population
     elif not public_sensitive:
         raw = Raw(population=place.population)
-    return {i.name: compute.evaluate(i, raw, min_n, public_sensitive) for i in INDICATORS}
+    if len(_SHARED) > SHARED_MAX:
+        _SHARED.clear()
+    values = {}
+    for indicator in INDICATORS:
+        value = compute.evaluate(indicator, raw, min_n, public_sensitive)
+        values[indicator.name] = _SHARED.setdefault(value, value)
+    return values
 
 
 def national(

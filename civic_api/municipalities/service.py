@@ -109,6 +109,11 @@ class MunicipalityIndex(VersionedCache):
         shapes = shapely.from_wkb([bytes(row[3]) for row in rows])
         self._snapshot = (tuple(MunicipalityRef(*row[:3]) for row in rows), shapes, STRtree(shapes))
 
+    def by_slug(self, slug: str) -> MunicipalityRef | None:
+        self._fresh()
+        refs = self._snapshot[0]
+        return next((ref for ref in refs if ref.slug == slug), None)
+
     def at(self, point: Point, snap_metres: float = 0) -> MunicipalityRef | None:
         """The municipality responsible for `point`, or None."""
         self._fresh()

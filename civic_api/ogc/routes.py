@@ -29,7 +29,7 @@ blp = Blueprint(
     "ogc",
     __name__,
     url_prefix="/ogc",
-    query_role="analytics",
+    query_role="maps",
     description="OGC API – Features (Part 1 Core, GeoJSON) for GIS clients: municipalities, "
     "the public heatmap cells and approximate points of non-sensitive reports, under the "
     "same privacy rules as the other aggregates (docs/ogc.md).",

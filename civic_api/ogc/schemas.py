@@ -1,11 +1,10 @@
 """Query and response schemas of the OGC API – Features endpoints."""
 
 import marshmallow as ma
-from webargs.fields import DelimitedList
 
 from civic_api.analytics.models import STATUS_CLASSES
 from civic_api.analytics.schemas import CODE
-from civic_api.extensions import QueryArgsSchema, Schema
+from civic_api.extensions import DelimitedList, QueryArgsSchema, Schema
 from civic_api.ogc import service
 from geo.cells import ROLLUP_RESOLUTIONS
 

@@ -11,7 +11,7 @@ from flask.views import MethodView
 from geoalchemy2.shape import to_shape
 
 from civic_api.audit import service as audit
-from civic_api.database import session, use_role
+from civic_api.database import bind_request, session, use_role
 from civic_api.errors import NotFound, PreconditionFailed
 from civic_api.extensions import Blueprint, With, page_of, safe_stream
 from civic_api.reports import workflow
@@ -172,6 +172,7 @@ class AdminReportsExportView(MethodView):
         session.commit()
 
         def rows():
+            bind_request()  # the request's session is gone by now: bounded like the request
             buffer = io.StringIO()
             writer = csv.writer(buffer)
             writer.writerow(CSV_COLUMNS)

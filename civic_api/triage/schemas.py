@@ -1,10 +1,9 @@
 """Schemas of the staff-side report API."""
 
 import marshmallow as ma
-from webargs.fields import DelimitedList
 
 from civic_api.categories.schemas import CategoryRefSchema
-from civic_api.extensions import HeadersSchema, QueryArgsSchema, Schema, plain_text
+from civic_api.extensions import DelimitedList, HeadersSchema, QueryArgsSchema, Schema, plain_text
 from civic_api.models import LOCALES, TEXT_MAX
 from civic_api.municipalities.schemas import MunicipalityRefSchema
 from civic_api.reports.models import EVENT_TYPES, PRIORITIES, STATUSES
