@@ -569,7 +569,17 @@ def test_a_newer_status_supersedes_the_unsent_older_one(make_worker, fcm_sender,
     }
 
 
-def test_an_older_status_in_flight_holds_the_newer_back_until_recorded(db, clock, submit):
+@pytest.mark.parametrize(
+    "state, error, delay, older_after",
+    [
+        ("sent", None, None, "sent"),
+        # To be retried: superseded. Before, the newer waited behind every retry (hours).
+        ("pending", "UNAVAILABLE", 30, "superseded"),
+    ],
+)
+def test_an_older_status_in_flight_holds_the_newer_back_until_recorded(
+    db, clock, submit, state, error, delay, older_after
+):
     report_id, phone = followed_report(submit)
     report_event(report_id, status="acknowledged")
     db.flush()
@@ -583,7 +593,9 @@ def test_an_older_status_in_flight_holds_the_newer_back_until_recorded(db, clock
     # Not superseded (it may be on its way) and the newer cannot overtake it.
     assert [m.state for m in messages()] == ["pending", "pending"]
     assert delivery.claim(connection, T0, 10, 60, uuid.uuid4(), 8) == []
-    delivery.record(connection, T0, lease, [delivery.Decision(older.id, "sent")])
+    decision = delivery.Decision(older.id, state, error, delay)
+    assert delivery.record(connection, T0, lease, [decision]) == {older.id}
+    assert [m.state for m in messages()] == [older_after, "pending"]
     [newer] = delivery.claim(connection, T0, 10, 60, uuid.uuid4(), 8)
     assert newer.payload["status"] == "resolved"
 
@@ -597,6 +609,28 @@ def test_an_older_status_fanned_out_after_the_newer_is_stored_superseded(db, sub
     delivery.fan_out(connection, T0)  # the newer only: the older is not available yet
     delivery.fan_out(connection, T0 + timedelta(hours=1))
     assert {m.event_id: m.state for m in messages()}[older.id] == "superseded"
+
+
+def test_a_dead_older_status_requeued_after_the_newer_is_superseded_not_sent(
+    db, make_worker, fcm_sender, fake, clock, submit
+):
+    """Before: staff requeued the dead "acknowledged" after "resolved" had gone out, and the
+    phone's notification went back to "acknowledged"."""
+    report_id, phone = followed_report(submit)
+    report_event(report_id, status="acknowledged")
+    fake.fail("tok-1", "unavailable")
+    worker = make_worker(fcm_sender, max_attempts=1)
+    worker.step()  # its only attempt: UNAVAILABLE, dead
+    report_event(report_id, status="resolved")
+    worker.run(until_idle=True)
+    connection = db.connection()
+    assert delivery.requeue_dead(connection, clock(), report_id=report_id) == (0, 0)
+    worker.run(until_idle=True)
+    assert [m["data"]["status"] for m in fake.accepted] == ["resolved"]
+    assert [(m.payload["status"], m.state, m.last_error) for m in messages()] == [
+        ("acknowledged", "superseded", "UNAVAILABLE after 1 attempts"),
+        ("resolved", "sent", None),
+    ]
 
 
 def test_a_claim_never_exceeds_max_attempts_and_lost_leases_end_unknown(db, clock):

@@ -64,6 +64,17 @@ REPORT_EVENTS = {
     FEEDBACK: ReportEvent(texts.feedback_request, "feedback"),
 }
 
+
+def _has_newer_status(row: str) -> str:
+    """SQL: the push_message `row` is a status and its device has a newer status of the same
+    report (sent, queued or in flight): sent now, `row` would replace that on the phone."""
+    kinds = ", ".join(f"'{kind}'" for kind, event in REPORT_EVENTS.items() if event.supersedes)
+    return f"""({row}.kind IN ({kinds}) AND EXISTS (
+        SELECT 1 FROM push_message n
+        WHERE n.report_id = {row}.report_id AND n.device_id = {row}.device_id
+          AND n.kind = {row}.kind AND n.event_id > {row}.event_id))"""
+
+
 _DUE_EVENTS = text("""
     SELECT id, kind, report_id, announcement_id, payload
     FROM outbox_event
@@ -71,6 +82,15 @@ _DUE_EVENTS = text("""
     ORDER BY available_at, id
     LIMIT :limit
     FOR UPDATE SKIP LOCKED
+""")
+
+# One fan-out at a time per report (a transaction-scoped lock, tried, never waited for): the
+# statements of the next one see the messages of the last, so an older status is superseded
+# or holds the newer back (_CLAIM). Two workers' fan-outs that each took one of a report's
+# events could otherwise not see each other's rows: the newer was sent, then the older.
+_LOCK_REPORTS = text("""
+    SELECT r FROM unnest(CAST(:ids AS uuid[])) AS r
+    WHERE pg_try_advisory_xact_lock(hashtext('push fan-out'), hashtext(CAST(r AS text)))
 """)
 
 _ANNOUNCEMENT_TARGETS = text("""
@@ -107,15 +127,14 @@ _REPORT_TARGETS = text("""
 
 # The newest status replaces the older on the phone (same collapse key), so an older one of
 # the same kind not yet sent is dropped. One in flight (leased) is left alone: the claim
-# holds the newer back until its outcome is recorded, so the two never race.
-_SUPERSEDE = text("""
+# holds the newer back until its outcome is recorded (then superseded, if it is to be sent
+# again: _RECORD), so the two never race.
+_SUPERSEDE = text(f"""
     UPDATE push_message o
     SET state = 'superseded', updated_at = :now
-    WHERE o.report_id = :report_id AND o.kind = :kind
-      AND o.state = 'pending' AND o.event_id < :event_id
+    WHERE o.report_id = :report_id AND o.state = 'pending'
       AND (o.lease_id IS NULL OR o.next_attempt_at <= :now)
-      AND EXISTS (SELECT 1 FROM push_message n
-                  WHERE n.event_id = :event_id AND n.device_id = o.device_id)
+      AND {_has_newer_status("o")}
 """)
 
 # A feedback request (or its reminder) goes out only while the report awaits feedback.
@@ -178,9 +197,12 @@ _ANNOUNCEMENTS = text("""
     FROM announcement WHERE id = ANY(:ids)
 """)
 
-_RECORD = text("""
+# A status to be sent again (retry, pause) that a newer one has meanwhile followed is
+# superseded: the newer would otherwise wait behind its retries.
+_RECORD = text(f"""
     UPDATE push_message m
-    SET state = v.state,
+    SET state = CASE WHEN v.state = 'pending' AND {_has_newer_status("m")} THEN 'superseded'
+                     ELSE v.state END,
         attempts = m.attempts + v.attempts_delta,
         unanswered = m.unanswered + v.unanswered_delta,
         next_attempt_at = CASE WHEN v.delay IS NULL THEN m.next_attempt_at
@@ -211,9 +233,14 @@ def fan_out(connection: Connection, now: datetime, limit: int = 20) -> tuple[int
 
     Withdrawn and expired announcements, and feedback requests for reports that have
     feedback or were reopened, are dispatched with no messages; a status change supersedes
-    the same report's older status not yet sent to each of its devices.
+    the same report's older status not yet sent to each of its devices. Events of a report
+    that another worker is fanning out right now are left for the next round.
     """
     events = connection.execute(_DUE_EVENTS, {"now": now, "limit": limit}).all()
+    reports = list({str(e.report_id) for e in events if e.report_id is not None})
+    if reports:  # another worker is fanning out the same report: its events wait a round
+        held = set(connection.scalars(_LOCK_REPORTS, {"ids": reports}))
+        events = [e for e in events if e.report_id is None or e.report_id in held]
     created = 0
     for event in events:
         common = {"event_id": event.id, "kind": event.kind, "now": now}
@@ -241,7 +268,7 @@ def fan_out(connection: Connection, now: datetime, limit: int = 20) -> tuple[int
                 },
             ).rowcount
             if supersedes:
-                connection.execute(_SUPERSEDE, common | {"report_id": event.report_id})
+                connection.execute(_SUPERSEDE, {"report_id": event.report_id, "now": now})
         else:
             logger.error("outbox event %d of kind %s: nobody fans it out", event.id, event.kind)
     if events:
@@ -461,13 +488,24 @@ def stats(connection: Connection, *, announcement_id: int | None = None, report_
     }
 
 
-REQUEUE = text("""
-    UPDATE push_message
-    SET state = 'pending', attempts = 0, next_attempt_at = :now, updated_at = :now
-    WHERE state = 'dead'
-      AND (CAST(:announcement_id AS int) IS NULL OR announcement_id = :announcement_id)
-      AND (CAST(:report_id AS uuid) IS NULL OR report_id = :report_id)
-    RETURNING unanswered > 0
+# A dead status the device has a newer one of (sent, or on its way) is superseded instead:
+# sent now, it would replace the newer on the phone.
+REQUEUE = text(f"""
+    WITH dead AS (
+        SELECT o.id, {_has_newer_status("o")} AS outdated
+        FROM push_message o
+        WHERE o.state = 'dead'
+          AND (CAST(:announcement_id AS int) IS NULL OR o.announcement_id = :announcement_id)
+          AND (CAST(:report_id AS uuid) IS NULL OR o.report_id = :report_id)
+        FOR UPDATE
+    )
+    UPDATE push_message m
+    SET state = CASE WHEN dead.outdated THEN 'superseded' ELSE 'pending' END,
+        attempts = CASE WHEN dead.outdated THEN m.attempts ELSE 0 END,
+        next_attempt_at = :now, updated_at = :now
+    FROM dead
+    WHERE m.id = dead.id
+    RETURNING NOT dead.outdated, m.unanswered > 0
 """)
 
 
@@ -477,10 +515,10 @@ def requeue_dead(
     """Make dead messages pending again with a fresh attempt budget; return how many, and
     how many of those may already have arrived (a send got no answer).
 
-    Unknown messages are not requeued: they were sent twice and probably arrived."""
-    unanswered = list(
-        connection.scalars(
-            REQUEUE, {"now": now, "announcement_id": announcement_id, "report_id": report_id}
-        )
-    )
-    return len(unanswered), sum(unanswered)
+    Unknown messages are not requeued: they were sent twice and probably arrived; a dead
+    status older than another of the same report to the device is superseded."""
+    rows = connection.execute(
+        REQUEUE, {"now": now, "announcement_id": announcement_id, "report_id": report_id}
+    ).all()
+    requeued = [unanswered for pending, unanswered in rows if pending]
+    return len(requeued), sum(requeued)
