@@ -7,7 +7,6 @@ import unicodedata
 from collections.abc import Callable
 from typing import NamedTuple
 
-import numpy as np
 import shapely
 from geoalchemy2.shape import from_shape
 from shapely import STRtree
@@ -93,12 +92,9 @@ class MunicipalityIndex(VersionedCache):
 
     def __init__(self, max_age: float, clock: Callable[[], float] = time.monotonic):
         super().__init__(max_age, clock)
-        # (references by slug, their boundaries, an R-tree over them): replaced whole.
-        self._snapshot: tuple[tuple[MunicipalityRef, ...], np.ndarray, STRtree] = (
-            (),
-            np.empty(0, dtype=object),
-            STRtree([]),
-        )
+        # (references by slug, an R-tree over their boundaries in the same order): replaced
+        # whole.
+        self._snapshot: tuple[tuple[MunicipalityRef, ...], STRtree] = ((), STRtree([]))
 
     def _load(self) -> None:
         rows = session.execute(
@@ -107,7 +103,7 @@ class MunicipalityIndex(VersionedCache):
         # Not prepared: GEOS builds a prepared geometry's index lazily, which threads of a
         # worker would race; a point-in-polygon test on one of these boundaries takes µs.
         shapes = shapely.from_wkb([bytes(row[3]) for row in rows])
-        self._snapshot = (tuple(MunicipalityRef(*row[:3]) for row in rows), shapes, STRtree(shapes))
+        self._snapshot = (tuple(MunicipalityRef(*row[:3]) for row in rows), STRtree(shapes))
 
     def by_slug(self, slug: str) -> MunicipalityRef | None:
         self._fresh()
@@ -117,10 +113,10 @@ class MunicipalityIndex(VersionedCache):
     def at(self, point: Point, snap_metres: float = 0) -> MunicipalityRef | None:
         """The municipality responsible for `point`, or None."""
         self._fresh()
-        refs, shapes, tree = self._snapshot
-        for index in np.sort(tree.query(point)):  # by slug: the first that covers the point
-            if shapes[index].covers(point):
-                return refs[index]
+        refs, tree = self._snapshot
+        covering = tree.query(point, predicate="covered_by")  # one call into GEOS
+        if covering.size:
+            return refs[covering.min()]  # by slug: the first that covers the point
         return nearest_municipality(point, snap_metres) if snap_metres > 0 else None
 
 
