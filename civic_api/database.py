@@ -104,26 +104,29 @@ def _assignments(settings: dict[str, str], local: bool = False) -> str:
     return "; ".join(f"{scope} {name} TO {value}" for name, value in settings.items())
 
 
-def _request_checkout(config, dbapi_connection, connection_record, connection_proxy) -> None:
+def _request_checkout(
+    assignments: dict[str, str], dbapi_connection, connection_record, connection_proxy
+) -> None:
     """Give a connection checked out for a request its role's settings and mode.
 
-    The settings are set for the connection's session, outside any transaction (so no
-    rollback undoes them), and only when they differ from what it last had: a connection
-    serving one role keeps its settings and costs no statement per request. Autocommit
-    (`autocommit`) is the driver's flag, set on every checkout, which sends nothing."""
+    The settings (`assignments`: the SET statement of each role) are set for the
+    connection's session, outside any transaction (so no rollback undoes them), and only
+    when its last role was another: a connection serving one role keeps its settings and
+    costs no statement per request. Autocommit (`autocommit`) is the driver's flag, set on
+    every checkout, which sends nothing."""
     from flask import g, has_request_context
 
-    role = g.get("query_role", "default") if has_request_context() else "default"
-    wanted = session_settings(config, role)
-    if connection_record.info.get("settings") != wanted:
+    in_request = has_request_context()
+    role = g.get("query_role", "default") if in_request else "default"
+    if connection_record.info.get("role") != role:
         try:
             dbapi_connection.autocommit = True
             with dbapi_connection.cursor() as cursor:
-                cursor.execute(_assignments(wanted))
+                cursor.execute(assignments[role])
         except psycopg2.Error as error:  # the pool replaces it (or fails to connect: 503)
             raise exc.DisconnectionError(f"could not set up the connection: {error}") from None
-        connection_record.info["settings"] = wanted
-    dbapi_connection.autocommit = has_request_context() and g.get("autocommit", False)
+        connection_record.info["role"] = role
+    dbapi_connection.autocommit = in_request and g.get("autocommit", False)
 
 
 def use_role(role: str) -> None:
@@ -203,7 +206,8 @@ def init_app(app) -> None:
     app.extensions["engine"] = make_engine(url, **timeout_options(app.config))
     # Requests: one pool, each connection given its request's role settings and mode.
     app.extensions["request_engine"] = engine = make_engine(url, **timeout_options(app.config))
-    event.listen(engine, "checkout", functools.partial(_request_checkout, app.config))
+    assignments = {role: _assignments(session_settings(app.config, role)) for role in ROLES}
+    event.listen(engine, "checkout", functools.partial(_request_checkout, assignments))
     session.configure(bind=app.extensions["engine"])
     app.before_request(bind_request)
     app.teardown_appcontext(lambda exc: session.remove())
