@@ -14,7 +14,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))
 
 from conftest import create_database, drop_database, server_url  # noqa: E402
-from live import gunicorn  # noqa: E402
+from live import admin_token, gunicorn  # noqa: E402
 from sqlalchemy.engine import make_url  # noqa: E402
 
 SCHEMATHESIS = ROOT / ".venv-fuzz" / "bin" / "schemathesis"
@@ -27,9 +27,6 @@ def prepare(url: str) -> str:
 
     from civic_api import create_app
     from civic_api.cli import alembic_config
-    from civic_api.database import session
-    from civic_api.staff import service
-    from civic_api.staff.auth import policy
 
     command.upgrade(alembic_config(url), "head")
     app = create_app({"DATABASE_URL": url, "SECRET_KEY": "fuzz"})
@@ -37,21 +34,8 @@ def prepare(url: str) -> str:
     for args in (["seed", "municipalities"], ["seed", "walk-freely"], ["seed", "e-komuna"]):
         result = runner.invoke(args=args)
         assert result.exit_code == 0, result.output
-    with app.app_context():
-        admin = service.create_staff(
-            policy(),
-            None,
-            email="fuzz-admin@example.org",
-            name="Fuzz admin",
-            role="admin",
-            password="a long fuzzing password",
-            municipalities=[],
-        )
-        session.commit()
-        tokens = service.issue_session(policy(), admin, service.utcnow())
-        session.commit()
     app.extensions["engine"].dispose()
-    return tokens.access_token
+    return admin_token(url, "fuzz-admin@example.org")
 
 
 def main() -> int:

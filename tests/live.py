@@ -55,3 +55,28 @@ def gunicorn(database_url: str, log: Path, env: dict | None = None, ready: str =
     finally:
         process.terminate()
         process.wait(timeout=30)
+
+
+def admin_token(url: str, email: str = "live-admin@example.org") -> str:
+    """A new admin of the (migrated) database at `url` and a bearer token for it."""
+    from civic_api import create_app
+    from civic_api.database import session
+    from civic_api.staff import service
+    from civic_api.staff.auth import policy
+
+    app = create_app({"DATABASE_URL": url, "SECRET_KEY": "live"})
+    with app.app_context():
+        admin = service.create_staff(
+            policy(),
+            None,
+            email=email,
+            name="Live admin",
+            role="admin",
+            password="a long live-server password",
+            municipalities=[],
+        )
+        session.commit()
+        tokens = service.issue_session(policy(), admin, service.utcnow())
+        session.commit()
+    app.extensions["engine"].dispose()
+    return tokens.access_token

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 from conftest import PRISHTINA, create_database, drop_database, server_url
-from live import free_port, gunicorn
+from live import admin_token, free_port, gunicorn
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
 from test_robustness import call
@@ -274,35 +274,11 @@ def test_through_pgbouncer_a_locked_table_still_times_out_as_503(database_url, t
     assert waited < 5
 
 
-def admin_token(url: str) -> str:
-    from civic_api import create_app
-    from civic_api.database import session
-    from civic_api.staff import service
-    from civic_api.staff.auth import policy
-
-    app = create_app({"DATABASE_URL": url, "SECRET_KEY": "attack"})
-    with app.app_context():
-        admin = service.create_staff(
-            policy(),
-            None,
-            email=f"attack-{uuid.uuid4().hex[:8]}@example.org",
-            name="Attack admin",
-            role="admin",
-            password="a long attacking password",
-            municipalities=[],
-        )
-        session.commit()
-        tokens = service.issue_session(policy(), admin, service.utcnow())
-        session.commit()
-    app.extensions["engine"].dispose()
-    return tokens.access_token
-
-
 def test_the_streamed_export_query_is_bounded_by_the_request_timeouts(populated_url, tmp_path):
     """ "Every wait has a timeout". The CSV export's query runs while the response streams,
     after the view's session is closed; it runs with the request's settings all the same:
     behind a 10 s lock on `report` it gives up after DB_LOCK_TIMEOUT_MS (2 s)."""
-    token = admin_token(populated_url)
+    token = admin_token(populated_url, f"limits-{uuid.uuid4().hex[:8]}@example.org")
     engine = make_engine(populated_url)
     try:
         with gunicorn(populated_url, tmp_path / "gunicorn.log") as server:
