@@ -13,15 +13,13 @@ import time
 import uuid
 from datetime import UTC, datetime, timedelta
 
-from alembic import command
 from sqlalchemy import func, select
 from sqlalchemy.engine import make_url
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "tests"))
 from conftest import create_database, drop_database  # noqa: E402
+from live import seeded_app  # noqa: E402
 
-from civic_api import create_app  # noqa: E402
-from civic_api.cli import alembic_config  # noqa: E402
 from civic_api.database import session  # noqa: E402
 from civic_api.reports.models import Report  # noqa: E402
 from civic_api.seed.demo_reports import insert_demo_reports  # noqa: E402
@@ -32,11 +30,7 @@ BASELINE_ROWS = 5_000
 def main(count: int) -> None:
     url = create_database(make_url(os.environ["DATABASE_URL"]).database + "_bench")
     try:
-        command.upgrade(alembic_config(url), "head")
-        app = create_app({"DATABASE_URL": url, "SECRET_KEY": "bench"})
-        runner = app.test_cli_runner()
-        for args in (["seed", "municipalities"], ["seed", "walk-freely"], ["seed", "e-komuna"]):
-            runner.invoke(args=args)
+        app = seeded_app(url, secret="bench")
         engine = app.extensions["engine"]
 
         start = time.perf_counter()

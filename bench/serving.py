@@ -73,18 +73,9 @@ def seeded_app(suffix: str):
     """A fresh `<DATABASE_URL's db>_<suffix>` database migrated to head, with the
     municipalities and both deployment profiles, and an app on it. Needs tests/ and the
     project root on sys.path (the bench scripts put them there)."""
-    from alembic import command
     from conftest import create_database
+    from live import seeded_app as seeded
     from sqlalchemy.engine import make_url
 
-    from civic_api import create_app
-    from civic_api.cli import alembic_config
-
     url = create_database(f"{make_url(os.environ['DATABASE_URL']).database}_{suffix}")
-    command.upgrade(alembic_config(url), "head")
-    app = create_app({"DATABASE_URL": url, "SECRET_KEY": "bench"})
-    runner = app.test_cli_runner()
-    for args in (["seed", "municipalities"], ["seed", "walk-freely"], ["seed", "e-komuna"]):
-        result = runner.invoke(args=args)
-        assert result.exit_code == 0, result.output
-    return url, app
+    return url, seeded(url, secret="bench")

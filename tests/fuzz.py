@@ -14,7 +14,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))
 
 from conftest import create_database, drop_database, server_url  # noqa: E402
-from live import admin_token, gunicorn  # noqa: E402
+from live import admin_token, gunicorn, seeded_app  # noqa: E402
 from sqlalchemy.engine import make_url  # noqa: E402
 
 SCHEMATHESIS = ROOT / ".venv-fuzz" / "bin" / "schemathesis"
@@ -23,18 +23,7 @@ MAX_EXAMPLES = os.environ.get("FUZZ_MAX_EXAMPLES", "25")
 
 def prepare(url: str) -> str:
     """Migrate and seed the database; return an admin's bearer token."""
-    from alembic import command
-
-    from civic_api import create_app
-    from civic_api.cli import alembic_config
-
-    command.upgrade(alembic_config(url), "head")
-    app = create_app({"DATABASE_URL": url, "SECRET_KEY": "fuzz"})
-    runner = app.test_cli_runner()
-    for args in (["seed", "municipalities"], ["seed", "walk-freely"], ["seed", "e-komuna"]):
-        result = runner.invoke(args=args)
-        assert result.exit_code == 0, result.output
-    app.extensions["engine"].dispose()
+    seeded_app(url, secret="fuzz").extensions["engine"].dispose()
     return admin_token(url, "fuzz-admin@example.org")
 
 

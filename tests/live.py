@@ -57,6 +57,27 @@ def gunicorn(database_url: str, log: Path, env: dict | None = None, ready: str =
         process.wait(timeout=30)
 
 
+# What every served database starts with: boundaries and both deployment profiles.
+SEED_COMMANDS = (["seed", "municipalities"], ["seed", "walk-freely"], ["seed", "e-komuna"])
+
+
+def seeded_app(url: str, *more: list[str], secret: str = "live"):
+    """An app on the database at `url`, migrated to head and seeded (SEED_COMMANDS, then the
+    `more` commands, each of which must succeed)."""
+    from alembic import command
+
+    from civic_api import create_app
+    from civic_api.cli import alembic_config
+
+    command.upgrade(alembic_config(url), "head")
+    app = create_app({"DATABASE_URL": url, "SECRET_KEY": secret})
+    runner = app.test_cli_runner()
+    for args in (*SEED_COMMANDS, *more):
+        result = runner.invoke(args=args)
+        assert result.exit_code == 0, result.output
+    return app
+
+
 def admin_token(url: str, email: str = "live-admin@example.org") -> str:
     """A new admin of the (migrated) database at `url` and a bearer token for it."""
     from civic_api import create_app

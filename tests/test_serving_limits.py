@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 from conftest import PRISHTINA, create_database, drop_database, server_url
-from live import admin_token, free_port, gunicorn
+from live import admin_token, free_port, gunicorn, seeded_app
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
 from test_robustness import call
@@ -87,26 +87,14 @@ def test_a_worker_holds_no_more_database_connections_than_it_has_threads(databas
 def populated_url():
     """A database of its own with 20,000 demo reports over four months and two published
     releases: memory a worker needs grows with the data it aggregates."""
-    from alembic import command
-
-    from civic_api import create_app
-    from civic_api.cli import alembic_config
-
     name = f"{make_url(server_url()).database}_test_{os.getpid()}_populated"
     url = create_database(name)
     try:
-        command.upgrade(alembic_config(url), "head")
-        app = create_app({"DATABASE_URL": url, "SECRET_KEY": "attack"})
-        runner = app.test_cli_runner()
-        for args in (
-            ["seed", "municipalities"],
-            ["seed", "walk-freely"],
-            ["seed", "e-komuna"],
+        app = seeded_app(
+            url,
             ["seed", "demo-reports", "--count", "20000", "--days", "120"],
             ["analytics", "publish"],
-        ):
-            result = runner.invoke(args=args)
-            assert result.exit_code == 0, result.output
+        )
         app.extensions["engine"].dispose()
         yield url
     finally:

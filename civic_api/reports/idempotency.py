@@ -17,8 +17,7 @@ from sqlalchemy.dialects.postgresql import insert
 
 from civic_api.database import PreparedStatement, session
 from civic_api.errors import InvalidInput
-from civic_api.reports.models import IdempotencyRecord
-from civic_api.reports.service import INSERT_REPORT, INSERTED_COLUMNS, NewReport
+from civic_api.reports.models import INSERTED_COLUMNS, IdempotencyRecord, Report
 
 
 def _derive(secret: bytes, purpose: bytes, key: str) -> bytes:
@@ -31,7 +30,7 @@ def fingerprint(secret: bytes, body: object) -> bytes:
 
 
 _record = IdempotencyRecord.__table__
-_report = INSERT_REPORT.table
+_report = Report.__table__
 _ttl = cast(bindparam("ttl", type_=Interval), Interval)  # typed: the statement is prepared
 _new = insert(_record).values(
     key_hash=bindparam("lookup_hash"),
@@ -95,9 +94,10 @@ def replay(secret: bytes, key: str, request_hash: bytes, ttl: timedelta) -> dict
 
 
 def insert_once(
-    secret: bytes, key: str, request_hash: bytes, ttl: timedelta, report: NewReport, response: dict
+    secret: bytes, key: str, request_hash: bytes, ttl: timedelta, report: dict, response: dict
 ) -> bool:
-    """Insert `report` and the sealed first `response` for `key` in one statement, unless
+    """Insert the report with these values (reports.service.NewReport.values) and the
+    sealed first `response` for `key` in one statement, unless
     the key is live: then nothing is inserted and False is returned (`replay` has the
     answer). A concurrent request with the same key waits until the first commits. An
     expired record is taken over, so the request path never purges (`purge_expired`)."""
@@ -105,11 +105,11 @@ def insert_once(
     nonce = os.urandom(12)
     aead = AESGCM(_derive(secret, b"seal", key))
     sealed = nonce + aead.encrypt(nonce, json.dumps(response).encode(), key_hash)
-    params = report.values | {
+    params = report | {
         "lookup_hash": key_hash,
         "request_hash": request_hash,
         "sealed": sealed,
-        "report_id": report.values["id"],
+        "report_id": report["id"],
         "ttl": ttl,
     }
     return INSERT_ONCE_PREPARED.execute(params).first() is not None

@@ -56,6 +56,15 @@ FIXED_ANSWERS = ("yes", "no", "dont_know")
 FEEDBACK_COMMENT_MAX = 2000
 
 
+# The columns a new report is inserted with (reports.service.INSERT_REPORT and the
+# idempotent insert of reports.idempotency).
+INSERTED_COLUMNS = (
+    *("id", "category_id", "municipality_id", "location", "accuracy_m", "occurred_at"),
+    *("submitted_at", "updated_at", "description", "attributes", "status", "locale"),
+    *("follow_up_token_hash", "h3_6", "h3_7", "h3_8", "h3_9", "response_due_at"),
+)
+
+
 class Report(Base):
     """One citizen report. Holds no IP address, user agent, device id or account."""
 

@@ -16,7 +16,14 @@ from civic_api.categories.service import CategoryCache, validate_answers
 from civic_api.database import PreparedStatement, session
 from civic_api.errors import Conflict, InvalidInput
 from civic_api.municipalities.service import MunicipalityIndex, MunicipalityRef
-from civic_api.reports.models import PUBLIC_EVENT_TYPES, Report, ReportEvent, ReportFeedback
+from civic_api.reports import idempotency
+from civic_api.reports.models import (
+    INSERTED_COLUMNS,
+    PUBLIC_EVENT_TYPES,
+    Report,
+    ReportEvent,
+    ReportFeedback,
+)
 from civic_api.reports.workflow import FEEDBACK_STATUSES
 from geo.points import WGS84
 
@@ -27,11 +34,6 @@ def token_hash(token: str) -> bytes:
 
 
 _report = Report.__table__
-INSERTED_COLUMNS = (
-    *("id", "category_id", "municipality_id", "location", "accuracy_m", "occurred_at"),
-    *("submitted_at", "updated_at", "description", "attributes", "status", "locale"),
-    *("follow_up_token_hash", "h3_6", "h3_7", "h3_8", "h3_9", "response_due_at"),
-)
 # Built once, executed with new values: building the statement on every request cost as
 # much Python as the rest of the route. The rollup triggers run with it.
 INSERT_REPORT = (
@@ -132,8 +134,6 @@ def submit_report(
         report = new_report(**fields)
         insert_report(report)
         return dump(report), False
-    from civic_api.reports import idempotency  # it builds on this module's INSERT_REPORT
-
     fingerprint = idempotency.fingerprint(secret, request_body)
     try:
         report = new_report(**fields)
@@ -143,7 +143,7 @@ def submit_report(
             raise
         return first, True
     body = dump(report)
-    if not idempotency.insert_once(secret, idempotency_key, fingerprint, ttl, report, body):
+    if not idempotency.insert_once(secret, idempotency_key, fingerprint, ttl, report.values, body):
         return idempotency.replay(secret, idempotency_key, fingerprint, ttl), True
     return body, False
 
