@@ -2,7 +2,6 @@
 
 from sqlalchemy import (
     ARRAY,
-    BigInteger,
     Boolean,
     CheckConstraint,
     ForeignKey,
@@ -14,7 +13,7 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from civic_api.database import Base
-from civic_api.models import Translations, all_locales
+from civic_api.models import Translations, VersionRow, all_locales
 
 DATATYPES = ("string", "number", "datetime", "text", "singlevaluelist", "multivaluelist")
 CODE_FORMAT = "^[a-z0-9]+(_[a-z0-9]+)*$"
@@ -83,16 +82,7 @@ class CategoryAttribute(Base):
     values: Mapped[list] = mapped_column(JSONB, default=list, server_default="[]")
 
 
-class CategoryVersion(Base):
-    """One row whose version changes with every committed change to the category tables.
-
-    Triggers set it to the changing transaction's id, which is never reused (so a change
-    that was rolled back cannot be confused with a later one); processes caching categories
-    compare it with the version they loaded.
-    """
+class CategoryVersion(VersionRow, Base):
+    """Changes with every committed change to the category tables (CategoryCache)."""
 
     __tablename__ = "category_version"
-    __table_args__ = (CheckConstraint("singleton", name="one_row"),)
-
-    singleton: Mapped[bool] = mapped_column(Boolean, primary_key=True, server_default="true")
-    version: Mapped[int] = mapped_column(BigInteger, server_default="0")

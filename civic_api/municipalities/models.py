@@ -3,11 +3,11 @@
 from datetime import datetime
 
 from geoalchemy2 import Geometry
-from sqlalchemy import BigInteger, Boolean, CheckConstraint, DateTime, Integer, Text, func
+from sqlalchemy import CheckConstraint, DateTime, Integer, Text, func
 from sqlalchemy.orm import Mapped, mapped_column
 
 from civic_api.database import Base
-from civic_api.models import Translations, all_locales
+from civic_api.models import Translations, VersionRow, all_locales
 
 
 class Municipality(Base):
@@ -31,13 +31,7 @@ class Municipality(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
 
 
-class MunicipalityVersion(Base):
-    """One row whose version changes with every committed change to `municipality`
-    (set by a trigger to the changing transaction's id), for the processes that hold the
-    boundaries in memory (municipalities.service.MunicipalityIndex)."""
+class MunicipalityVersion(VersionRow, Base):
+    """Changes with every committed change to `municipality` (MunicipalityIndex)."""
 
     __tablename__ = "municipality_version"
-    __table_args__ = (CheckConstraint("singleton", name="one_row"),)
-
-    singleton: Mapped[bool] = mapped_column(Boolean, primary_key=True, server_default="true")
-    version: Mapped[int] = mapped_column(BigInteger, server_default="0")
