@@ -23,19 +23,17 @@ import time
 from pathlib import Path
 
 import mapbox_vector_tile
-from alembic import command
 from sqlalchemy import exc, text
 from sqlalchemy.engine import make_url
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))
 sys.path.insert(0, str(ROOT))
+import live  # noqa: E402
 from conftest import drop_database  # noqa: E402
 from heatmap_bench import load  # noqa: E402
 from serving import Gunicorn, free_port, seeded_app  # noqa: E402
 
-from civic_api import create_app  # noqa: E402
-from civic_api.cli import alembic_config  # noqa: E402
 from civic_api.database import make_engine  # noqa: E402
 from geo.tiles import lonlat_to_tile  # noqa: E402
 
@@ -159,8 +157,7 @@ def main(count: int, rounds: int) -> None:
     url = make_url(os.environ["DATABASE_URL"])
     url = url.set(database=f"{url.database}_bench_tiles").render_as_string(hide_password=False)
     if reuse and _loaded(url):
-        command.upgrade(alembic_config(url), "head")
-        app = create_app({"DATABASE_URL": url, "SECRET_KEY": "bench"})
+        app = live.seeded_app(url, secret="bench")  # migrated to head; seeding adds nothing
     else:
         url, app = seeded_app("bench_tiles")
         load(app, count)
